@@ -1,0 +1,341 @@
+"""The ``mnistzip`` command: parse arguments, call the library, print, map errors to exit codes.
+
+TensorFlow is imported only by the commands that run a model, so ``--help``,
+``info`` and ``models`` answer at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import List, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperGroup
+
+from . import __version__, container
+from .errors import ExitStatus, MnistzipError
+
+DEBUG_ENV = "MNISTZIP_DEBUG"
+console = Console(highlight=False)
+
+
+def _error(message: str) -> None:
+    """Print one error line on stderr."""
+    click.echo(f"mnistzip: error: {message}", err=True)
+
+
+class MnistzipGroup(TyperGroup):
+    """The one place where exceptions become a message and an exit status."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MnistzipError as e:
+            if _debug(ctx):
+                traceback.print_exc()
+            _error(str(e))
+            raise typer.Exit(int(e.exit_status)) from None
+        except KeyboardInterrupt:
+            _error("interrupted")
+            raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as e:  # a bug: say so in one line, keep the traceback for --debug
+            if _debug(ctx):
+                traceback.print_exc()
+            _error(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)")
+            raise typer.Exit(int(ExitStatus.ERROR)) from None
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool((ctx.obj or {}).get("debug")) or bool(os.environ.get(DEBUG_ENV))
+
+
+app = typer.Typer(
+    cls=MnistzipGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Compress handwritten digits with a learned codec.",
+)
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"mnistzip {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+):
+    """Compress handwritten digits with a learned codec."""
+    ctx.obj = {"debug": debug}
+
+
+ModelOpt = typer.Option(None, "--model", "-m", help="Shipped model name or model directory.")
+ForceOpt = typer.Option(False, "--force", "-f", help="Overwrite an existing output.")
+DataDirOpt = typer.Option(
+    None, "--data-dir", help="Folder of the MNIST IDX files (default: $MNISTZIP_DATA_DIR, else TFDS download)."
+)
+
+
+# --------------------------------------------------------------------------- train
+
+
+@app.command()
+def train(
+    lmbda: float = typer.Option(2000.0, "--lmbda", help="Rate-distortion trade-off: loss = rate + lmbda * distortion."),
+    latent_dims: int = typer.Option(50, "--latent-dims", min=1, max=1024, help="Size of the latent vector."),
+    epochs: int = typer.Option(15, "--epochs", min=1, help="Passes over the training split."),
+    batch_size: int = typer.Option(128, "--batch-size", min=1, help="Digits per training step."),
+    lr: float = typer.Option(1e-3, "--lr", min=0.0, help="Adam learning rate."),
+    distortion: str = typer.Option("mae", "--distortion", help="mae or mse (pixels in [0, 1])."),
+    prior: str = typer.Option("logistic", "--prior", help="logistic, normal or deep (NoisyDeepFactorized)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="'seed': the seed recipe (overrides the options above)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model directory (default models/lmbda-L)."),
+    data_dir: Optional[Path] = DataDirOpt,
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
+    force: bool = ForceOpt,
+    train_limit: Optional[int] = typer.Option(None, "--train-limit", min=1, help="Train on the first N digits only."),
+    test_limit: Optional[int] = typer.Option(None, "--test-limit", min=1, help="Validate on the first N test digits."),
+    steps_per_epoch: Optional[int] = typer.Option(None, "--steps-per-epoch", min=1, help="Cap steps per epoch."),
+):
+    """Train a codec on MNIST and export it as a SavedModel."""
+    from .errors import InputError
+    from .model import DISTORTIONS, PRIORS
+    from .train import PRESETS, TrainConfig, command_line
+    from .train import train as run
+
+    settings = dict(
+        latent_dims=latent_dims, epochs=epochs, batch_size=batch_size, lr=lr, distortion=distortion, prior=prior
+    )
+    if preset is not None:
+        if preset not in PRESETS:
+            raise InputError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
+        settings.update(PRESETS[preset])
+    if settings["distortion"] not in DISTORTIONS:
+        raise InputError(f"--distortion must be one of {', '.join(DISTORTIONS)}, not {distortion!r}")
+    if settings["prior"] not in PRIORS:
+        raise InputError(f"--prior must be one of {', '.join(PRIORS)}, not {prior!r}")
+    config = TrainConfig(
+        lmbda=lmbda, seed=seed, train_limit=train_limit, test_limit=test_limit, steps_per_epoch=steps_per_epoch,
+        **settings,
+    )
+    output = output or Path("models") / f"lmbda-{lmbda:g}"
+    try:
+        result = run(config, output, data_dir, resume=resume, force=force, reporter=_RichReporter(), command=command_line())
+    except KeyboardInterrupt:
+        from .errors import Interrupted
+
+        raise Interrupted("interrupted; the last finished epoch is saved: rerun the same command with --resume") from None
+    t = result.meta["test"]
+    console.print(
+        f"saved {result.path} (id {result.meta['id']}): {t['bits_archive']:.1f} bits/digit on disk, "
+        f"{t['bits_entropy']:.1f} entropy bits, PSNR {t['psnr_of_mean_mse']:.2f} dB on {t['digits']} test digits"
+    )
+
+
+class _RichReporter:
+    """Draws training progress: one bar per epoch with live rate and distortion."""
+
+    def __init__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[live]}"),
+            TimeRemainingColumn(), console=console, transient=True,
+        )
+        self.task = None
+
+    def epoch_start(self, epoch, epochs, steps):
+        self.progress.start()
+        self.task = self.progress.add_task(f"epoch {epoch}/{epochs}", total=steps, live="")
+        self.epochs = epochs
+
+    def step(self, rate, distortion):
+        self.progress.update(self.task, advance=1, live=f"rate {rate:6.1f} bits  dist {distortion:.4f}")
+
+    def epoch_end(self, epoch, metrics):
+        self.progress.stop()
+        self.progress.remove_task(self.task)
+        console.print(
+            f"epoch {epoch}/{self.epochs}: test rate {metrics['rate']:.1f} bits/digit, "
+            f"distortion {metrics['distortion']:.4f}, PSNR {metrics['psnr']:.2f} dB"
+        )
+
+
+# --------------------------------------------------------------------------- compress / decompress
+
+
+@app.command()
+def compress(
+    inputs: List[str] = typer.Argument(..., help="PNG/JPEG files, folders of them, or mnist:test:7, mnist:train:0-99, mnist:test."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The .mz file to write."),
+    model: Optional[str] = ModelOpt,
+    data_dir: Optional[Path] = DataDirOpt,
+    no_invert: bool = typer.Option(False, "--no-invert", help="Keep dark-on-light images as they are."),
+    force: bool = ForceOpt,
+):
+    """Compress digits into one .mz file."""
+    from . import data, zoo
+    from .errors import InputError
+    from .fileio import check_writable
+
+    if output is None:
+        if len(inputs) == 1 and Path(inputs[0]).is_file():
+            output = Path(inputs[0]).with_suffix(container.SUFFIX)
+        else:
+            raise InputError("give the output file with -o OUT.mz")
+    check_writable(output, force)
+    digits = data.collect_digits(inputs, data_dir, invert=False if no_invert else None)
+    if len(digits.images) > container.MAX_DIGITS:
+        raise InputError(f"{len(digits.images)} digits: one .mz file holds at most {container.MAX_DIGITS}")
+    codec = zoo.load(model)
+    mz = codec.compress(digits.images)
+    size = container.write(output, mz, force=force)
+    n = mz.count
+    console.print(f"{output}: {n} digit{'s' if n != 1 else ''}, {size} bytes, {8 * size / n:.1f} bits/digit (model {codec.name})")
+
+
+@app.command()
+def decompress(
+    source: Path = typer.Argument(..., help="The .mz file."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="OUT.png (one digit, or a grid), OUT.npy (N x 28 x 28 uint8), or a folder."
+    ),
+    model: Optional[str] = ModelOpt,
+    force: bool = ForceOpt,
+):
+    """Decompress an .mz file to PNG(s) or a NumPy array."""
+    from . import output as out
+    from . import zoo
+
+    mz = container.read(source)
+    output = output or source.with_suffix(out.PNG)
+    out.check_output(output, force)
+    codec = zoo.for_file(mz.model_id, model)
+    images = codec.decompress(mz)
+    kind = out.save_digits(images, output, force=force)
+    what = {"png": "grid" if len(images) > 1 else "image", "npy": "array", "dir": "folder"}[kind]
+    console.print(f"{output}: {len(images)} digit{'s' if len(images) != 1 else ''} ({what})")
+
+
+@app.command()
+def sample(
+    n: int = typer.Option(16, "-n", min=1, max=4096, help="Number of digits to generate."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed, for reproducible samples."),
+    output: Path = typer.Option(Path("samples.png"), "--output", "-o", help="Grid PNG, .npy, or a folder."),
+    model: Optional[str] = ModelOpt,
+    force: bool = ForceOpt,
+):
+    """Generate digits: random bytes through the decoder (no sanity check)."""
+    from . import output as out
+    from . import zoo
+
+    out.check_output(output, force)
+    images = zoo.load(model).sample(n, seed)
+    out.save_digits(images, output, force=force)
+    console.print(f"{output}: {n} generated digit{'s' if n != 1 else ''}")
+
+
+# --------------------------------------------------------------------------- eval / info / models
+
+
+@app.command("eval")
+def evaluate(
+    model: Optional[List[str]] = typer.Option(None, "--model", "-m", help="Model(s) to evaluate (default: the default model)."),
+    split: str = typer.Option("test", "--split", help="MNIST split: test or train."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N digits."),
+    data_dir: Optional[Path] = DataDirOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+):
+    """Measure rate, distortion and speed on MNIST."""
+    from . import data, zoo
+    from .evaluate import measure
+
+    images = data.load_mnist(split, data_dir)[:limit]
+    rows = [measure(zoo.load(m), images) for m in (model or [None])]
+    if as_json:
+        typer.echo(json.dumps(dict(split=split, results=rows), indent=2))
+        return
+    table = Table(title=f"MNIST {split}, {len(images)} digits")
+    columns = [
+        ("model", "model"), ("id", "model_id"), ("bits/digit (archive)", "bits_archive"),
+        ("bits/digit (1-digit file)", "bits_single_file"), ("entropy bits", "bits_entropy"),
+        ("PSNR mean of digits (dB)", "psnr_mean"), ("PSNR of mean MSE (dB)", "psnr_of_mean_mse"),
+        ("MAE", "mae"), ("compress digits/s", "compress_digits_per_s"), ("decompress digits/s", "decompress_digits_per_s"),
+    ]
+    for title, _ in columns:
+        table.add_column(title, justify="left" if title in ("model", "id") else "right")
+    for r in rows:
+        table.add_row(*(str(r[k]) for _, k in columns))
+    console.print(table)
+
+
+@app.command()
+def info(
+    source: Path = typer.Argument(..., help="The .mz file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the fields as JSON."),
+):
+    """Show an .mz file's header and where its bytes go."""
+    from . import zoo
+
+    mz = container.read(source)
+    entry = zoo.by_id(mz.model_id)
+    fields = dict(
+        file=str(source), version=mz.version, model_id=mz.model_id, model=entry.name if entry else None,
+        digits=mz.count, bytes=mz.size, payload_bytes=len(mz.payload), overhead_bytes=mz.overhead_bytes,
+        bits_per_digit=round(8 * mz.size / mz.count, 3),
+        layout=[dict(field=f, offset=o, size=s) for f, o, s in container.layout(mz)],
+    )
+    if as_json:
+        typer.echo(json.dumps(fields, indent=2))
+        return
+    model_text = f"{mz.model_id} ({entry.name})" if entry else f"{mz.model_id} (not installed)"
+    console.print(f"{source}: mnistzip format version {mz.version}, model {model_text}")
+    console.print(f"{mz.count} digits, {mz.size} bytes, {fields['bits_per_digit']:.1f} bits/digit")
+    table = Table("field", "offset", "bytes")
+    for f, o, s in container.layout(mz):
+        table.add_row(f, str(o), str(s))
+    console.print(table)
+
+
+@app.command()
+def models(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")):
+    """List the shipped models with their test-split figures."""
+    from . import zoo
+
+    rows = []
+    for e in sorted(zoo.REGISTRY.values(), key=lambda e: e.quality):
+        card = zoo.models_dir() / e.name / "model.json"
+        test = json.loads(card.read_text()).get("test", {}) if card.is_file() else {}
+        rows.append(dict(
+            name=e.name, quality=e.quality, id=e.id, default=e.name == zoo.DEFAULT_MODEL, description=e.description,
+            bits_archive=test.get("bits_archive"), bits_entropy=test.get("bits_entropy"),
+            psnr_of_mean_mse=test.get("psnr_of_mean_mse"), psnr_mean=test.get("psnr_mean"),
+        ))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("quality", "name", "id", "bits/digit", "PSNR of mean MSE (dB)", "description")
+    for r in rows:
+        table.add_row(str(r["quality"]), r["name"] + (" (default)" if r["default"] else ""), r["id"],
+                      str(r["bits_archive"]), str(r["psnr_of_mean_mse"]), r["description"])
+    console.print(table)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

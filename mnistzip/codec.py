@@ -1,0 +1,143 @@
+"""A loaded model as a codec: NumPy digits in, .mz contents out, and back.
+
+    >>> from mnistzip.codec import Codec
+    >>> codec = Codec.load("models/seed-2000")
+    >>> mz = codec.compress(digits)          # digits: uint8 (N, 28, 28)
+    >>> codec.decompress(mz)                 # the reconstructions, uint8 (N, 28, 28)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .container import MAX_DIGITS, MzFile
+from .errors import BadMzFile, InputError, ModelError, UnknownModel
+
+SIDE = 28
+SAMPLE_BYTES_PER_DIGIT = 16  # random bytes fed to the decoder per generated digit
+META_FILE = "model.json"
+
+
+class Codec:
+    """Compress and decompress digits with one exported model."""
+
+    def __init__(self, module, meta: dict, path: Path):
+        self._module = module
+        self.meta = meta
+        self.path = path
+
+    @property
+    def id(self) -> str:
+        """The 4-hex-digit model id written into every .mz file."""
+        return self.meta["id"]
+
+    @property
+    def name(self) -> str:
+        """The model's name (its directory name unless model.json says otherwise)."""
+        return self.meta.get("name") or self.path.name
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, verify: bool = True) -> "Codec":
+        """Load a SavedModel directory written by ``mnistzip train``; check its tables against model.json."""
+        path = Path(path)
+        meta_path = path / META_FILE
+        if not meta_path.is_file():
+            raise ModelError(f"{path}: not a mnistzip model (no {META_FILE})")
+        try:
+            meta = json.loads(meta_path.read_text())
+            meta["id"], meta["tables_sha256"]
+        except (ValueError, KeyError) as e:
+            raise ModelError(f"{meta_path}: malformed model card ({e})") from None
+        import tensorflow as tf
+        import tensorflow_compression  # noqa: F401  (registers the range-coding ops)
+
+        try:
+            module = tf.saved_model.load(str(path))
+        except Exception as e:  # TF raises OSError, ValueError, DataLossError, ...
+            raise ModelError(f"{path}: cannot load the SavedModel ({type(e).__name__})") from None
+        codec = cls(module, meta, path)
+        if verify:
+            codec.verify_tables()
+        return codec
+
+    def verify_tables(self) -> None:
+        """Refuse a model whose range-coding tables differ from those it was exported with."""
+        from .model import tables_digest
+
+        cdf, cdf_offset = self._module.tables()
+        if tables_digest(cdf.numpy(), cdf_offset.numpy()) != self.meta["tables_sha256"]:
+            raise ModelError(f"{self.path}: range-coding tables do not match model.json (the model was altered)")
+
+    # ------------------------------------------------------------------ coding
+
+    def compress(self, images: np.ndarray) -> MzFile:
+        """Digits → the contents of one .mz file (one range-coded stream for all)."""
+        payload, _ = self.encode(images)
+        return MzFile(model_id=self.id, count=len(images), payload=payload)
+
+    def decompress(self, mz: MzFile) -> np.ndarray:
+        """The contents of an .mz file → uint8 digits (N, 28, 28); the file must name this model."""
+        if mz.model_id != self.id:
+            raise UnknownModel(
+                f"the file was made with model {mz.model_id}, not with {self.name} ({self.id}); "
+                f"pass --model with the model that made it"
+            )
+        return self.decode(mz.payload, mz.count)
+
+    def encode(self, images: np.ndarray) -> tuple[bytes, np.ndarray]:
+        """Digits → (one range-coded string, entropy estimate in bits per digit)."""
+        images = check_digits(images)
+        string, bits = self._module.compress(images)
+        return string.numpy(), bits.numpy()
+
+    def decode(self, payload: bytes, count: int) -> np.ndarray:
+        """One range-coded string holding ``count`` digits → uint8 digits."""
+        import tensorflow as tf
+
+        if not 1 <= count <= MAX_DIGITS:
+            raise BadMzFile(f"bad digit count: expected 1 to {MAX_DIGITS}, found {count}")
+        try:
+            return self._module.decompress(tf.constant(payload), tf.constant(count, tf.int32)).numpy()
+        except tf.errors.OpError:
+            raise BadMzFile("payload does not decode: the range-coded stream is corrupt") from None
+
+    def encode_each(self, images: np.ndarray) -> list[bytes]:
+        """One range-coded string per digit: the payload of a one-digit file for each."""
+        return [s for s in self._module.compress_each(check_digits(images)).numpy()]
+
+    def latents(self, images: np.ndarray) -> np.ndarray:
+        """The encoder's unquantised latents (N, latent_dims)."""
+        return self._module.analyse(check_digits(images)).numpy()
+
+    def quantize(self, latents: np.ndarray) -> np.ndarray:
+        """Latents rounded the way the entropy coder rounds them."""
+        return self._module.quantize(np.asarray(latents, np.float32)).numpy()
+
+    def synthesize(self, latents: np.ndarray) -> np.ndarray:
+        """Quantised latents → uint8 digits (the decoder alone)."""
+        return self._module.synthesize(np.asarray(latents, np.float32)).numpy()
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """Decode random bytes into ``n`` new digits (no sanity check), as the seed reports do."""
+        import tensorflow as tf
+
+        if not 1 <= n <= MAX_DIGITS:
+            raise InputError(f"number of samples must be 1 to {MAX_DIGITS}, not {n}")
+        noise = np.random.default_rng(seed).bytes(SAMPLE_BYTES_PER_DIGIT * n)
+        return self._module.sample(tf.constant(noise), tf.constant(n, tf.int32)).numpy()
+
+
+def check_digits(images) -> np.ndarray:
+    """Validate a digit batch: uint8, shape (N, 28, 28), N >= 1."""
+    images = np.asarray(images)
+    if images.ndim == 2:
+        images = images[None]
+    if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE) or len(images) == 0:
+        raise InputError(f"expected digits of shape (N, {SIDE}, {SIDE}), found {images.shape}")
+    if images.dtype != np.uint8:
+        raise InputError(f"expected uint8 digits, found {images.dtype}")
+    return images

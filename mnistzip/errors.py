@@ -1,0 +1,85 @@
+"""One exception family for everything a user can get wrong, and the exit codes.
+
+Library code raises a subclass of :class:`MnistzipError`; the CLI turns it into
+a one-line message on stderr and the exit status named by ``exit_status``.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Process exit codes of the ``mnistzip`` command."""
+
+    SUCCESS = 0
+    ERROR = 1  # anything unexpected (a bug): message, and a traceback with --debug
+    USAGE = 2  # bad command line (Typer/Click's own code)
+    BAD_INPUT = 3  # an input image, reference or data directory we cannot use
+    BAD_FILE = 4  # an .mz file that is corrupt, truncated or of another version
+    MODEL = 5  # a model that is missing, altered or not the one a file needs
+    OUTPUT = 6  # an output we may not or could not write
+    DATA = 7  # MNIST cannot be found or read
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class MnistzipError(Exception):
+    """Base of every error mnistzip reports to a user."""
+
+    exit_status: ExitStatus = ExitStatus.ERROR
+
+
+class InputError(MnistzipError):
+    """An input (image file, MNIST reference, option value) that cannot be used."""
+
+    exit_status = ExitStatus.BAD_INPUT
+
+
+class DataError(MnistzipError):
+    """MNIST is missing, unreachable or malformed."""
+
+    exit_status = ExitStatus.DATA
+
+
+class BadMzFile(MnistzipError):
+    """An .mz file that cannot be decoded (the analogue of gzip.BadGzipFile)."""
+
+    exit_status = ExitStatus.BAD_FILE
+
+
+class NotAnMzFile(BadMzFile):
+    """The file does not start with the .mz magic bytes."""
+
+
+class UnsupportedVersion(BadMzFile):
+    """The file is an .mz file of a format version this reader does not know."""
+
+
+class TruncatedFile(BadMzFile):
+    """The file ends before a field it must hold."""
+
+
+class ChecksumMismatch(BadMzFile):
+    """The stored CRC does not match the file's contents."""
+
+
+class ModelError(MnistzipError):
+    """A model that cannot be found, loaded or trusted."""
+
+    exit_status = ExitStatus.MODEL
+
+
+class UnknownModel(ModelError):
+    """A file needs a model that is not installed (or not the one given)."""
+
+
+class OutputError(MnistzipError):
+    """An output that exists (without --force) or cannot be written."""
+
+    exit_status = ExitStatus.OUTPUT
+
+
+class Interrupted(MnistzipError):
+    """The user pressed Ctrl-C; what was finished is kept."""
+
+    exit_status = ExitStatus.INTERRUPTED

@@ -1,0 +1,224 @@
+"""The training loop: batches, validation each epoch, checkpoints, resume, export.
+
+A run writing ``models/NAME`` keeps its checkpoints in ``models/NAME.training/``
+until it finishes; the model directory appears only when complete (written
+beside it, then renamed), so an interruption never leaves a half-written model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import data
+from .errors import OutputError
+
+CHECKPOINT_SUFFIX = ".training"
+DEFAULT_LMBDA = 2000.0
+PRESETS = {"seed": dict(latent_dims=50, epochs=15, batch_size=128, lr=1e-3, distortion="mae", prior="logistic")}
+
+
+@dataclass
+class TrainConfig:
+    """Every choice that shapes a trained model (the seed recipe by default)."""
+
+    lmbda: float = DEFAULT_LMBDA
+    latent_dims: int = 50
+    epochs: int = 15
+    batch_size: int = 128
+    lr: float = 1e-3
+    distortion: str = "mae"
+    prior: str = "logistic"
+    seed: int = 0
+    train_limit: int | None = None  # use only the first N training digits (tests)
+    test_limit: int | None = None  # validate on the first N test digits (tests)
+    steps_per_epoch: int | None = None  # cap batches per epoch (tests)
+
+
+class Reporter:
+    """Receives progress; the CLI draws it, the library stays silent."""
+
+    def epoch_start(self, epoch: int, epochs: int, steps: int) -> None: ...
+    def step(self, rate: float, distortion: float) -> None: ...
+    def epoch_end(self, epoch: int, metrics: dict) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    """What a finished run produced."""
+
+    path: Path
+    meta: dict = field(default_factory=dict)
+
+
+def checkpoint_dir(output: Path) -> Path:
+    """Where a run writing ``output`` keeps its resumable state."""
+    return output.with_name(output.name + CHECKPOINT_SUFFIX)
+
+
+def train(
+    config: TrainConfig,
+    output: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    force: bool = False,
+    reporter: Reporter | None = None,
+    command: str | None = None,
+) -> TrainResult:
+    """Train a codec with ``config`` and export it to ``output``; resumable after interruption."""
+    output = Path(output)
+    ckpt_dir = checkpoint_dir(output)
+    _check_destination(output, ckpt_dir, resume, force)
+    reporter = reporter or Reporter()
+    train_images = data.load_mnist("train", data_dir)[: config.train_limit]
+    test_images = data.load_mnist("test", data_dir)[: config.test_limit]
+
+    import tensorflow as tf
+
+    from .model import CompressionTrainer
+
+    tf.keras.utils.set_random_seed(config.seed)
+    trainer = CompressionTrainer(config.latent_dims, config.prior, config.distortion)
+    optimizer = tf.keras.optimizers.Adam(learning_rate=config.lr)
+    epoch_var = tf.Variable(0, dtype=tf.int64, name="epoch")
+    seconds_var = tf.Variable(0.0, dtype=tf.float64, name="train_seconds")
+    ckpt = tf.train.Checkpoint(trainer=trainer, optimizer=optimizer, epoch=epoch_var, seconds=seconds_var)
+    manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=1)
+    if resume and manager.latest_checkpoint:
+        _check_same_config(ckpt_dir, config)
+        ckpt.restore(manager.latest_checkpoint)
+    else:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        (ckpt_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
+
+    lmbda = tf.constant(config.lmbda, tf.float32)
+
+    @tf.function
+    def train_step(x):
+        with tf.GradientTape() as tape:
+            out = trainer(x, training=True)
+            loss = out["rate"] + lmbda * out["distortion"]
+        grads = tape.gradient(loss, trainer.trainable_variables)
+        optimizer.apply_gradients(zip(grads, trainer.trainable_variables))
+        return out
+
+    @tf.function
+    def eval_step(x):
+        return trainer(x, training=False)
+
+    steps = int(np.ceil(len(train_images) / config.batch_size))
+    if config.steps_per_epoch:
+        steps = min(steps, config.steps_per_epoch)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(train_images)
+        .shuffle(len(train_images), seed=config.seed, reshuffle_each_iteration=True)
+        .batch(config.batch_size)
+        .prefetch(4)
+    )
+    history = []
+    while int(epoch_var.numpy()) < config.epochs:
+        epoch = int(epoch_var.numpy()) + 1
+        started = time.perf_counter()
+        reporter.epoch_start(epoch, config.epochs, steps)
+        for x in dataset.take(steps):
+            out = train_step(x)
+            reporter.step(float(out["rate"]), float(out["distortion"]))
+        metrics = evaluate_trainer(eval_step, test_images)
+        seconds_var.assign_add(time.perf_counter() - started)
+        epoch_var.assign(epoch)
+        manager.save()
+        history.append(dict(epoch=epoch, **metrics))
+        reporter.epoch_end(epoch, metrics)
+
+    meta = dict(
+        name=output.name,
+        recipe=asdict(config),
+        lmbda=config.lmbda,
+        epochs=config.epochs,
+        training_seconds=round(float(seconds_var.numpy()), 1),
+        history=history,
+        command=command or "",
+    )
+    meta = _export_atomically(trainer, output, meta, force, test_images)
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    return TrainResult(output, meta)
+
+
+def evaluate_trainer(eval_step, images: np.ndarray, batch: int = 1000) -> dict:
+    """Validation figures with quantised latents: entropy bits per digit, distortion, PSNR of mean MSE."""
+    rates, dists, mses, counts = [], [], [], []
+    for i in range(0, len(images), batch):
+        out = eval_step(images[i : i + batch])
+        n = len(images[i : i + batch])
+        rates.append(float(out["rate"]) * n)
+        dists.append(float(out["distortion"]) * n)
+        mses.append(float(out["mse255"]) * n)
+        counts.append(n)
+    n = sum(counts)
+    mse = sum(mses) / n
+    return dict(
+        rate=round(sum(rates) / n, 3),
+        distortion=round(sum(dists) / n, 5),
+        psnr=round(float(10 * np.log10(255.0**2 / mse)), 3),
+    )
+
+
+def _check_destination(output: Path, ckpt_dir: Path, resume: bool, force: bool) -> None:
+    """Refuse to clobber a model or silently restart an interrupted run."""
+    if output.exists() and not force:
+        raise OutputError(f"{output} already exists; pass --force to replace it")
+    if ckpt_dir.exists() and not resume:
+        if force:
+            shutil.rmtree(ckpt_dir)
+        else:
+            raise OutputError(
+                f"{ckpt_dir} holds an interrupted run; pass --resume to continue it or --force to start over"
+            )
+
+
+def _check_same_config(ckpt_dir: Path, config: TrainConfig) -> None:
+    """A resumed run must use the options it was started with."""
+    saved_path = ckpt_dir / "config.json"
+    if not saved_path.exists():
+        return
+    saved = json.loads(saved_path.read_text())
+    diff = {k: (saved.get(k), v) for k, v in asdict(config).items() if saved.get(k) != v}
+    if diff:
+        k, (was, now) = next(iter(diff.items()))
+        raise OutputError(f"cannot resume: the run was started with {k}={was}, not {k}={now}")
+
+
+def _export_atomically(trainer, output: Path, meta: dict, force: bool, test_images: np.ndarray) -> dict:
+    """Export into a temporary sibling directory, then rename it into place."""
+    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        from .codec import Codec
+        from .evaluate import measure
+        from .model import export
+
+        meta = export(trainer, tmp, meta)
+        meta["test"] = measure(Codec.load(tmp, verify=False), test_images)
+        (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+        if output.exists() and force:
+            old = output.with_name(f".{output.name}.old-{os.getpid()}")
+            os.replace(output, old)
+            os.replace(tmp, output)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, output)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return meta
+
+
+def command_line() -> str:
+    """The command that is running, for the model card."""
+    return " ".join(["mnistzip", *sys.argv[1:]])
