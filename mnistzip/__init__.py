@@ -10,4 +10,4 @@ import os as _os
 __version__ = "0.1.0"
 
 # TensorFlow's C++ start-up chatter is noise to a command-line user.
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

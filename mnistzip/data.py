@@ -12,6 +12,7 @@ import os
 import re
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def load_mnist(split: str, data_dir: str | os.PathLike | None = None) -> np.ndar
     directory = resolve_data_dir(data_dir)
     if directory is None:
         return _load_tfds(split)
-    return _load_idx_split(str(directory), split)
+    return _load_idx_split(str(directory.resolve()), split)
 
 
 @functools.lru_cache(maxsize=4)
@@ -83,7 +84,7 @@ def read_idx_images(path: str | os.PathLike) -> np.ndarray:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"cannot read {path}: {e}") from None
     if len(raw) < 16:
         raise DataError(f"{path.name}: expected a 16-byte IDX header, found {len(raw)} bytes")
@@ -100,23 +101,41 @@ def read_idx_images(path: str | os.PathLike) -> np.ndarray:
 
 def _load_tfds(split: str) -> np.ndarray:
     """MNIST through tensorflow-datasets, which downloads it on first use."""
+    hint = f"point --data-dir or ${DATA_DIR_ENV} at a directory of the IDX files"
     try:
         import tensorflow_datasets as tfds
 
+        builder = tfds.builder("mnist")
+        if not builder.is_prepared():
+            _check_reachable(getattr(builder, "URL", ""), hint)
+            tfds.disable_progress_bar()
         data = tfds.load("mnist", split=split, batch_size=-1, as_supervised=True)
         images = tfds.as_numpy(data)[0]
+    except DataError:
+        raise
     except Exception as e:  # TFDS raises many kinds when offline
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(
-            f"could not get MNIST through tensorflow-datasets ({first_line[:120]}); "
-            f"point --data-dir or ${DATA_DIR_ENV} at a directory of the IDX files"
-        ) from None
+        raise DataError(f"could not get MNIST through tensorflow-datasets ({first_line[:120]}); {hint}") from None
     return np.asarray(images, dtype=np.uint8).reshape(-1, SIDE, SIDE)
+
+
+def _check_reachable(url: str, hint: str, timeout: float = 3.0) -> None:
+    """Fail in seconds, not minutes of retries, when TFDS's download host cannot be reached."""
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(url).hostname
+    if not host:
+        return
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as e:
+        raise DataError(f"MNIST is not downloaded and {host} cannot be reached ({e.strerror or e}); {hint}") from None
 
 
 def parse_reference(text: str) -> tuple[str, slice] | None:
     """``mnist:test:7`` → ('test', slice(7, 8)); ``mnist:train:0-99``; ``mnist:test``. None if not one."""
-    m = REFERENCE.match(text)
+    m = REFERENCE.fullmatch(text)
     if not m:
         if text.startswith("mnist:"):
             raise InputError(
