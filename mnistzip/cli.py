@@ -54,6 +54,11 @@ class MnistzipGroup(TyperGroup):
             raise typer.Exit(int(ExitStatus.ERROR)) from None
 
 
+def _digits(n: int) -> str:
+    """'1 digit', '10 digits'."""
+    return f"{n} digit{'' if n == 1 else 's'}"
+
+
 def _debug(ctx: click.Context) -> bool:
     return bool((ctx.obj or {}).get("debug")) or bool(os.environ.get(DEBUG_ENV))
 
@@ -205,8 +210,7 @@ def compress(
     codec = zoo.load(model)
     mz = codec.compress(digits.images)
     size = container.write(output, mz, force=force)
-    n = mz.count
-    console.print(f"{output}: {n} digit{'s' if n != 1 else ''}, {size} bytes, {8 * size / n:.1f} bits/digit (model {codec.name})")
+    console.print(f"{output}: {_digits(mz.count)}, {size} bytes, {8 * size / mz.count:.1f} bits/digit (model {codec.name})")
 
 
 @app.command()
@@ -229,7 +233,7 @@ def decompress(
     images = codec.decompress(mz)
     kind = out.save_digits(images, output, force=force)
     what = {"png": "grid" if len(images) > 1 else "image", "npy": "array", "dir": "folder"}[kind]
-    console.print(f"{output}: {len(images)} digit{'s' if len(images) != 1 else ''} ({what})")
+    console.print(f"{output}: {_digits(len(images))} ({what})")
 
 
 @app.command()
@@ -247,7 +251,7 @@ def sample(
     out.check_output(output, force)
     images = zoo.load(model).sample(n, seed)
     out.save_digits(images, output, force=force)
-    console.print(f"{output}: {n} generated digit{'s' if n != 1 else ''}")
+    console.print(f"{output}: {_digits(n)} generated")
 
 
 # --------------------------------------------------------------------------- eval / info / models
@@ -271,17 +275,24 @@ def evaluate(
         typer.echo(json.dumps(dict(split=split, results=rows), indent=2))
         return
     table = Table(title=f"MNIST {split}, {len(images)} digits")
-    columns = [
-        ("model", "model"), ("id", "model_id"), ("bits/digit (archive)", "bits_archive"),
-        ("bits/digit (1-digit file)", "bits_single_file"), ("entropy bits", "bits_entropy"),
-        ("PSNR mean of digits (dB)", "psnr_mean"), ("PSNR of mean MSE (dB)", "psnr_of_mean_mse"),
-        ("MAE", "mae"), ("compress digits/s", "compress_digits_per_s"), ("decompress digits/s", "decompress_digits_per_s"),
-    ]
-    for title, _ in columns:
-        table.add_column(title, justify="left" if title in ("model", "id") else "right")
+    table.add_column("figure")
     for r in rows:
-        table.add_row(*(str(r[k]) for _, k in columns))
+        table.add_column(f"{r['model']} ({r['model_id']})", justify="right")
+    for title, key in EVAL_ROWS:
+        table.add_row(title, *(str(r[key]) for r in rows))
     console.print(table)
+
+
+EVAL_ROWS = [
+    ("bits/digit on disk, one archive", "bits_archive"),
+    ("bits/digit on disk, one-digit files", "bits_single_file"),
+    ("entropy estimate, bits/digit", "bits_entropy"),
+    ("PSNR, mean of per-digit PSNR (dB)", "psnr_mean"),
+    ("PSNR of the mean MSE (dB)", "psnr_of_mean_mse"),
+    ("MAE (0-255)", "mae"),
+    ("compress, digits/s", "compress_digits_per_s"),
+    ("decompress, digits/s", "decompress_digits_per_s"),
+]
 
 
 @app.command()
@@ -305,7 +316,7 @@ def info(
         return
     model_text = f"{mz.model_id} ({entry.name})" if entry else f"{mz.model_id} (not installed)"
     console.print(f"{source}: mnistzip format version {mz.version}, model {model_text}")
-    console.print(f"{mz.count} digits, {mz.size} bytes, {fields['bits_per_digit']:.1f} bits/digit")
+    console.print(f"{_digits(mz.count)}, {mz.size} bytes, {fields['bits_per_digit']:.1f} bits/digit")
     table = Table("field", "offset", "bytes")
     for f, o, s in container.layout(mz):
         table.add_row(f, str(o), str(s))

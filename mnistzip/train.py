@@ -91,9 +91,14 @@ def train(
     seconds_var = tf.Variable(0.0, dtype=tf.float64, name="train_seconds")
     ckpt = tf.train.Checkpoint(trainer=trainer, optimizer=optimizer, epoch=epoch_var, seconds=seconds_var)
     manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=1)
+    optimizer.build(trainer.trainable_variables)  # so a restore fills the moments at once
+    history_path = ckpt_dir / "history.json"
+    history: list[dict] = []
     if resume and manager.latest_checkpoint:
         _check_same_config(ckpt_dir, config)
-        ckpt.restore(manager.latest_checkpoint)
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        if history_path.exists():
+            history = json.loads(history_path.read_text())[: int(epoch_var.numpy())]
     else:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         (ckpt_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
@@ -122,7 +127,6 @@ def train(
         .batch(config.batch_size)
         .prefetch(4)
     )
-    history = []
     while int(epoch_var.numpy()) < config.epochs:
         epoch = int(epoch_var.numpy()) + 1
         started = time.perf_counter()
@@ -133,8 +137,9 @@ def train(
         metrics = evaluate_trainer(eval_step, test_images)
         seconds_var.assign_add(time.perf_counter() - started)
         epoch_var.assign(epoch)
+        history.append(dict(epoch=epoch, seconds=round(time.perf_counter() - started, 1), **metrics))
+        history_path.write_text(json.dumps(history))
         manager.save()
-        history.append(dict(epoch=epoch, **metrics))
         reporter.epoch_end(epoch, metrics)
 
     meta = dict(

@@ -34,8 +34,8 @@ REGISTRY: dict[str, ModelEntry] = {
         ModelEntry(
             name="seed-2000",
             quality=1,
-            id="0000",
-            sha256="0" * 64,
+            id="ec58",
+            sha256="7127799116ab563c676216640e60ec4a1f6486d4f0e31729770dbb341ff3aad1",
             description="seed recipe: latent 50, NoisyLogistic prior, MAE, lambda 2000, 15 epochs",
         ),
     ]
