@@ -1,0 +1,71 @@
+"""Shared fixtures: the MNIST directory, tiny trained models, a CLI runner in a temp dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+DATA_DIR = Path(
+    os.environ.get("MNISTZIP_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "mnist"
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mnist_dir() -> Path:
+    """The offline MNIST IDX directory, exported as $MNISTZIP_DATA_DIR for the CLI."""
+    if not (DATA_DIR / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.exit(f"MNIST IDX files not found in {DATA_DIR}; set MNISTZIP_DATA_DIR", returncode=2)
+    os.environ["MNISTZIP_DATA_DIR"] = str(DATA_DIR)
+    return DATA_DIR
+
+
+def _train_tiny(path: Path, seed: int) -> Path:
+    """A seed-architecture model trained for a few dozen steps: enough to code, fast to make."""
+    from mnistzip.train import TrainConfig, train
+
+    config = TrainConfig(lmbda=500, epochs=1, steps_per_epoch=30, train_limit=3840, test_limit=200, seed=seed)
+    train(config, path, data_dir=DATA_DIR)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """Directory of a tiny trained model."""
+    return _train_tiny(tmp_path_factory.mktemp("models") / "tiny", seed=1)
+
+
+@pytest.fixture(scope="session")
+def other_model(tmp_path_factory) -> Path:
+    """A second tiny model, different weights (hence a different id)."""
+    return _train_tiny(tmp_path_factory.mktemp("models") / "other", seed=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_codec(tiny_model):
+    from mnistzip.codec import Codec
+
+    return Codec.load(tiny_model)
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch) -> Path:
+    """Run the test inside an empty temporary directory."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def cli(in_tmp):
+    """Invoke the mnistzip CLI in a temp dir: ``cli("info", "x.mz")`` → click Result."""
+    from typer.testing import CliRunner
+
+    from mnistzip.cli import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke

@@ -1,0 +1,229 @@
+"""Every command through Typer's CliRunner, in a temporary directory: exit codes and exact error lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnistzip import container, data
+from mnistzip.errors import ExitStatus
+
+
+def error_line(result) -> str:
+    return result.stderr.strip()
+
+
+# --------------------------------------------------------------------------- compress
+
+
+def test_compress_and_decompress_one_digit(cli, tiny_model):
+    r = cli("compress", "mnist:test:0", "-o", "d.mz", "--model", tiny_model)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("d.mz: 1 digit, ")
+    r = cli("decompress", "d.mz", "--model", tiny_model)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == "d.png: 1 digit (image)"
+    assert Image.open("d.png").size == (28, 28)
+
+
+def test_compress_many_to_npy_and_folder(cli, tiny_model, tiny_codec):
+    assert cli("compress", "mnist:test:0-9", "-o", "ten.mz", "-m", tiny_model).exit_code == 0
+    assert container.read("ten.mz").count == 10
+    assert cli("decompress", "ten.mz", "-o", "ten.npy", "-m", tiny_model).exit_code == 0
+    arr = np.load("ten.npy")
+    assert arr.shape == (10, 28, 28) and arr.dtype == np.uint8
+    digits = data.load_mnist("test")[:10]
+    np.testing.assert_array_equal(arr, tiny_codec.decompress(tiny_codec.compress(digits)))
+    assert cli("decompress", "ten.mz", "-o", "ten", "-m", tiny_model).exit_code == 0
+    assert sorted(p.name for p in (__import__("pathlib").Path("ten")).iterdir())[:2] == ["digit-0.png", "digit-1.png"]
+    assert cli("decompress", "ten.mz", "-o", "grid.png", "-m", tiny_model).exit_code == 0
+    assert Image.open("grid.png").size == (4 * 28, 3 * 28)
+
+
+def test_compress_png_input_default_output_name(cli, tiny_model):
+    Image.fromarray(data.load_mnist("test")[3]).save("three.png")
+    r = cli("compress", "three.png", "-m", tiny_model)
+    assert r.exit_code == 0, r.output
+    assert container.read("three.mz").count == 1
+
+
+def test_compress_refuses_to_overwrite(cli, tiny_model):
+    assert cli("compress", "mnist:test:1", "-o", "d.mz", "-m", tiny_model).exit_code == 0
+    before = open("d.mz", "rb").read()
+    r = cli("compress", "mnist:test:2", "-o", "d.mz", "-m", tiny_model)
+    assert r.exit_code == ExitStatus.OUTPUT
+    assert error_line(r) == "mnistzip: error: d.mz already exists; pass --force to overwrite it"
+    assert open("d.mz", "rb").read() == before
+    assert cli("compress", "mnist:test:2", "-o", "d.mz", "-m", tiny_model, "--force").exit_code == 0
+    assert open("d.mz", "rb").read() != before
+
+
+@pytest.mark.parametrize(
+    "args, status, message",
+    [
+        (["mnist:test:10000", "-o", "x.mz"], ExitStatus.BAD_INPUT,
+         "MNIST index 10000 out of range: the test split has 10000 digits (0-9999)"),
+        (["mnist:tset:1", "-o", "x.mz"], ExitStatus.BAD_INPUT,
+         "bad MNIST reference 'mnist:tset:1': expected mnist:SPLIT, mnist:SPLIT:I or mnist:SPLIT:I-J"),
+        (["missing.png", "-o", "x.mz"], ExitStatus.BAD_INPUT,
+         "missing.png: no such file, directory or MNIST reference (e.g. mnist:test:7)"),
+        (["mnist:test:0", "mnist:test:1"], ExitStatus.BAD_INPUT, "give the output file with -o OUT.mz"),
+        (["mnist:test:0", "-o", "nodir/x.mz"], ExitStatus.OUTPUT, "nodir/x.mz: directory nodir does not exist"),
+    ],
+)
+def test_compress_errors(cli, args, status, message):
+    r = cli("compress", *args)
+    assert r.exit_code == status
+    assert error_line(r) == f"mnistzip: error: {message}"
+
+
+def test_compress_non_image(cli):
+    open("notes.png", "w").write("not a picture")
+    r = cli("compress", "notes.png", "-o", "x.mz")
+    assert r.exit_code == ExitStatus.BAD_INPUT
+    assert error_line(r) == "mnistzip: error: notes.png: not an image Pillow can read"
+    assert not __import__("os").path.exists("x.mz")
+
+
+def test_unknown_model(cli):
+    r = cli("compress", "mnist:test:0", "-o", "x.mz", "--model", "nope")
+    assert r.exit_code == ExitStatus.MODEL
+    assert error_line(r) == (
+        "mnistzip: error: unknown model 'nope': expected a shipped model (seed-2000) or a model directory"
+    )
+
+
+# --------------------------------------------------------------------------- decompress / info
+
+
+def test_decompress_with_the_wrong_model(cli, tiny_model, other_model, tiny_codec):
+    assert cli("compress", "mnist:test:0", "-o", "d.mz", "-m", tiny_model).exit_code == 0
+    r = cli("decompress", "d.mz", "-m", other_model)
+    assert r.exit_code == ExitStatus.MODEL
+    other_id = json.loads((other_model / "model.json").read_text())["id"]
+    assert error_line(r) == (
+        f"mnistzip: error: the file was made with model {tiny_codec.id}, not with other ({other_id}); "
+        "pass --model with the model that made it"
+    )
+    assert not __import__("os").path.exists("d.png")
+
+
+def test_decompress_needs_an_installed_model(cli, tiny_model, tiny_codec):
+    assert cli("compress", "mnist:test:0", "-o", "d.mz", "-m", tiny_model).exit_code == 0
+    r = cli("decompress", "d.mz")
+    assert r.exit_code == ExitStatus.MODEL
+    assert error_line(r).startswith(
+        f"mnistzip: error: the file needs model {tiny_codec.id}, which is not installed (installed: seed-2000 (ec58))"
+    )
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "f.mz: empty file: expected an .mz file"),
+        (b"GIF89a", "f.mz: not an .mz file: expected magic bytes 89 5a, found 47 49"),
+        (b"\x89Z\x07", "f.mz: unsupported .mz format version 7: this mnistzip reads version 1"),
+        (b"\x89Z\x01\xec", "f.mz: truncated .mz file: expected 2 bytes of model id, found 1"),
+    ],
+)
+@pytest.mark.parametrize("command", ["decompress", "info"])
+def test_bad_files(cli, command, content, message):
+    open("f.mz", "wb").write(content)
+    r = cli(command, "f.mz")
+    assert r.exit_code == ExitStatus.BAD_FILE
+    assert error_line(r) == f"mnistzip: error: {message}"
+
+
+def test_corrupt_file_writes_nothing(cli, tiny_model):
+    assert cli("compress", "mnist:test:0-3", "-o", "d.mz", "-m", tiny_model).exit_code == 0
+    blob = bytearray(open("d.mz", "rb").read())
+    blob[8] ^= 0x10
+    open("d.mz", "wb").write(bytes(blob))
+    r = cli("decompress", "d.mz", "-m", tiny_model)
+    assert r.exit_code == ExitStatus.BAD_FILE
+    assert "checksum mismatch" in error_line(r) and "\n" not in error_line(r)
+    assert not __import__("os").path.exists("d.png")
+
+
+def test_info_reports_bytes(cli, tiny_model, tiny_codec):
+    assert cli("compress", "mnist:test:0-199", "-o", "a.mz", "-m", tiny_model).exit_code == 0
+    r = cli("info", "a.mz", "--json")
+    assert r.exit_code == 0
+    fields = json.loads(r.stdout)
+    size = __import__("os").path.getsize("a.mz")
+    assert fields["bytes"] == size and fields["digits"] == 200 and fields["model_id"] == tiny_codec.id
+    assert fields["overhead_bytes"] == 9 and fields["payload_bytes"] == size - 9
+    assert [f["field"] for f in fields["layout"]][-1] == "crc-16"
+    human = cli("info", "a.mz")
+    assert f"200 digits, {size} bytes" in human.stdout
+
+
+# --------------------------------------------------------------------------- sample / eval / models / train
+
+
+def test_sample_is_reproducible(cli, tiny_model):
+    assert cli("sample", "-n", "6", "--seed", "3", "-o", "a.npy", "-m", tiny_model).exit_code == 0
+    assert cli("sample", "-n", "6", "--seed", "3", "-o", "b.npy", "-m", tiny_model).exit_code == 0
+    a, b = np.load("a.npy"), np.load("b.npy")
+    assert a.shape == (6, 28, 28)
+    np.testing.assert_array_equal(a, b)
+    r = cli("sample", "-n", "16", "-m", tiny_model)
+    assert r.exit_code == 0 and Image.open("samples.png").size == (112, 112)
+
+
+def test_eval_json(cli, tiny_model, tiny_codec):
+    r = cli("eval", "--model", tiny_model, "--limit", "50", "--json")
+    assert r.exit_code == 0, r.output
+    row = json.loads(r.stdout)["results"][0]
+    assert row["digits"] == 50 and row["model_id"] == tiny_codec.id
+    assert row["bits_archive"] >= row["bits_entropy"] > 0
+    assert row["bits_single_file"] > row["bits_archive"]
+    assert row["psnr_mean"] >= row["psnr_of_mean_mse"] > 5
+    assert row["compress_digits_per_s"] > 0 and row["decompress_digits_per_s"] > 0
+
+
+def test_eval_table(cli, tiny_model):
+    r = cli("eval", "--model", tiny_model, "--limit", "20")
+    assert r.exit_code == 0
+    assert "PSNR of the mean MSE (dB)" in r.stdout and "bits/digit on disk, one archive" in r.stdout
+
+
+def test_models_lists_the_default(cli):
+    r = cli("models", "--json")
+    assert r.exit_code == 0
+    rows = json.loads(r.stdout)
+    assert rows[0]["name"] == "seed-2000" and rows[0]["default"] and rows[0]["bits_archive"] > 0
+
+
+def test_train_tiny_then_refuse_existing(cli):
+    args = ["train", "--lmbda", "300", "--epochs", "1", "--steps-per-epoch", "3", "--train-limit", "384",
+            "--test-limit", "50", "-o", "m"]
+    r = cli(*args)
+    assert r.exit_code == 0, r.output
+    assert "saved m (id " in r.stdout
+    card = json.loads(open("m/model.json").read())
+    assert card["command"].startswith("mnistzip ") and card["recipe"]["lmbda"] == 300
+    r = cli(*args)
+    assert r.exit_code == ExitStatus.OUTPUT
+    assert error_line(r) == "mnistzip: error: m already exists; pass --force to replace it"
+
+
+def test_train_bad_option(cli):
+    r = cli("train", "--distortion", "l3", "-o", "m")
+    assert r.exit_code == ExitStatus.BAD_INPUT
+    assert error_line(r) == "mnistzip: error: --distortion must be one of mae, mse, not 'l3'"
+
+
+def test_help_and_info_do_not_import_tensorflow(tmp_path):
+    code = (
+        "import sys; from typer.testing import CliRunner; from mnistzip.cli import app;"
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output;"
+        "r = CliRunner().invoke(app, ['info', 'missing.mz']); assert r.exit_code == 4;"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)

@@ -1,0 +1,93 @@
+"""The codec on a tiny trained model: round trips, one-digit strings, determinism, wrong models."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from mnistzip import container, data
+from mnistzip.codec import Codec
+from mnistzip.errors import BadMzFile, InputError, ModelError, UnknownModel
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_dir):
+    return data.load_mnist("test", mnist_dir)[:64]
+
+
+def test_decompress_equals_decoder_on_quantised_latents(tiny_codec, digits):
+    mz = tiny_codec.compress(digits)
+    decoded = tiny_codec.decompress(container.loads(container.dumps(mz)))
+    expected = tiny_codec.synthesize(tiny_codec.quantize(tiny_codec.latents(digits)))
+    assert decoded.dtype == np.uint8 and decoded.shape == (64, 28, 28)
+    np.testing.assert_array_equal(decoded, expected)
+
+
+def test_one_string_per_digit_matches_a_one_digit_archive(tiny_codec, digits):
+    each = tiny_codec.encode_each(digits[:8])
+    alone = [tiny_codec.encode(digits[i : i + 1])[0] for i in range(8)]
+    assert each == alone
+
+
+def test_archive_costs_about_its_entropy(tiny_codec, digits):
+    payload, bits = tiny_codec.encode(digits)
+    assert len(payload) * 8 <= bits.sum() + 16  # one stream: a couple of bytes over the estimate
+    assert len(payload) * 8 >= bits.sum() - 16
+
+
+def test_same_input_same_bytes_and_pixels(tiny_model, digits):
+    first, second = Codec.load(tiny_model), Codec.load(tiny_model)
+    a, b = first.compress(digits), second.compress(digits)
+    assert container.dumps(a) == container.dumps(b)
+    np.testing.assert_array_equal(first.decompress(a), second.decompress(b))
+
+
+def test_model_id_is_written_into_the_file(tiny_codec, digits):
+    mz = tiny_codec.compress(digits[:1])
+    assert mz.model_id == tiny_codec.id == json.loads((tiny_codec.path / "model.json").read_text())["id"]
+
+
+def test_file_from_another_model_is_refused(tiny_codec, other_model, digits):
+    other = Codec.load(other_model)
+    assert other.id != tiny_codec.id
+    mz = other.compress(digits[:3])
+    with pytest.raises(UnknownModel, match=f"made with model {other.id}, not with tiny \\({tiny_codec.id}\\)"):
+        tiny_codec.decompress(mz)
+
+
+def test_corrupt_stream_behind_a_valid_header_is_an_error(tiny_codec, digits):
+    payload, _ = tiny_codec.encode(digits[:4])
+    with pytest.raises(BadMzFile, match="range-coded stream is corrupt"):
+        tiny_codec.decode(payload + b"\x01\x02", 4)  # bytes left over after the last digit
+
+
+def test_sample_is_reproducible(tiny_codec):
+    a, b, c = tiny_codec.sample(5, seed=7), tiny_codec.sample(5, seed=7), tiny_codec.sample(5, seed=8)
+    assert a.shape == (5, 28, 28) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_bad_digit_arrays(tiny_codec):
+    with pytest.raises(InputError, match=r"expected digits of shape \(N, 28, 28\), found \(2, 27, 28\)"):
+        tiny_codec.compress(np.zeros((2, 27, 28), np.uint8))
+    with pytest.raises(InputError, match="expected uint8 digits, found float64"):
+        tiny_codec.compress(np.zeros((2, 28, 28)))
+
+
+def test_altered_tables_are_detected(tiny_model, tmp_path):
+    copy = tmp_path / "altered"
+    shutil.copytree(tiny_model, copy)
+    card = json.loads((copy / "model.json").read_text())
+    card["tables_sha256"] = "0" * 64
+    (copy / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="range-coding tables do not match model.json"):
+        Codec.load(copy)
+
+
+def test_not_a_model_directory(tmp_path):
+    with pytest.raises(ModelError, match="not a mnistzip model \\(no model.json\\)"):
+        Codec.load(tmp_path)

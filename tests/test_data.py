@@ -1,0 +1,684 @@
+"""mnistzip.data: IDX loading, MNIST references, image files and input collection."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import struct
+import sys
+import types
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnistzip import data
+from mnistzip.errors import DataError, InputError
+
+REAL_DIR = Path(os.environ.get("MNISTZIP_DATA_DIR") or "/work/shared/mnist")
+TEST_STEM = "t10k-images-idx3-ubyte"
+BAD_REFERENCE = "expected mnist:SPLIT, mnist:SPLIT:I or mnist:SPLIT:I-J"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def idx_bytes(images: np.ndarray, magic: int = 2051, count: int | None = None) -> bytes:
+    """An IDX3 file holding ``images`` (N, rows, cols); ``count`` overrides the header count."""
+    n, rows, cols = images.shape
+    header = struct.pack(">IIII", magic, n if count is None else count, rows, cols)
+    return header + images.astype(np.uint8).tobytes()
+
+
+def fake_images(n: int, rows: int = 28, cols: int = 28, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(n, rows, cols), dtype=np.uint8)
+
+
+def write(path: Path, content: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def ring(h: int = 28, w: int = 28, cy: float | None = None, cx: float | None = None, r_out=9.0, r_in=5.0):
+    """A synthetic digit "0": a thick white ring (255) on black (0), uint8."""
+    cy = (h - 1) / 2 if cy is None else cy
+    cx = (w - 1) / 2 if cx is None else cx
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot(yy - cy, xx - cx)
+    return np.where((r >= r_in) & (r <= r_out), 255, 0).astype(np.uint8)
+
+
+def seven(h: int, w: int, top: int, left: int, size: int, stroke: int) -> np.ndarray:
+    """A lopsided synthetic "7" (top bar and right-hand stem) in a size x size box: its centre
+    of mass is not the centre of its bounding box."""
+    img = np.zeros((h, w), dtype=np.uint8)
+    img[top : top + stroke, left : left + size] = 255
+    img[top : top + size, left + size - stroke : left + size] = 255
+    return img
+
+
+def save(img: Image.Image, path: Path, **kwargs) -> Path:
+    img.save(path, **kwargs)
+    return path
+
+
+def save_l(arr: np.ndarray, path: Path) -> Path:
+    return save(Image.fromarray(arr), path)
+
+
+def center_of_mass(a: np.ndarray) -> tuple[float, float]:
+    w = a.astype(np.float64)
+    yy, xx = np.indices(a.shape)
+    return float((yy * w).sum() / w.sum()), float((xx * w).sum() / w.sum())
+
+
+def bbox_size(a: np.ndarray) -> tuple[int, int]:
+    rows, cols = np.nonzero(a)
+    return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
+
+
+def assert_mnist_like(out: np.ndarray) -> None:
+    """Output of a normalised (non-28x28) image: 28x28 uint8, ink box fits 20x20, centred mass."""
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    h, w = bbox_size(out)
+    assert h <= 20 and w <= 20
+    assert max(h, w) >= 19
+    cy, cx = center_of_mass(out)
+    assert abs(cy - 13.5) <= 1.0 and abs(cx - 13.5) <= 1.0, (cy, cx)
+
+
+def png_with_size(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose IHDR claims width x height (CRC fixed), without allocating that image."""
+    save_l(np.zeros((8, 8), dtype=np.uint8), path)
+    raw = bytearray(path.read_bytes())
+    assert raw[12:16] == b"IHDR"
+    raw[16:24] = struct.pack(">II", width, height)
+    raw[29:33] = struct.pack(">I", zlib.crc32(bytes(raw[12:29])) & 0xFFFFFFFF)
+    return write(path, bytes(raw))
+
+
+# --------------------------------------------------------------------------- real MNIST IDX
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    return data.load_mnist("test", REAL_DIR)
+
+
+def test_test_split_shape_dtype_and_mean(mnist_test):
+    assert mnist_test.shape == (10_000, 28, 28)
+    assert mnist_test.dtype == np.uint8
+    assert mnist_test.mean() == pytest.approx(33.79, abs=0.05)  # 0.1325 * 255
+    assert mnist_test.max() == 255 and mnist_test.min() == 0
+
+
+def test_train_split_shape_dtype_and_mean():
+    train = data.load_mnist("train", REAL_DIR)
+    assert train.shape == (60_000, 28, 28)
+    assert train.dtype == np.uint8
+    assert train.mean() / 255 == pytest.approx(0.1307, abs=1e-3)
+
+
+def test_loaded_split_is_read_only_so_the_cache_cannot_be_corrupted(mnist_test):
+    with pytest.raises(ValueError):
+        mnist_test[0, 0, 0] = 1
+    assert data.load_mnist("test", REAL_DIR)[0, 0, 0] == 0
+
+
+def test_env_var_is_used_when_no_directory_is_given(monkeypatch, mnist_test):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(REAL_DIR))
+    np.testing.assert_array_equal(data.load_mnist("test")[:5], mnist_test[:5])
+
+
+def test_data_dir_argument_wins_over_env_var(monkeypatch, tmp_path):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "nowhere"))
+    assert data.load_mnist("test", REAL_DIR).shape == (10_000, 28, 28)
+
+
+def test_env_var_directory_is_named_in_the_error(monkeypatch, tmp_path):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match=re.escape(str(tmp_path / "nowhere"))):
+        data.load_mnist("test")
+
+
+def test_unknown_split_is_an_input_error():
+    with pytest.raises(InputError, match=re.escape("unknown MNIST split 'validation'")):
+        data.load_mnist("validation", REAL_DIR)
+
+
+# --------------------------------------------------------------------------- fake IDX files
+
+
+def test_read_idx_uncompressed(tmp_path):
+    images = fake_images(3)
+    path = write(tmp_path / TEST_STEM, idx_bytes(images))
+    out = data.read_idx_images(path)
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, images)
+
+
+def test_read_idx_gzipped(tmp_path):
+    images = fake_images(4, seed=1)
+    path = write(tmp_path / f"{TEST_STEM}.gz", gzip.compress(idx_bytes(images)))
+    np.testing.assert_array_equal(data.read_idx_images(path), images)
+
+
+def test_read_idx_zero_images(tmp_path):
+    path = write(tmp_path / TEST_STEM, idx_bytes(np.zeros((0, 28, 28), np.uint8)))
+    assert data.read_idx_images(path).shape == (0, 28, 28)
+
+
+@pytest.mark.parametrize("name", [TEST_STEM, "t10k-images.idx3-ubyte", f"{TEST_STEM}.gz"])
+def test_load_mnist_finds_each_file_name_and_checks_the_split_size(tmp_path, name):
+    content = idx_bytes(fake_images(3))
+    write(tmp_path / name, gzip.compress(content) if name.endswith(".gz") else content)
+    with pytest.raises(DataError, match=re.escape(f"{name}: expected 10000 images for the test split, found 3")):
+        data.load_mnist("test", tmp_path)
+
+
+def test_missing_directory(tmp_path):
+    missing = tmp_path / "nope"
+    with pytest.raises(DataError, match=re.escape(f"MNIST data directory {missing} does not exist")):
+        data.load_mnist("test", missing)
+
+
+def test_data_dir_that_is_a_file(tmp_path):
+    path = write(tmp_path / "file", b"x")
+    with pytest.raises(DataError, match="does not exist or is not a directory"):
+        data.load_mnist("test", path)
+
+
+def test_directory_without_the_split_file(tmp_path):
+    write(tmp_path / "train-images-idx3-ubyte.gz", b"")  # the other split does not count
+    with pytest.raises(DataError, match=re.escape(f"no {TEST_STEM}[.gz] in MNIST data directory {tmp_path}")):
+        data.load_mnist("test", tmp_path)
+
+
+def test_wrong_magic(tmp_path):
+    path = write(tmp_path / TEST_STEM, idx_bytes(fake_images(2), magic=2049))  # a labels file's magic
+    with pytest.raises(DataError, match=re.escape(f"{TEST_STEM}: expected IDX image magic 2051, found 2049")):
+        data.read_idx_images(path)
+
+
+def test_short_header(tmp_path):
+    path = write(tmp_path / TEST_STEM, struct.pack(">II", 2051, 1) + b"\0\0")
+    with pytest.raises(DataError, match=re.escape(f"{TEST_STEM}: expected a 16-byte IDX header, found 10 bytes")):
+        data.read_idx_images(path)
+
+
+def test_empty_file(tmp_path):
+    path = write(tmp_path / TEST_STEM, b"")
+    with pytest.raises(DataError, match="expected a 16-byte IDX header, found 0 bytes"):
+        data.read_idx_images(path)
+
+
+def test_length_shorter_than_count(tmp_path):
+    path = write(tmp_path / TEST_STEM, idx_bytes(fake_images(2), count=3))
+    with pytest.raises(DataError, match=re.escape(f"{TEST_STEM}: expected 2368 bytes for 3 images, found 1584")):
+        data.read_idx_images(path)
+
+
+def test_length_longer_than_count(tmp_path):
+    path = write(tmp_path / TEST_STEM, idx_bytes(fake_images(2), count=1) + b"\0")
+    with pytest.raises(DataError, match=re.escape("expected 800 bytes for 1 images, found 1585")):
+        data.read_idx_images(path)
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(32, 32), (28, 27), (14, 56)])
+def test_wrong_rows_or_cols(tmp_path, rows, cols):
+    path = write(tmp_path / TEST_STEM, idx_bytes(fake_images(2, rows, cols)))
+    with pytest.raises(DataError, match=re.escape(f"{TEST_STEM}: expected 28x28 images, found {rows}x{cols}")):
+        data.read_idx_images(path)
+
+
+def test_gz_file_that_is_not_gzip(tmp_path):
+    path = write(tmp_path / f"{TEST_STEM}.gz", idx_bytes(fake_images(2)))
+    with pytest.raises(DataError, match=re.escape(f"cannot read {path}: Not a gzipped file")):
+        data.read_idx_images(path)
+
+
+def test_truncated_gzip(tmp_path):
+    packed = gzip.compress(idx_bytes(fake_images(2)))
+    path = write(tmp_path / f"{TEST_STEM}.gz", packed[: len(packed) // 2])
+    with pytest.raises(DataError, match=re.escape(f"cannot read {path}")):
+        data.read_idx_images(path)
+
+
+def test_gzip_with_bad_crc(tmp_path):
+    packed = bytearray(gzip.compress(idx_bytes(fake_images(2)), mtime=0))
+    packed[-8] ^= 0xFF  # the CRC32 of the trailer
+    path = write(tmp_path / f"{TEST_STEM}.gz", bytes(packed))
+    with pytest.raises(DataError, match=re.escape(f"cannot read {path}: CRC check failed")):
+        data.read_idx_images(path)
+
+
+def test_gzip_with_corrupt_deflate_stream(tmp_path):
+    packed = bytearray(gzip.compress(idx_bytes(fake_images(2)), mtime=0))
+    packed[10] = 0b111  # first deflate block: BFINAL=1, BTYPE=11 (reserved, invalid)
+    path = write(tmp_path / f"{TEST_STEM}.gz", bytes(packed))
+    with pytest.raises(DataError, match=re.escape(f"cannot read {path}")):
+        data.read_idx_images(path)
+
+
+def test_relative_data_dir_follows_the_working_directory(tmp_path, monkeypatch):
+    for name, value in [("a", 0), ("b", 1)]:
+        images = np.full((10_000, 28, 28), value, dtype=np.uint8)
+        write(tmp_path / name / "mnist-cwd-check" / TEST_STEM, idx_bytes(images))
+    monkeypatch.chdir(tmp_path / "a")
+    assert data.load_mnist("test", "mnist-cwd-check")[0, 0, 0] == 0
+    monkeypatch.chdir(tmp_path / "b")
+    assert data.load_mnist("test", "mnist-cwd-check")[0, 0, 0] == 1
+
+
+# --------------------------------------------------------------------------- TFDS fallback
+
+
+def fake_tfds(monkeypatch, load, prepared: bool = True, url: str = "") -> types.ModuleType:
+    """Install a stand-in tensorflow_datasets (no TensorFlow, no network) and unset the data dir."""
+
+    class Builder:
+        URL = url
+
+        def is_prepared(self):
+            return prepared
+
+    fake = types.ModuleType("tensorflow_datasets")
+    fake.builder = lambda name, **kwargs: Builder()
+    fake.disable_progress_bar = lambda: None
+    fake.load = load
+    fake.as_numpy = lambda x: x
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    return fake
+
+
+def test_tfds_fallback_offline_is_a_data_error_naming_data_dir(monkeypatch):
+    calls = []
+
+    def load(*args, **kwargs):
+        calls.append((args, kwargs))
+        raise OSError("network unreachable")
+
+    fake_tfds(monkeypatch, load)
+    with pytest.raises(DataError, match="network unreachable") as info:
+        data.load_mnist("test")
+    assert "--data-dir" in str(info.value) and data.DATA_DIR_ENV in str(info.value)
+    assert calls and calls[0][0] == ("mnist",) and calls[0][1]["split"] == "test"
+
+
+def test_tfds_fallback_not_downloaded_and_host_unreachable(monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError(101, "Network is unreachable")
+
+    def load(*args, **kwargs):
+        raise OSError("download failed")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)  # in case anything tries to connect
+    fake_tfds(monkeypatch, load, prepared=False, url="https://storage.googleapis.com/cvdf-datasets/mnist/")
+    with pytest.raises(DataError) as info:
+        data.load_mnist("train")
+    assert "--data-dir" in str(info.value)
+
+
+def test_tfds_fallback_returns_uint8_digits(monkeypatch):
+    images = np.arange(2 * 28 * 28).reshape(2, 28, 28, 1) % 256
+    fake = fake_tfds(monkeypatch, lambda *a, **k: "dataset")
+    fake.as_numpy = lambda d: (images, np.array([3, 4]))
+    out = data.load_mnist("train")
+    assert out.shape == (2, 28, 28) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, images[..., 0])
+
+
+# --------------------------------------------------------------------------- references
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mnist:test:7", ("test", slice(7, 8))),
+        ("mnist:train:0-99", ("train", slice(0, 100))),
+        ("mnist:test", ("test", slice(0, 10_000))),
+        ("mnist:train", ("train", slice(0, 60_000))),
+        ("mnist:test:9999", ("test", slice(9999, 10_000))),
+        ("mnist:train:59999", ("train", slice(59999, 60_000))),
+        ("mnist:test:3-3", ("test", slice(3, 4))),
+    ],
+)
+def test_parse_reference(text, expected):
+    assert data.parse_reference(text) == expected
+
+
+@pytest.mark.parametrize("text", ["digit.png", "mnist", "MNIST:test:7", "./mnist:test:7", "", "dir/mnist:test"])
+def test_non_references_are_none(text):
+    assert data.parse_reference(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("mnist:foo", f"bad MNIST reference 'mnist:foo': {BAD_REFERENCE}"),
+        ("mnist:test:", f"bad MNIST reference 'mnist:test:': {BAD_REFERENCE}"),
+        ("mnist:test:-3", f"bad MNIST reference 'mnist:test:-3': {BAD_REFERENCE}"),
+        ("mnist:test:1-", f"bad MNIST reference 'mnist:test:1-': {BAD_REFERENCE}"),
+        ("mnist:test:5-2", "bad MNIST reference 'mnist:test:5-2': range 5-2 is backwards"),
+        ("mnist:test:10000", "MNIST index 10000 out of range: the test split has 10000 digits (0-9999)"),
+        ("mnist:train:0-60000", "MNIST index 60000 out of range: the train split has 60000 digits (0-59999)"),
+    ],
+)
+def test_bad_references(text, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        data.parse_reference(text)
+
+
+# --------------------------------------------------------------------------- image files, 28x28
+
+
+@pytest.fixture
+def digit():
+    return ring()
+
+
+def test_l_white_on_black_is_unchanged(tmp_path, digit):
+    out = data.load_image(save_l(digit, tmp_path / "d.png"))
+    assert out.dtype == np.uint8 and out.shape == (28, 28)
+    np.testing.assert_array_equal(out, digit)
+
+
+def test_l_grey_levels_are_kept(tmp_path):
+    grey = (np.arange(28 * 28).reshape(28, 28) % 200).astype(np.uint8)
+    grey[0, :] = grey[-1, :] = grey[:, 0] = grey[:, -1] = 0  # dark paper
+    np.testing.assert_array_equal(data.load_image(save_l(grey, tmp_path / "g.png")), grey)
+
+
+def test_dark_on_light_is_inverted_by_default(tmp_path, digit):
+    out = data.load_image(save_l(255 - digit, tmp_path / "d.png"))
+    np.testing.assert_array_equal(out, digit)
+
+
+def test_dark_on_light_kept_with_invert_false(tmp_path, digit):
+    out = data.load_image(save_l(255 - digit, tmp_path / "d.png"), invert=False)
+    np.testing.assert_array_equal(out, 255 - digit)
+
+
+def test_invert_true_forces_inversion(tmp_path, digit):
+    out = data.load_image(save_l(digit, tmp_path / "d.png"), invert=True)
+    np.testing.assert_array_equal(out, 255 - digit)
+
+
+def test_la_varying_alpha_is_the_ink(tmp_path, digit):
+    la = np.stack([np.full_like(digit, 40), digit], axis=-1)  # grey colour, alpha = digit
+    out = data.load_image(save(Image.fromarray(la, "LA"), tmp_path / "d.png"))
+    np.testing.assert_array_equal(out, digit)
+
+
+def test_la_alpha_ink_is_not_inverted(tmp_path, digit):
+    la = np.stack([np.full_like(digit, 255), digit], axis=-1)  # white colour, alpha = digit
+    out = data.load_image(save(Image.fromarray(la, "LA"), tmp_path / "d.png"))
+    np.testing.assert_array_equal(out, digit)
+
+
+def test_rgb(tmp_path, digit):
+    rgb = np.stack([digit] * 3, axis=-1)
+    np.testing.assert_array_equal(data.load_image(save(Image.fromarray(rgb, "RGB"), tmp_path / "d.png")), digit)
+
+
+def test_rgb_dark_on_light_is_inverted(tmp_path, digit):
+    rgb = np.stack([255 - digit] * 3, axis=-1)
+    np.testing.assert_array_equal(data.load_image(save(Image.fromarray(rgb, "RGB"), tmp_path / "d.png")), digit)
+
+
+def test_rgba_fully_opaque_is_treated_as_no_alpha(tmp_path, digit):
+    rgba = np.stack([255 - digit] * 3 + [np.full_like(digit, 255)], axis=-1)  # dark on light, opaque
+    out = data.load_image(save(Image.fromarray(rgba, "RGBA"), tmp_path / "d.png"))
+    np.testing.assert_array_equal(out, digit)
+
+
+def test_rgba_varying_alpha_is_the_ink(tmp_path, digit):
+    rgba = np.stack([np.zeros_like(digit)] * 3 + [digit], axis=-1)  # black colour, alpha = digit
+    out = data.load_image(save(Image.fromarray(rgba, "RGBA"), tmp_path / "d.png"))
+    np.testing.assert_array_equal(out, digit)
+
+
+def grey_palette_image(arr: np.ndarray) -> Image.Image:
+    img = Image.new("P", (arr.shape[1], arr.shape[0]))
+    img.putpalette([v for i in range(256) for v in (i, i, i)])
+    img.putdata(arr.ravel().tolist())
+    return img
+
+
+def test_palette(tmp_path, digit):
+    path = save(grey_palette_image(digit), tmp_path / "d.png")
+    assert Image.open(path).mode == "P"
+    np.testing.assert_array_equal(data.load_image(path), digit)
+
+
+def test_palette_dark_on_light(tmp_path, digit):
+    path = save(grey_palette_image(255 - digit), tmp_path / "d.png")
+    np.testing.assert_array_equal(data.load_image(path), digit)
+
+
+def test_palette_with_transparency_uses_it_as_ink(tmp_path, digit):
+    # every colour is black; the background index 0 is transparent, so only alpha shows the digit
+    img = Image.new("P", (28, 28))
+    img.putpalette([0, 0, 0] * 256)
+    img.putdata((digit > 0).astype(np.uint8).ravel().tolist())
+    path = save(img, tmp_path / "d.png", transparency=0)
+    with Image.open(path) as check:
+        assert check.mode == "P" and "transparency" in check.info
+    np.testing.assert_array_equal(data.load_image(path), digit)
+
+
+def test_bilevel(tmp_path, digit):
+    path = save(Image.fromarray(digit).convert("1"), tmp_path / "d.png")
+    assert Image.open(path).mode == "1"
+    np.testing.assert_array_equal(data.load_image(path), digit)
+
+
+def test_16_bit_is_scaled_to_8_bit(tmp_path, digit):
+    grey = digit.copy()
+    grey[:14][grey[:14] > 0] = 100  # top half of the ring in mid grey
+    path = save(Image.fromarray(grey.astype(np.uint16) * 257), tmp_path / "d.png")
+    assert Image.open(path).mode.startswith("I")
+    np.testing.assert_array_equal(data.load_image(path), grey)
+
+
+def test_16_bit_dark_on_light(tmp_path, digit):
+    path = save(Image.fromarray((255 - digit).astype(np.uint16) * 257), tmp_path / "d.png")
+    np.testing.assert_array_equal(data.load_image(path), digit)
+
+
+def test_cmyk_jpeg(tmp_path, digit):
+    path = save(Image.fromarray(digit).convert("CMYK"), tmp_path / "d.jpg", quality=95)
+    assert Image.open(path).mode == "CMYK"
+    out = data.load_image(path).astype(int)
+    assert np.abs(out - digit).mean() < 3
+    np.testing.assert_array_equal(out > 127, digit > 127)
+
+
+def test_animated_gif_uses_first_frame(tmp_path, digit):
+    other = np.zeros_like(digit)
+    other[4:24, 12:16] = 255  # a "1"
+    frames = [Image.fromarray(digit), Image.fromarray(other)]
+    path = save(frames[0], tmp_path / "d.gif", save_all=True, append_images=frames[1:], duration=100)
+    with Image.open(path) as check:
+        assert check.n_frames == 2
+    np.testing.assert_array_equal(data.load_image(path), digit)
+
+
+def test_blank_28x28_image_comes_back_blank(tmp_path):
+    out = data.load_image(save_l(np.zeros((28, 28), np.uint8), tmp_path / "b.png"))
+    assert out.shape == (28, 28) and not out.any()
+
+
+# --------------------------------------------------------------------------- image files, normalised
+
+
+def test_large_ring_off_centre_is_normalised(tmp_path):
+    img = ring(100, 70, cy=30, cx=20, r_out=15, r_in=9)
+    assert_mnist_like(data.load_image(save_l(img, tmp_path / "d.png")))
+
+
+def test_lopsided_digit_has_centred_mass_not_centred_box(tmp_path):
+    img = seven(120, 90, top=10, left=50, size=36, stroke=6)
+    out = data.load_image(save_l(img, tmp_path / "d.png"))
+    assert_mnist_like(out)
+    rows, cols = np.nonzero(out)
+    box_centre = ((rows.min() + rows.max()) / 2, (cols.min() + cols.max()) / 2)
+    # the mass of a "7" sits up and right of its box, so the box moves down and left of the centre
+    assert box_centre[0] > 13.5 + 1 and box_centre[1] < 13.5 - 1
+
+
+def test_dark_on_light_large_image_is_inverted_and_normalised(tmp_path):
+    img = 255 - ring(64, 64, cy=40, cx=40, r_out=12, r_in=7)
+    out = data.load_image(save_l(img, tmp_path / "d.png"))
+    assert_mnist_like(out)
+    assert out[0, 0] == 0  # the paper became black
+
+
+def test_small_image_is_scaled_up(tmp_path):
+    img = np.zeros((10, 10), np.uint8)
+    img[2:8, 3:7] = 255
+    out = data.load_image(save_l(img, tmp_path / "d.png"))
+    assert_mnist_like(out)
+
+
+def test_aspect_ratio_is_kept(tmp_path):
+    img = np.zeros((60, 120), np.uint8)
+    img[20:30, 10:110] = 255  # a 100 x 10 bar: 20 x 2 once fitted in 20 x 20
+    out = data.load_image(save_l(img, tmp_path / "d.png"))
+    h, w = bbox_size(out)
+    assert w == 20 and h <= 3
+    cy, cx = center_of_mass(out)
+    assert abs(cy - 13.5) <= 1.0 and abs(cx - 13.5) <= 1.0
+
+
+def test_rgba_alpha_ink_on_a_large_image_is_normalised(tmp_path):
+    alpha = ring(80, 80, cy=30, cx=50, r_out=20, r_in=12)
+    rgba = np.stack([np.zeros_like(alpha)] * 3 + [alpha], axis=-1)
+    out = data.load_image(save(Image.fromarray(rgba, "RGBA"), tmp_path / "d.png"))
+    assert_mnist_like(out)
+
+
+def test_smallest_accepted_size_is_8x8(tmp_path):
+    img = np.zeros((8, 8), np.uint8)
+    img[2:6, 2:6] = 255
+    assert_mnist_like(data.load_image(save_l(img, tmp_path / "d.png")))
+
+
+# --------------------------------------------------------------------------- image errors
+
+
+def test_blank_image_of_other_size(tmp_path):
+    path = save_l(np.zeros((40, 40), np.uint8), tmp_path / "blank.png")
+    with pytest.raises(InputError, match=re.escape(f"{path}: no digit found")):
+        data.load_image(path)
+
+
+def test_blank_white_image_of_other_size(tmp_path):
+    path = save_l(np.full((40, 30), 255, np.uint8), tmp_path / "paper.png")
+    with pytest.raises(InputError, match="no digit found"):
+        data.load_image(path)
+
+
+@pytest.mark.parametrize(("w", "h"), [(1, 1), (5, 5), (7, 40), (40, 7)])
+def test_too_small_images(tmp_path, w, h):
+    path = save_l(np.full((h, w), 255, np.uint8), tmp_path / "tiny.png")
+    with pytest.raises(InputError, match=re.escape(f"image is {w}x{h}; expected at least 8x8 pixels")):
+        data.load_image(path)
+
+
+def test_text_file(tmp_path):
+    path = write(tmp_path / "notes.png", b"this is not an image\n")
+    with pytest.raises(InputError, match=re.escape(f"{path}: not an image Pillow can read")):
+        data.load_image(path)
+
+
+def test_truncated_png(tmp_path):
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)
+    path = save_l(noise, tmp_path / "cut.png")
+    raw = path.read_bytes()
+    write(path, raw[: len(raw) // 2])
+    with pytest.raises(InputError, match=re.escape(f"{path}: cannot decode image")):
+        data.load_image(path)
+
+
+def test_directory_as_image(tmp_path):
+    with pytest.raises(InputError, match=re.escape(f"{tmp_path}: is a directory, expected an image file")):
+        data.load_image(tmp_path)
+
+
+def test_missing_image_file(tmp_path):
+    path = tmp_path / "gone.png"
+    with pytest.raises(InputError, match=re.escape(f"{path}: no such file")):
+        data.load_image(path)
+
+
+@pytest.mark.parametrize("side", [10_000, 20_000])  # over the limit (a warning), over twice it (an error)
+def test_decompression_bomb(tmp_path, monkeypatch, side):
+    path = png_with_size(tmp_path / "bomb.png", side, side)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    with Image.open(path) as check:  # the patched header really claims the huge size
+        assert check.size == (side, side)
+    monkeypatch.undo()
+    with pytest.raises(InputError, match=re.escape(f"{path}: image too large (decompression bomb limit)")):
+        data.load_image(path)
+
+
+# --------------------------------------------------------------------------- collect_digits
+
+
+def test_collect_mixes_references_files_and_directories_in_order(tmp_path, mnist_test):
+    single = save_l(ring(), tmp_path / "zero.png")
+    folder = tmp_path / "more"
+    folder.mkdir()
+    bar = np.zeros((28, 28), np.uint8)
+    bar[4:24, 12:16] = 255
+    save_l(bar, folder / "b_one.png")
+    save_l(255 - ring(), folder / "a_zero_dark.PNG")
+    write(folder / "readme.txt", b"not a digit")
+    (folder / "sub.png").mkdir()  # a directory with an image suffix is skipped
+
+    got = data.collect_digits(["mnist:test:7", str(single), str(folder), "mnist:train:1-2"], REAL_DIR)
+
+    assert got.names == ["mnist-test-7", "zero", "a_zero_dark", "b_one", "mnist-train-1", "mnist-train-2"]
+    assert got.images.shape == (6, 28, 28) and got.images.dtype == np.uint8
+    np.testing.assert_array_equal(got.images[0], mnist_test[7])
+    np.testing.assert_array_equal(got.images[1], ring())
+    np.testing.assert_array_equal(got.images[2], ring())  # inverted: it was dark on light
+    np.testing.assert_array_equal(got.images[3], bar)
+    np.testing.assert_array_equal(got.images[4:], data.load_mnist("train", REAL_DIR)[1:3])
+
+
+def test_collect_passes_invert_through(tmp_path):
+    path = save_l(255 - ring(), tmp_path / "dark.png")
+    got = data.collect_digits([str(path)], REAL_DIR, invert=False)
+    np.testing.assert_array_equal(got.images[0], 255 - ring())
+
+
+def test_collect_empty_directory(tmp_path):
+    write(tmp_path / "notes.txt", b"no images here")
+    with pytest.raises(InputError, match=re.escape(f"{tmp_path}: directory holds no image files")):
+        data.collect_digits([str(tmp_path)], REAL_DIR)
+
+
+def test_collect_nonexistent_path_suggests_a_reference(tmp_path):
+    missing = str(tmp_path / "nope.png")
+    with pytest.raises(InputError, match=re.escape(f"{missing}: no such file, directory or MNIST reference")) as info:
+        data.collect_digits([missing], REAL_DIR)
+    assert "mnist:test:7" in str(info.value)
+
+
+def test_collect_bad_reference_is_an_input_error():
+    with pytest.raises(InputError, match="range 9-1 is backwards"):
+        data.collect_digits(["mnist:test:9-1"], REAL_DIR)
+
+
+def test_collect_nothing():
+    with pytest.raises(InputError, match="no input digits given"):
+        data.collect_digits([], REAL_DIR)

@@ -1,0 +1,53 @@
+"""Training: the model card, refusing to clobber, interruption and --resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mnistzip.errors import OutputError
+from mnistzip.train import Reporter, TrainConfig, checkpoint_dir, train
+
+TINY = dict(lmbda=500, steps_per_epoch=5, train_limit=640, test_limit=100)
+
+
+def test_model_card(tiny_model):
+    card = json.loads((tiny_model / "model.json").read_text())
+    assert len(card["id"]) == 4 and card["weights_sha256"].startswith(card["id"])
+    assert card["recipe"]["lmbda"] == 500 and card["latent_dims"] == 50 and card["prior"] == "logistic"
+    test = card["test"]
+    assert test["digits"] == 200
+    assert test["bits_archive"] >= test["bits_entropy"] > 0
+    assert 0 < test["psnr_of_mean_mse"] <= test["psnr_mean"]
+    assert card["training_seconds"] > 0 and len(card["history"]) == 1
+
+
+class StopAt(Reporter):
+    """Simulates Ctrl-C at the start of an epoch."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def epoch_start(self, epoch, epochs, steps):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_leaves_no_model_and_resumes(tmp_path, mnist_dir):
+    out = tmp_path / "m"
+    config = TrainConfig(epochs=2, **TINY)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, out, mnist_dir, reporter=StopAt(2))
+    assert not out.exists() and checkpoint_dir(out).is_dir()
+
+    with pytest.raises(OutputError, match="holds an interrupted run; pass --resume to continue it or --force"):
+        train(config, out, mnist_dir)
+    with pytest.raises(OutputError, match="cannot resume: the run was started with lmbda=500, not lmbda=900"):
+        train(TrainConfig(epochs=2, **{**TINY, "lmbda": 900}), out, mnist_dir, resume=True)
+
+    result = train(config, out, mnist_dir, resume=True)
+    assert [h["epoch"] for h in result.meta["history"]] == [1, 2]  # epoch 1 from the checkpoint
+    assert (out / "model.json").is_file() and not checkpoint_dir(out).exists()
+    with pytest.raises(OutputError, match="already exists; pass --force to replace it"):
+        train(config, out, mnist_dir)
