@@ -1,0 +1,49 @@
+"""Bits on disk against the entropy estimate, for one-digit files and whole-split archives.
+
+Run:  MNISTZIP_DATA_DIR=../shared/mnist python benchmarks/format_overhead.py [--model NAME] [--split test]
+Prints the figures quoted in docs/format.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+
+from mnistzip import container, data, zoo
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--split", default="test")
+    args = parser.parse_args()
+
+    codec = zoo.load(args.model)
+    digits = data.load_mnist(args.split)
+    n = len(digits)
+    started = time.perf_counter()
+    payload, bits = codec.encode(digits)
+    seconds = time.perf_counter() - started
+    archive = container.MzFile(codec.id, n, payload)
+    entropy = float(bits.sum())
+    each = np.array([len(s) for s in codec.encode_each(digits)])
+    one = container.MzFile(codec.id, 1, b"")
+
+    print(f"model {codec.name} ({codec.id}), MNIST {args.split}: {n} digits, {platform.processor() or platform.machine()}")
+    print(f"entropy estimate            {entropy / n:8.3f} bits/digit")
+    print(f"one archive on disk         {8 * archive.size / n:8.3f} bits/digit ({archive.size} bytes, "
+          f"{archive.overhead_bytes} of them header + checksum)")
+    print(f"  over the estimate         {(8 * archive.size - entropy) / n:8.3f} bits/digit "
+          f"(budget: 0.1 bit/digit + 64 bytes = {0.1 + 512 / n:.3f})")
+    print(f"one-digit files             {8 * (each.mean() + one.overhead_bytes):8.3f} bits/digit "
+          f"(payload {each.mean():.2f} bytes + {one.overhead_bytes} bytes overhead; "
+          f"payload min {each.min()}, max {each.max()} bytes)")
+    print(f"  range coder per string    {(8 * each.sum() - entropy) / n:8.3f} bits/digit over the estimate")
+    print(f"compress speed (archive)    {n / seconds:8.0f} digits/s")
+
+
+if __name__ == "__main__":
+    main()
