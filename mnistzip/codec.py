@@ -130,6 +130,28 @@ class Codec:
         noise = np.random.default_rng(seed).bytes(SAMPLE_BYTES_PER_DIGIT * n)
         return self._module.sample(tf.constant(noise), tf.constant(n, tf.int32)).numpy()
 
+    def prior_pmfs(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """Each latent dimension's quantised prior as the range coder sees it: (pmfs, first symbol value).
+
+        The CDF table holds, per dimension, ``-precision`` followed by the
+        cumulative counts of every symbol and a final overflow symbol.
+        """
+        cdf, cdf_offset = (t.numpy() for t in self._module.tables())
+        starts = np.flatnonzero(cdf < 0)
+        rows = np.split(cdf, starts[1:])
+        pmfs = [np.diff(row[1:])[:-1].astype(np.float64) for row in rows]  # drop the overflow symbol
+        return [p / p.sum() for p in pmfs], cdf_offset
+
+    def sample_prior(self, n: int, seed: int | None = None) -> np.ndarray:
+        """``n`` digits decoded from latents drawn, dimension by dimension, from the quantised prior."""
+        if not 1 <= n <= MAX_DIGITS:
+            raise InputError(f"number of samples must be 1 to {MAX_DIGITS}, not {n}")
+        rng = np.random.default_rng(seed)
+        pmfs, first = self.prior_pmfs()
+        latents = np.stack([rng.choice(len(p), size=n, p=p) + f for p, f in zip(pmfs, first)], axis=1)
+        offset = self.quantize(np.zeros((1, len(pmfs)), np.float32))  # the quantisation offset, if any
+        return self.synthesize(latents.astype(np.float32) + offset)
+
 
 def check_digits(images) -> np.ndarray:
     """Validate a digit batch: uint8, shape (N, 28, 28), N >= 1."""

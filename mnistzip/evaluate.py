@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -27,6 +28,7 @@ def measure(codec, images: np.ndarray) -> dict:
     one_digit_overhead = container.MzFile(model_id=codec.id, count=1, payload=b"").overhead_bytes
     return dict(
         model=codec.name,
+        family=family_of(codec),
         model_id=codec.id,
         digits=n,
         archive_bytes=archive.size,
@@ -36,6 +38,40 @@ def measure(codec, images: np.ndarray) -> dict:
         psnr_mean=round(metrics.psnr_mean(images, recon), 3),
         psnr_of_mean_mse=round(metrics.psnr_of_mean_mse(images, recon), 3),
         mae=round(metrics.mae(images, recon), 3),
+        ssim=round(metrics.ssim(images, recon), 4),
         compress_digits_per_s=round(n / max(compress_s, 1e-9), 1),
         decompress_digits_per_s=round(n / max(decompress_s, 1e-9), 1),
     )
+
+
+def family_of(codec) -> str:
+    """A model's family for curves and BD-rate: model.json's "family", else its name without a trailing -NUMBER."""
+    return codec.meta.get("family") or re.sub(r"-\d+(\.\d+)?$", "", codec.name)
+
+
+def rate_of(row: dict) -> float:
+    """The rate a curve uses: bits on disk inside one archive for mnistzip models, per-file for classical codecs."""
+    return row.get("bits_archive") or row["bits_single_file"]
+
+
+def bd_rates(rows: list[dict], reference: str) -> dict[str, float]:
+    """BD-rate (%) of every family against ``reference``, on (rate, PSNR of mean MSE); lossless points excluded.
+
+    None where the two curves share no PSNR range (BD-rate is undefined there).
+    """
+    curves: dict[str, tuple[list, list]] = {}
+    for r in rows:
+        if r.get("lossless"):
+            continue
+        rates, psnrs = curves.setdefault(r["family"], ([], []))
+        rates.append(rate_of(r))
+        psnrs.append(r["psnr_of_mean_mse"])
+    if reference not in curves:
+        return {}
+    ref = curves[reference]
+    out = {}
+    for fam, c in curves.items():
+        if fam != reference:
+            value = metrics.bd_rate(*ref, *c)
+            out[fam] = None if np.isnan(value) else round(value, 2)
+    return out

@@ -48,3 +48,62 @@ def mae(original: np.ndarray, reconstruction: np.ndarray) -> float:
 def bits_per_digit(n_bytes: int, digits: int) -> float:
     """Bits on disk per digit."""
     return 8.0 * n_bytes / digits
+
+
+SSIM_SIGMA = 1.5  # Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03
+SSIM_RADIUS = 5
+
+
+def _gaussian_filter_valid(x: np.ndarray) -> np.ndarray:
+    """Separable 11x11 Gaussian filter over the last two axes, 'valid' region only (as ssim.m)."""
+    t = np.arange(-SSIM_RADIUS, SSIM_RADIUS + 1, dtype=np.float64)
+    w = np.exp(-(t**2) / (2 * SSIM_SIGMA**2))
+    w /= w.sum()
+    n = len(w)
+    rows = sum(w[k] * x[..., k : x.shape[-2] - n + 1 + k, :] for k in range(n))
+    return sum(w[k] * rows[..., :, k : x.shape[-1] - n + 1 + k] for k in range(n))
+
+
+def per_digit_ssim(original: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
+    """Structural similarity of each digit (Wang et al. 2004, 255 peak, Gaussian window)."""
+    a = np.asarray(original, dtype=np.float64)
+    b = np.asarray(reconstruction, dtype=np.float64)
+    c1, c2 = (0.01 * PEAK) ** 2, (0.03 * PEAK) ** 2
+    mu_a, mu_b = _gaussian_filter_valid(a), _gaussian_filter_valid(b)
+    var_a = _gaussian_filter_valid(a * a) - mu_a**2
+    var_b = _gaussian_filter_valid(b * b) - mu_b**2
+    cov = _gaussian_filter_valid(a * b) - mu_a * mu_b
+    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return ssim_map.reshape(len(a), -1).mean(axis=1)
+
+
+def ssim(original: np.ndarray, reconstruction: np.ndarray) -> float:
+    """Mean SSIM over digits."""
+    return float(per_digit_ssim(original, reconstruction).mean())
+
+
+def bd_rate(ref_rate, ref_psnr, test_rate, test_psnr) -> float:
+    """Bjøntegaard delta rate (%) of a test curve against a reference curve.
+
+    Log-rate is interpolated as a function of PSNR with piecewise cubic Hermite
+    (PCHIP) interpolation and averaged over the PSNR range both curves cover;
+    negative means the test curve needs fewer bits for the same quality. NaN
+    when the curves have fewer than two points or do not overlap.
+    """
+    from scipy.interpolate import PchipInterpolator
+
+    curves = []
+    for rate, psnr in ((ref_rate, ref_psnr), (test_rate, test_psnr)):
+        rate, psnr = np.asarray(rate, np.float64), np.asarray(psnr, np.float64)
+        order = np.argsort(psnr)
+        psnr, log_rate = psnr[order], np.log(rate[order])
+        keep = np.concatenate([[True], np.diff(psnr) > 0])  # PCHIP needs increasing abscissae
+        curves.append((psnr[keep], log_rate[keep]))
+    if min(len(c[0]) for c in curves) < 2:
+        return float("nan")
+    low = max(c[0][0] for c in curves)
+    high = min(c[0][-1] for c in curves)
+    if low >= high:
+        return float("nan")
+    ref_int, test_int = (PchipInterpolator(p, r).integrate(low, high) for p, r in curves)
+    return float((np.exp((test_int - ref_int) / (high - low)) - 1.0) * 100.0)

@@ -177,20 +177,46 @@ def test_sample_is_reproducible(cli, tiny_model):
 
 
 def test_eval_json(cli, tiny_model, tiny_codec):
-    r = cli("eval", "--model", tiny_model, "--limit", "50", "--json")
+    r = cli("eval", "--model", tiny_model, "--limit", "50", "--json", "-")
     assert r.exit_code == 0, r.output
-    row = json.loads(r.stdout)["results"][0]
-    assert row["digits"] == 50 and row["model_id"] == tiny_codec.id
+    report = json.loads(r.stdout)
+    assert report["split"] == "test" and report["digits"] == 50
+    row = report["results"][0]
+    assert set(row) == {
+        "model", "family", "model_id", "digits", "archive_bytes", "bits_archive", "bits_single_file", "bits_entropy",
+        "psnr_mean", "psnr_of_mean_mse", "mae", "ssim", "compress_digits_per_s", "decompress_digits_per_s",
+    }
+    assert row["digits"] == 50 and row["model_id"] == tiny_codec.id and row["model"] == "tiny"
+    assert row["archive_bytes"] * 8 / 50 == pytest.approx(row["bits_archive"], abs=1e-3)
     assert row["bits_archive"] >= row["bits_entropy"] > 0
     assert row["bits_single_file"] > row["bits_archive"]
     assert row["psnr_mean"] >= row["psnr_of_mean_mse"] > 5
+    assert 0 < row["ssim"] < 1 and row["mae"] > 0
     assert row["compress_digits_per_s"] > 0 and row["decompress_digits_per_s"] > 0
 
 
-def test_eval_table(cli, tiny_model):
-    r = cli("eval", "--model", tiny_model, "--limit", "20")
-    assert r.exit_code == 0
-    assert "PSNR of the mean MSE (dB)" in r.stdout and "bits/digit on disk, one archive" in r.stdout
+def test_eval_with_codecs_plot_grid_and_json_file(cli, tiny_model, tiny_codec):
+    r = cli("eval", "-m", tiny_model, "--limit", "30", "--codecs", "png,jpeg,webp", "--reference", "jpeg",
+            "--plot", "rd.png", "--grid", "grid.png", "--skip", "16", "--json", "e.json")
+    assert r.exit_code == 0, r.output
+    assert "'mse' = PSNR of the mean MSE" in r.stdout and "BD-rate of webp against jpeg: -" in r.stdout
+    report = json.load(open("e.json"))
+    names = [row["model"] for row in report["results"]]
+    assert names[:3] == ["tiny", "png", "jpeg q1"] and "webp q90" in names
+    png = next(row for row in report["results"] if row["model"] == "png")
+    assert png["lossless"] and png["psnr_mean"] is None and png["bits_single_file"] > 500
+    assert report["bd_rate"]["reference"] == "jpeg" and report["bd_rate"]["percent"]["webp"] < 0
+    assert Image.open("rd.png").size == (840, 540)
+    assert Image.open("grid.png").size == (960, 576)
+
+
+def test_eval_errors(cli, tiny_model):
+    r = cli("eval", "-m", tiny_model, "--limit", "5", "--codecs", "gif")
+    assert r.exit_code == ExitStatus.BAD_INPUT
+    assert error_line(r) == "mnistzip: error: unknown codec 'gif': expected some of png, webp-lossless, jpeg, webp, avif"
+    r = cli("eval", "-m", tiny_model, "--limit", "5", "--reference", "zzz")
+    assert r.exit_code == ExitStatus.BAD_INPUT
+    assert error_line(r) == "mnistzip: error: --reference 'zzz' is not among the measured families: tiny"
 
 
 def test_models_lists_the_default(cli):

@@ -41,3 +41,43 @@ def test_mae_and_bits():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError):
         metrics.per_digit_mse(np.zeros((1, 28, 28)), np.zeros((2, 28, 28)))
+
+
+def test_ssim_identical_and_hand_computed_constant_shift():
+    a = np.full((1, 28, 28), 100, np.uint8)
+    assert metrics.ssim(a, a) == pytest.approx(1.0)
+    b = np.full((1, 28, 28), 110, np.uint8)
+    # flat images: only the luminance term remains, (2*100*110 + C1) / (100^2 + 110^2 + C1)
+    c1 = (0.01 * 255) ** 2
+    assert metrics.ssim(a, b) == pytest.approx((2 * 100 * 110 + c1) / (100**2 + 110**2 + c1))
+
+
+def test_ssim_drops_with_noise():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (3, 28, 28)).astype(np.uint8)
+    noisy = np.clip(a + rng.normal(0, 40, a.shape), 0, 255).astype(np.uint8)
+    assert 0 < metrics.ssim(a, noisy) < 0.9
+
+
+def test_bd_rate_identical_curves_is_zero():
+    rate, psnr = [10, 20, 40, 80], [14, 17, 19.5, 22]
+    assert metrics.bd_rate(rate, psnr, rate, psnr) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_bd_rate_half_the_rate_everywhere_is_minus_50():
+    rate, psnr = [10, 20, 40, 80], [14, 17, 19.5, 22]
+    assert metrics.bd_rate(rate, psnr, [r / 2 for r in rate], psnr) == pytest.approx(-50.0)
+    assert metrics.bd_rate(rate, psnr, [r * 2 for r in rate], psnr) == pytest.approx(100.0)
+
+
+def test_bd_rate_only_over_the_common_range():
+    # log-rate linear in PSNR (one doubling per 3 dB); the test curve covers only 17..23 dB, at half the rate
+    ref = ([10, 20, 40, 80], [14, 17, 20, 23])
+    test = ([10, 20, 40], [17, 20, 23])
+    assert metrics.bd_rate(*ref, *test) == pytest.approx(-50.0)
+    assert metrics.bd_rate(*test, *ref) == pytest.approx(100.0)
+
+
+def test_bd_rate_without_overlap_is_nan():
+    assert math.isnan(metrics.bd_rate([1, 2], [10, 11], [1, 2], [20, 21]))
+    assert math.isnan(metrics.bd_rate([1], [10], [1, 2], [10, 11]))
