@@ -19,6 +19,7 @@ from .errors import BadMzFile, InputError, ModelError, UnknownModel
 
 SIDE = 28
 SAMPLE_BYTES_PER_DIGIT = 16  # random bytes fed to the decoder per generated digit
+SYNTHESIS_BATCH = 4096  # digits per decoder call: bounds memory whatever the count
 META_FILE = "model.json"
 
 
@@ -52,6 +53,8 @@ class Codec:
             meta["id"], meta["tables_sha256"]
         except (ValueError, KeyError) as e:
             raise ModelError(f"{meta_path}: malformed model card ({e})") from None
+        if verify:
+            _verify_files(path, meta)
         import tensorflow as tf
         import tensorflow_compression  # noqa: F401  (registers the range-coding ops)
 
@@ -100,10 +103,25 @@ class Codec:
 
         if not 1 <= count <= MAX_DIGITS:
             raise BadMzFile(f"bad digit count: expected 1 to {MAX_DIGITS}, found {count}")
+        need = self.min_payload_bytes(count)
+        if len(payload) < need:
+            raise BadMzFile(f"payload too short: {count} digits need at least {need} bytes, found {len(payload)}")
         try:
-            return self._module.decompress(tf.constant(payload), tf.constant(count, tf.int32)).numpy()
+            latents = self._module.decompress_latents(tf.constant(payload), tf.constant(count, tf.int32))
         except tf.errors.OpError:
             raise BadMzFile("payload does not decode: the range-coded stream is corrupt") from None
+        return np.concatenate(
+            [self.synthesize(latents[i : i + SYNTHESIS_BATCH]) for i in range(0, count, SYNTHESIS_BATCH)]
+        )
+
+    def min_payload_bytes(self, count: int) -> int:
+        """A lower bound on the payload of ``count`` digits: each symbol costs at least -log2 of its
+        most probable value. A header claiming more digits than its payload can hold is refused
+        before anything is decoded or allocated."""
+        if not hasattr(self, "_min_bits"):
+            pmfs, _ = self.prior_pmfs()
+            self._min_bits = float(sum(-np.log2(p.max()) for p in pmfs))
+        return max(0, int(np.floor(count * self._min_bits / 8)) - 2)
 
     def encode_each(self, images: np.ndarray) -> list[bytes]:
         """One range-coded string per digit: the payload of a one-digit file for each."""
@@ -117,9 +135,11 @@ class Codec:
         """Latents rounded the way the entropy coder rounds them."""
         return self._module.quantize(np.asarray(latents, np.float32)).numpy()
 
-    def synthesize(self, latents: np.ndarray) -> np.ndarray:
+    def synthesize(self, latents) -> np.ndarray:
         """Quantised latents → uint8 digits (the decoder alone)."""
-        return self._module.synthesize(np.asarray(latents, np.float32)).numpy()
+        import tensorflow as tf
+
+        return self._module.synthesize(tf.cast(latents, tf.float32)).numpy()
 
     def sample(self, n: int, seed: int | None = None) -> np.ndarray:
         """Decode random bytes into ``n`` new digits (no sanity check), as the seed reports do."""
@@ -151,6 +171,16 @@ class Codec:
         latents = np.stack([rng.choice(len(p), size=n, p=p) + f for p, f in zip(pmfs, first)], axis=1)
         offset = self.quantize(np.zeros((1, len(pmfs)), np.float32))  # the quantisation offset, if any
         return self.synthesize(latents.astype(np.float32) + offset)
+
+
+def _verify_files(path: Path, meta: dict) -> None:
+    """Refuse a model whose SavedModel files differ from those it was exported with (before loading them)."""
+    from .fileio import tree_digest
+
+    expected = meta.get("files_sha256")
+    if expected and tree_digest(path, exclude=(META_FILE,)) != expected:
+        name = meta.get("name") or path.name
+        raise ModelError(f"{path}: model files do not match model.json (the model {name} ({meta['id']}) was altered)")
 
 
 def check_digits(images) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -85,3 +86,16 @@ def _commit(tmp: Path, path: Path, force: bool, directory: bool) -> None:
 def _exists(path: Path):
     """Raise the one error for a destination that exists."""
     raise OutputError(f"{path} already exists; pass --force to overwrite it")
+
+
+def tree_digest(root: str | os.PathLike, exclude: tuple[str, ...] = ()) -> str:
+    """SHA-256 over a directory's files (relative names and contents, sorted), skipping hidden files and ``exclude``."""
+    root = Path(root)
+    h = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = f.relative_to(root).as_posix()
+        if rel in exclude or any(part.startswith(".") or part == "__pycache__" for part in f.relative_to(root).parts):
+            continue
+        h.update(rel.encode() + b"\0")
+        h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()

@@ -229,6 +229,8 @@ def export(trainer: CompressionTrainer, directory, metadata: dict) -> dict:
     import json
     from pathlib import Path
 
+    from .fileio import tree_digest
+
     codec = ExportedCodec(trainer)
     cdf, cdf_offset = codec.tables()
     digest = weights_digest(codec)
@@ -245,5 +247,6 @@ def export(trainer: CompressionTrainer, directory, metadata: dict) -> dict:
     )
     directory = Path(directory)
     tf.saved_model.save(codec, str(directory))
+    meta["files_sha256"] = tree_digest(directory, exclude=("model.json",))
     (directory / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta

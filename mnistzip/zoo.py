@@ -7,12 +7,12 @@ data); ``--model`` takes a registry name or the path of any model directory.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelError, UnknownModel
+from .fileio import tree_digest
 
 MODELS_DIR_ENV = "MNISTZIP_MODELS_DIR"
 
@@ -35,7 +35,7 @@ REGISTRY: dict[str, ModelEntry] = {
             name="seed-2000",
             quality=1,
             id="ec58",
-            sha256="7127799116ab563c676216640e60ec4a1f6486d4f0e31729770dbb341ff3aad1",
+            sha256="a62e40ffcd390c956e40de89cc40c31728adddb855b6f845a0cfb59e7d8fea90",
             description="seed recipe: latent 50, NoisyLogistic prior, MAE, lambda 2000, 15 epochs",
         ),
     ]
@@ -57,14 +57,7 @@ def models_dir() -> Path:
 
 def directory_digest(path: str | os.PathLike) -> str:
     """SHA-256 over a model directory's files (relative names and contents, sorted)."""
-    root = Path(path)
-    h = hashlib.sha256()
-    for f in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        if "__pycache__" in f.parts:
-            continue
-        h.update(f.relative_to(root).as_posix().encode() + b"\0")
-        h.update(hashlib.sha256(f.read_bytes()).digest())
-    return h.hexdigest()
+    return tree_digest(path)
 
 
 def by_quality(quality: int) -> ModelEntry:

@@ -91,3 +91,30 @@ def test_altered_tables_are_detected(tiny_model, tmp_path):
 def test_not_a_model_directory(tmp_path):
     with pytest.raises(ModelError, match="not a mnistzip model \\(no model.json\\)"):
         Codec.load(tmp_path)
+
+
+def test_altered_weights_are_detected_and_named(tiny_model, tmp_path):
+    copy = tmp_path / "tiny"
+    shutil.copytree(tiny_model, copy)
+    weights = next((copy / "variables").glob("*.data-*"))
+    blob = bytearray(weights.read_bytes())
+    blob[len(blob) // 2] ^= 0x01
+    weights.write_bytes(bytes(blob))
+    card = json.loads((copy / "model.json").read_text())
+    with pytest.raises(ModelError, match=f"model files do not match model.json \\(the model tiny \\({card['id']}\\)"):
+        Codec.load(copy)
+
+
+def test_header_claiming_more_digits_than_the_payload_holds(tiny_codec, digits):
+    payload, _ = tiny_codec.encode(digits[:4])
+    need = tiny_codec.min_payload_bytes(100_000)
+    assert need > len(payload)
+    with pytest.raises(BadMzFile, match=f"payload too short: 100000 digits need at least {need} bytes"):
+        tiny_codec.decode(payload, 100_000)
+
+
+def test_large_counts_decode_in_batches(tiny_codec, digits):
+    many = np.concatenate([digits] * 80)[:5000]  # more than one synthesis batch
+    mz = tiny_codec.compress(many)
+    np.testing.assert_array_equal(tiny_codec.decompress(mz)[4096:4100], tiny_codec.decompress(mz)[4096:4100])
+    np.testing.assert_array_equal(tiny_codec.decompress(mz)[::64], tiny_codec.decompress(tiny_codec.compress(many[::64])))
