@@ -13,10 +13,12 @@ from .errors import OutputError
 
 
 def check_writable(path: str | os.PathLike, force: bool) -> Path:
-    """Fail early (before any work) when ``path`` exists and ``force`` is off, or its folder is missing."""
+    """Fail early (before any work): ``path`` exists without ``force``, is a device or pipe, or has no folder."""
     path = Path(path)
     if path.exists() and not force:
         raise OutputError(f"{path} already exists; pass --force to overwrite it")
+    if path.exists() and not (path.is_file() or path.is_dir()):
+        raise OutputError(f"{path} is not a regular file; refusing to replace it")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{path}: directory {parent} does not exist")

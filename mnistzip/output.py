@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from pathlib import Path
@@ -51,8 +52,10 @@ def save_digits(images: np.ndarray, path: str | os.PathLike, force: bool = False
 
     kind = kind_of(path)
     if kind == "npy":
-        with atomic_output(path, force) as tmp, open(tmp, "wb") as f:
-            np.save(f, images)
+        buf = io.BytesIO()
+        np.save(buf, images)
+        with atomic_output(path, force) as tmp:
+            tmp.write_bytes(buf.getvalue())
     elif kind == "png":
         picture = images[0] if len(images) == 1 else grid(images)
         with atomic_output(path, force) as tmp:

@@ -1,0 +1,246 @@
+"""Hostile files, bad inputs, interruptions, determinism and concurrency: the fast slices.
+
+The full runs (100,000 fuzzed files, every bit flip of 100 files, the bad-input
+table) are in benchmarks/robustness.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from mnistzip import container, data
+from mnistzip.errors import ExitStatus, MnistzipError
+
+MNISTZIP = [sys.executable, "-m", "mnistzip"]
+
+
+@pytest.fixture(scope="module")
+def samples(tiny_codec, mnist_dir):
+    """A one-digit and a many-digit file made with the tiny model."""
+    digits = data.load_mnist("test", mnist_dir)
+    return [container.dumps(tiny_codec.compress(digits[i : i + n])) for i, n in ((0, 1), (1, 40))]
+
+
+def decode_or_error(codec, blob: bytes):
+    """What `mnistzip decompress` does in-process: parse, check the model, decode."""
+    mz = container.loads(blob)
+    return codec.decompress(mz)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_fuzzed_files_raise_only_mnistzip_errors(tiny_codec, samples, data):
+    blob = bytearray(data.draw(st.sampled_from(samples)))
+    kind = data.draw(st.sampled_from(["flip", "byte", "truncate", "insert", "recrc"]))
+    i = data.draw(st.integers(0, len(blob) - 1))
+    if kind == "flip":
+        blob[i] ^= 1 << data.draw(st.integers(0, 7))
+    elif kind == "byte":
+        blob[i] = data.draw(st.integers(0, 255))
+    elif kind == "truncate":
+        del blob[i:]
+    elif kind == "insert":
+        blob[i:i] = data.draw(st.binary(min_size=1, max_size=8))
+    else:  # mutate the payload and fix the CRC, so the decoder itself meets garbage
+        body = bytearray(blob[:-2])
+        j = data.draw(st.integers(6, len(body) - 1)) if len(body) > 6 else 5
+        body[j] ^= data.draw(st.integers(1, 255))
+        blob = bytearray(body + container.crc(bytes(body)).to_bytes(2, "big"))
+    started = time.perf_counter()
+    try:
+        out = decode_or_error(tiny_codec, bytes(blob))
+        assert kind == "recrc" and out.dtype == np.uint8  # only a CRC-valid file can decode
+    except MnistzipError:
+        pass
+    assert time.perf_counter() - started < 1.0
+
+
+def test_every_single_bit_flip_is_reported(tiny_codec, samples):
+    tried = detected = 0
+    for blob in samples:
+        for i in range(len(blob)):
+            for bit in range(8):
+                bad = bytearray(blob)
+                bad[i] ^= 1 << bit
+                tried += 1
+                try:
+                    decode_or_error(tiny_codec, bytes(bad))
+                except MnistzipError:
+                    detected += 1
+    assert detected == tried > 1000
+
+
+def test_crafted_huge_count_allocates_nothing(tiny_codec):
+    body = b"\x89Z\x01" + bytes.fromhex(tiny_codec.id) + b"\x80\x80\x40" + b"\x00" * 16  # 2**20 digits
+    blob = body + container.crc(body).to_bytes(2, "big")
+    with pytest.raises(MnistzipError, match="payload too short: 1048576 digits need at least"):
+        decode_or_error(tiny_codec, blob)
+
+
+# --------------------------------------------------------------------------- bad inputs through the CLI
+
+
+def _png(path, mode="L", size=(28, 28), **save):
+    rng = np.random.default_rng(0)
+    arr = np.zeros(size[::-1], np.uint8)
+    arr[size[1] // 4 : 3 * size[1] // 4, size[0] // 3 : 2 * size[0] // 3] = 255
+    img = Image.fromarray(arr)
+    if mode != "L":
+        img = img.convert(mode)
+    img.save(path, **save)
+    return rng
+
+
+def _bomb(path):
+    """A small PNG whose header claims 10000 x 10000 pixels."""
+    import struct
+    import zlib
+
+    _png(path)
+    blob = bytearray(Path(path).read_bytes())
+    blob[16:24] = struct.pack(">II", 10000, 10000)
+    blob[29:33] = struct.pack(">I", zlib.crc32(bytes(blob[12:29])))
+    Path(path).write_bytes(bytes(blob))
+
+
+BAD_INPUTS = [
+    ("empty file", lambda: Path("x.png").write_bytes(b""), ["x.png"], "x.png: not an image Pillow can read"),
+    ("directory of no images", lambda: Path("d").mkdir(), ["d"],
+     "d: directory holds no image files (.bmp, .gif, .jpeg, .jpg, .png, .tif, .tiff, .webp)"),
+    ("text file", lambda: Path("x.png").write_text("hello"), ["x.png"], "x.png: not an image Pillow can read"),
+    ("truncated PNG", lambda: (_png("t.png"), Path("t.png").write_bytes(Path("t.png").read_bytes()[:60])),
+     ["t.png"], None),
+    ("1x1 image", lambda: _png("x.png", size=(1, 1)), ["x.png"], "x.png: image is 1x1; expected at least 8x8 pixels"),
+    ("decompression bomb", lambda: _bomb("b.png"), ["b.png"], "b.png: image too large (decompression bomb limit)"),
+    ("MNIST index out of range", lambda: None, ["mnist:train:60000"],
+     "MNIST index 60000 out of range: the train split has 60000 digits (0-59999)"),
+]
+
+
+@pytest.mark.parametrize("name, make, args, message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_inputs_one_line_no_output(cli, tiny_model, name, make, args, message):
+    make()
+    r = cli("compress", *args, "-o", "out.mz", "-m", tiny_model)
+    assert r.exit_code == ExitStatus.BAD_INPUT, r.output
+    line = r.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line
+    if message:
+        assert line == f"mnistzip: error: {message}"
+    else:
+        assert line.startswith("mnistzip: error: t.png: cannot decode image")
+    assert not Path("out.mz").exists()
+
+
+@pytest.mark.parametrize("mode, save", [("I;16", {}), ("P", {}), ("CMYK", {"format": "JPEG"}), ("RGBA", {})])
+def test_unusual_image_modes_compress(cli, tiny_model, mode, save):
+    name = "x.jpg" if save.get("format") == "JPEG" else "x.png"
+    _png(name, mode=mode, size=(40, 56), **save)
+    r = cli("compress", name, "-o", "out.mz", "-m", tiny_model)
+    assert r.exit_code == 0, r.output
+    assert container.read("out.mz").count == 1
+
+
+def test_animated_image_uses_first_frame(in_tmp):
+    frames = [Image.fromarray(np.full((28, 28), v, np.uint8)) for v in (0, 200)]
+    frames[0].putpixel((10, 10), 255)
+    frames[0].save("a.gif", save_all=True, append_images=frames[1:])
+    digit = data.load_image("a.gif", invert=False)
+    assert digit[10, 10] == 255 and digit[0, 0] == 0
+
+
+def test_malformed_data_dir(cli, tmp_path):
+    bad = tmp_path / "mnist"
+    bad.mkdir()
+    (bad / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01" + b"\x00" * 12))
+    r = cli("compress", "mnist:test:0", "-o", "x.mz", "--data-dir", bad)
+    assert r.exit_code == ExitStatus.DATA
+    assert r.stderr.strip() == "mnistzip: error: t10k-images-idx3-ubyte.gz: expected IDX image magic 2051, found 2049"
+
+
+def test_refuses_to_replace_a_device(cli, tiny_model):
+    r = cli("compress", "mnist:test:0", "-o", "/dev/null", "--force", "-m", tiny_model)
+    assert r.exit_code == ExitStatus.OUTPUT
+    assert r.stderr.strip() == "mnistzip: error: /dev/null is not a regular file; refusing to replace it"
+    assert Path("/dev/null").is_char_device()
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 16 KiB tmpfs (needs root; skipped elsewhere)."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_full_filesystem_leaves_nothing(cli, tiny_model, tiny_fs):
+    (tiny_fs / "filler").write_bytes(b"\x00" * 12 * 1024)
+    r = cli("decompress", _archive(cli, tiny_model), "-o", tiny_fs / "all.npy", "-m", tiny_model)
+    assert r.exit_code == ExitStatus.OUTPUT
+    assert r.stderr.strip() == f"mnistzip: error: {tiny_fs / 'all.npy'}: cannot write (No space left on device)"
+    assert sorted(p.name for p in tiny_fs.iterdir()) == ["filler"]
+
+
+def _archive(cli, tiny_model) -> str:
+    assert cli("compress", "mnist:test:0-99", "-o", "hundred.mz", "-m", tiny_model).exit_code == 0
+    return "hundred.mz"
+
+
+# --------------------------------------------------------------------------- processes: determinism, signals, races
+
+
+def _run(args, cwd, **kw):
+    env = dict(os.environ, MNISTZIP_MODELS_DIR=os.environ.get("MNISTZIP_MODELS_DIR", ""))
+    return subprocess.run([*MNISTZIP, *map(str, args)], cwd=cwd, capture_output=True, text=True, env=env, **kw)
+
+
+def test_same_input_same_bytes_across_processes(tmp_path, tiny_model):
+    for name in ("a.mz", "b.mz"):
+        assert _run(["compress", "mnist:test:0-499", "-o", name, "-m", tiny_model], tmp_path).returncode == 0
+    assert (tmp_path / "a.mz").read_bytes() == (tmp_path / "b.mz").read_bytes()
+    for name in ("a.npy", "b.npy"):
+        assert _run(["decompress", "a.mz", "-o", name, "-m", tiny_model], tmp_path).returncode == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_killed_compress_leaves_no_partial_file(tmp_path, tiny_model, sig):
+    for delay in (0.5, 2.5, 4.0):
+        out = tmp_path / "all.mz"
+        proc = subprocess.Popen([*MNISTZIP, "compress", "mnist:test", "-o", str(out), "-m", str(tiny_model), "-f"],
+                                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+        if out.exists():  # it finished first: then the file is whole
+            assert container.read(out).count == 10000
+            out.unlink()
+        elif sig == signal.SIGINT:
+            assert proc.returncode in (ExitStatus.INTERRUPTED, -signal.SIGINT)
+        if sig == signal.SIGINT:
+            assert not list(tmp_path.glob(".all.mz*"))  # temp files cleaned up
+
+
+def test_two_writers_never_corrupt(tmp_path, tiny_model):
+    procs = [
+        subprocess.Popen([*MNISTZIP, "compress", f"mnist:test:{i * 100}-{i * 100 + 99}", "-o", "same.mz", "-f",
+                          "-m", str(tiny_model)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for i in range(2)
+    ]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    assert container.read(tmp_path / "same.mz").count == 100
+    assert not list(tmp_path.glob(".same.mz*"))
