@@ -205,6 +205,8 @@ def compress(
             raise InputError("give the output file with -o OUT.mz")
     check_writable(output, force)
     digits = data.collect_digits(inputs, data_dir, invert=False if no_invert else None)
+    for note in digits.notes:
+        click.echo(f"mnistzip: note: {note}", err=True)
     if len(digits.images) > container.MAX_DIGITS:
         raise InputError(f"{len(digits.images)} digits: one .mz file holds at most {container.MAX_DIGITS}")
     codec = zoo.load(model)

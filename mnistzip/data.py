@@ -13,7 +13,7 @@ import re
 import struct
 import warnings
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ class Digits:
 
     images: np.ndarray  # (N, 28, 28) uint8
     names: list[str]
+    notes: list[str] = field(default_factory=list)  # things a user should know (e.g. frames skipped)
 
 
 # --------------------------------------------------------------------------- MNIST
@@ -157,11 +158,12 @@ def parse_reference(text: str) -> tuple[str, slice] | None:
 # --------------------------------------------------------------------------- images
 
 
-def load_image(path: str | os.PathLike, invert: bool | None = None) -> np.ndarray:
+def load_image(path: str | os.PathLike, invert: bool | None = None, notes: list[str] | None = None) -> np.ndarray:
     """Read one image file as an MNIST-style 28x28 uint8 digit.
 
     ``invert=None`` decides from the background (dark ink on light paper is
     inverted); True/False force it. Alpha, when it varies, is taken as the ink.
+    An animated image gives its first frame (and a line in ``notes``).
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -171,6 +173,9 @@ def load_image(path: str | os.PathLike, invert: bool | None = None) -> np.ndarra
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 img.seek(0)  # animated images: the first frame is used
+                frames = getattr(img, "n_frames", 1)
+                if frames > 1 and notes is not None:
+                    notes.append(f"{path}: {frames} frames; the first is used")
                 ink, from_alpha = _to_gray(img)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise InputError(f"{path}: image too large (decompression bomb limit)") from None
@@ -254,6 +259,7 @@ def collect_digits(
     """Gather digits from image files, directories of images and MNIST references, in order."""
     images: list[np.ndarray] = []
     names: list[str] = []
+    notes: list[str] = []
     for item in inputs:
         ref = parse_reference(item)
         if ref is not None:
@@ -272,8 +278,8 @@ def collect_digits(
         else:
             raise InputError(f"{item}: no such file, directory or MNIST reference (e.g. mnist:test:7)")
         for f in files:
-            images.append(load_image(f, invert)[None])
+            images.append(load_image(f, invert, notes)[None])
             names.append(f.stem)
     if not images:
         raise InputError("no input digits given")
-    return Digits(np.concatenate(images).astype(np.uint8), names)
+    return Digits(np.concatenate(images).astype(np.uint8), names, notes)

@@ -152,12 +152,15 @@ def test_unusual_image_modes_compress(cli, tiny_model, mode, save):
     assert container.read("out.mz").count == 1
 
 
-def test_animated_image_uses_first_frame(in_tmp):
+def test_animated_image_uses_first_frame_and_says_so(cli, tiny_model):
     frames = [Image.fromarray(np.full((28, 28), v, np.uint8)) for v in (0, 200)]
     frames[0].putpixel((10, 10), 255)
     frames[0].save("a.gif", save_all=True, append_images=frames[1:])
     digit = data.load_image("a.gif", invert=False)
     assert digit[10, 10] == 255 and digit[0, 0] == 0
+    r = cli("compress", "a.gif", "-o", "a.mz", "-m", tiny_model)
+    assert r.exit_code == 0
+    assert r.stderr.strip() == "mnistzip: note: a.gif: 2 frames; the first is used"
 
 
 def test_malformed_data_dir(cli, tmp_path):
