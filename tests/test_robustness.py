@@ -247,3 +247,34 @@ def test_two_writers_never_corrupt(tmp_path, tiny_model):
     assert all(p.wait(timeout=120) == 0 for p in procs)
     assert container.read(tmp_path / "same.mz").count == 100
     assert not list(tmp_path.glob(".same.mz*"))
+
+
+TRAIN = ["train", "--lmbda", "500", "--epochs", "3", "--steps-per-epoch", "15", "--train-limit", "1920",
+         "--test-limit", "300", "-o", "m"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_interrupted_train_resumes_to_the_same_figures(tmp_path, sig):
+    proc = subprocess.Popen([*MNISTZIP, *TRAIN], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    history = tmp_path / "m.training" / "history.json"
+    deadline = time.time() + 120
+    while not history.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert not (tmp_path / "m").exists()
+    if sig == signal.SIGINT:
+        assert proc.returncode == ExitStatus.INTERRUPTED
+        assert err.decode().strip().endswith("rerun the same command with --resume")
+    resumed = _run([*TRAIN, "--resume"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    straight = _run([*TRAIN[:-1], "straight"], tmp_path)
+    assert straight.returncode == 0, straight.stderr
+    import json
+
+    a = json.loads((tmp_path / "m" / "model.json").read_text())
+    b = json.loads((tmp_path / "straight" / "model.json").read_text())
+    assert [h["epoch"] for h in a["history"]] == [1, 2, 3]
+    assert a["test"]["psnr_of_mean_mse"] == pytest.approx(b["test"]["psnr_of_mean_mse"], abs=0.5)
+    assert a["test"]["bits_entropy"] == pytest.approx(b["test"]["bits_entropy"], rel=0.1)
