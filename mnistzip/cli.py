@@ -105,6 +105,7 @@ def train(
     epochs: int = typer.Option(15, "--epochs", min=1, help="Passes over the training split."),
     batch_size: int = typer.Option(128, "--batch-size", min=1, help="Digits per training step."),
     lr: float = typer.Option(1e-3, "--lr", min=0.0, help="Adam learning rate."),
+    lr_schedule: str = typer.Option("constant", "--lr-schedule", help="constant or cosine (decay to 0)."),
     distortion: str = typer.Option("mae", "--distortion", help="mae or mse (pixels in [0, 1])."),
     prior: str = typer.Option("logistic", "--prior", help="logistic, normal or deep (NoisyDeepFactorized)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="'seed': the seed recipe (overrides the options above)."),
@@ -120,11 +121,12 @@ def train(
     """Train a codec on MNIST and export it as a SavedModel."""
     from .errors import InputError
     from .model import DISTORTIONS, PRIORS
-    from .train import PRESETS, TrainConfig, command_line
+    from .train import LR_SCHEDULES, PRESETS, TrainConfig, command_line
     from .train import train as run
 
     settings = dict(
-        latent_dims=latent_dims, epochs=epochs, batch_size=batch_size, lr=lr, distortion=distortion, prior=prior
+        latent_dims=latent_dims, epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
+        distortion=distortion, prior=prior,
     )
     if preset is not None:
         if preset not in PRESETS:
@@ -132,6 +134,8 @@ def train(
         settings.update(PRESETS[preset])
     if settings["distortion"] not in DISTORTIONS:
         raise InputError(f"--distortion must be one of {', '.join(DISTORTIONS)}, not {distortion!r}")
+    if settings["lr_schedule"] not in LR_SCHEDULES:
+        raise InputError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, not {lr_schedule!r}")
     if settings["prior"] not in PRIORS:
         raise InputError(f"--prior must be one of {', '.join(PRIORS)}, not {prior!r}")
     config = TrainConfig(

@@ -22,7 +22,12 @@ from .errors import OutputError
 
 CHECKPOINT_SUFFIX = ".training"
 DEFAULT_LMBDA = 2000.0
-PRESETS = {"seed": dict(latent_dims=50, epochs=15, batch_size=128, lr=1e-3, distortion="mae", prior="logistic")}
+PRESETS = {
+    "seed": dict(
+        latent_dims=50, epochs=15, batch_size=128, lr=1e-3, lr_schedule="constant", distortion="mae", prior="logistic"
+    )
+}
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -34,6 +39,7 @@ class TrainConfig:
     epochs: int = 15
     batch_size: int = 128
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # or "cosine": decay to 0 over the whole run
     distortion: str = "mae"
     prior: str = "logistic"
     seed: int = 0
@@ -86,7 +92,10 @@ def train(
 
     tf.keras.utils.set_random_seed(config.seed)
     trainer = CompressionTrainer(config.latent_dims, config.prior, config.distortion)
-    optimizer = tf.keras.optimizers.Adam(learning_rate=config.lr)
+    steps = int(np.ceil(len(train_images) / config.batch_size))
+    if config.steps_per_epoch:
+        steps = min(steps, config.steps_per_epoch)
+    optimizer = tf.keras.optimizers.Adam(learning_rate=_learning_rate(config, steps))
     epoch_var = tf.Variable(0, dtype=tf.int64, name="epoch")
     seconds_var = tf.Variable(0.0, dtype=tf.float64, name="train_seconds")
     ckpt = tf.train.Checkpoint(trainer=trainer, optimizer=optimizer, epoch=epoch_var, seconds=seconds_var)
@@ -118,9 +127,6 @@ def train(
     def eval_step(x):
         return trainer(x, training=False)
 
-    steps = int(np.ceil(len(train_images) / config.batch_size))
-    if config.steps_per_epoch:
-        steps = min(steps, config.steps_per_epoch)
     dataset = (
         tf.data.Dataset.from_tensor_slices(train_images)
         .shuffle(len(train_images), seed=config.seed, reshuffle_each_iteration=True)
@@ -154,6 +160,17 @@ def train(
     meta = _export_atomically(trainer, output, meta, force, test_images)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return TrainResult(output, meta)
+
+
+def _learning_rate(config: TrainConfig, steps_per_epoch: int):
+    """Adam's learning rate: constant (the seed recipe) or cosine-decayed over the run."""
+    import tensorflow as tf
+
+    if config.lr_schedule == "constant":
+        return config.lr
+    if config.lr_schedule == "cosine":
+        return tf.keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=config.epochs * steps_per_epoch)
+    raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, not {config.lr_schedule!r}")
 
 
 def evaluate_trainer(eval_step, images: np.ndarray, batch: int = 1000) -> dict:

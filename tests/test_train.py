@@ -51,3 +51,15 @@ def test_interrupted_run_leaves_no_model_and_resumes(tmp_path, mnist_dir):
     assert (out / "model.json").is_file() and not checkpoint_dir(out).exists()
     with pytest.raises(OutputError, match="already exists; pass --force to replace it"):
         train(config, out, mnist_dir)
+
+
+def test_learning_rate_schedules():
+    from mnistzip.train import _learning_rate
+
+    assert _learning_rate(TrainConfig(lr=0.01), 100) == 0.01
+    cosine = _learning_rate(TrainConfig(lr=0.01, epochs=2, lr_schedule="cosine"), 100)
+    assert float(cosine(0)) == pytest.approx(0.01)
+    assert float(cosine(100)) == pytest.approx(0.005)
+    assert float(cosine(200)) == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError):
+        _learning_rate(TrainConfig(lr_schedule="step"), 100)
