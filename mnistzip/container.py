@@ -48,7 +48,7 @@ class MzFile:
     @property
     def header_bytes(self) -> int:
         """Bytes before the payload."""
-        return len(MAGIC) + 1 + MODEL_ID_BYTES + len(_leb128(self.count))
+        return len(MAGIC) + 1 + MODEL_ID_BYTES + len(leb128(self.count))
 
     @property
     def overhead_bytes(self) -> int:
@@ -68,7 +68,7 @@ def dumps(mz: MzFile) -> bytes:
     model = bytes.fromhex(mz.model_id)
     if len(model) != MODEL_ID_BYTES:
         raise ValueError(f"model id must be {MODEL_ID_BYTES * 2} hex digits, not {mz.model_id!r}")
-    body = MAGIC + bytes([VERSION]) + model + _leb128(mz.count) + mz.payload
+    body = MAGIC + bytes([VERSION]) + model + leb128(mz.count) + mz.payload
     return body + crc(body).to_bytes(CRC_BYTES, "big")
 
 
@@ -134,7 +134,7 @@ def layout(mz: MzFile) -> list[tuple[str, int, int]]:
         ("magic", len(MAGIC)),
         ("version", 1),
         ("model id", MODEL_ID_BYTES),
-        ("digit count", len(_leb128(mz.count))),
+        ("digit count", len(leb128(mz.count))),
         ("payload", len(mz.payload)),
         ("crc-16", CRC_BYTES),
     ]
@@ -150,7 +150,7 @@ def crc(data: bytes) -> int:
     return binascii.crc_hqx(data, CRC_INIT)
 
 
-def _leb128(n: int) -> bytes:
+def leb128(n: int) -> bytes:
     """Unsigned LEB128: 7 bits a byte, low first, high bit set on all but the last."""
     out = bytearray()
     while True:

@@ -122,30 +122,25 @@ class ExportedCodec(tf.Module):
             trainer.prior, coding_rank=1, compression=False
         )
         # For `sample`: the same tables, but random bytes must decode without the sanity check.
-        offset = self.entropy_model.quantization_offset
-        self._lenient = tfc.ContinuousBatchedEntropyModel(
-            prior_shape=(latent,),
-            coding_rank=2,
-            compression=True,
-            stateless=True,
-            cdf=self.entropy_model.cdf,
-            cdf_offset=self.entropy_model.cdf_offset,
-            quantization_offset=offset,
-            offset_heuristic=False,
-            decode_sanity_check=False,
-        )
+        self._lenient = self._sharing_tables(coding_rank=2, decode_sanity_check=False)
         # For one-digit files: one string per digit, same tables, same bytes as a 1-digit batch.
-        self._each = tfc.ContinuousBatchedEntropyModel(
-            prior_shape=(latent,),
-            coding_rank=1,
+        self._each = self._sharing_tables(coding_rank=1)
+        self._define_functions(latent)
+
+    def _sharing_tables(self, coding_rank: int, decode_sanity_check: bool = True):
+        """Another view of ``self.entropy_model``'s range-coding tables (no new tables are built)."""
+        em = self.entropy_model
+        return tfc.ContinuousBatchedEntropyModel(
+            prior_shape=em.prior_shape,
+            coding_rank=coding_rank,
             compression=True,
             stateless=True,
-            cdf=self.entropy_model.cdf,
-            cdf_offset=self.entropy_model.cdf_offset,
-            quantization_offset=offset,
+            cdf=em.cdf,
+            cdf_offset=em.cdf_offset,
+            quantization_offset=em.quantization_offset,
             offset_heuristic=False,
+            decode_sanity_check=decode_sanity_check,
         )
-        self._define_functions(latent)
 
     def _define_functions(self, latent: int):
         """Wrap the entry points as tf.functions with fixed signatures (for the SavedModel)."""

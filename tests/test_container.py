@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mnistzip import container
+from mnistzip.fuzz import with_crc
 from mnistzip.container import MzFile
 from mnistzip.errors import (
     BadMzFile,
@@ -18,11 +19,6 @@ from mnistzip.errors import (
 
 ONE = MzFile(model_id="b203", count=1, payload=bytes(range(1, 7)))
 MANY = MzFile(model_id="0a9f", count=300, payload=bytes(range(256)) * 4)
-
-
-def with_crc(body: bytes) -> bytes:
-    """A body completed with a valid checksum (to craft files that pass the CRC)."""
-    return body + container.crc(body).to_bytes(2, "big")
 
 
 @pytest.mark.parametrize("mz", [ONE, MANY], ids=["one", "many"])
