@@ -45,8 +45,14 @@ def measure(codec, images: np.ndarray) -> dict:
 
 
 def family_of(codec) -> str:
-    """A model's family for curves and BD-rate: model.json's "family", else its name without a trailing -NUMBER."""
-    return codec.meta.get("family") or re.sub(r"-\d+(\.\d+)?$", "", codec.name)
+    """A model's family for curves and BD-rate: its recipe without λ (model.json's "family" when recorded)."""
+    from .train import recipe_family
+
+    if codec.meta.get("family"):
+        return codec.meta["family"]
+    if "recipe" in codec.meta:
+        return recipe_family(codec.meta["recipe"])
+    return re.sub(r"-\d+(\.\d+)?$", "", codec.name)
 
 
 def rate_of(row: dict) -> float:

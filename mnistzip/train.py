@@ -150,6 +150,7 @@ def train(
 
     meta = dict(
         name=output.name,
+        family=recipe_family(asdict(config)),
         recipe=asdict(config),
         lmbda=config.lmbda,
         epochs=config.epochs,
@@ -160,6 +161,18 @@ def train(
     meta = _export_atomically(trainer, output, meta, force, test_images)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return TrainResult(output, meta)
+
+
+def recipe_family(recipe: dict) -> str:
+    """The family of a recipe: models that differ only in λ (and seed or data limits) form one RD curve.
+
+    'seed' for the seed recipe, else e.g. 'mse/deep/L50/cosine/e30'.
+    """
+    shape = {k: recipe.get(k, TrainConfig.__dataclass_fields__[k].default) for k in PRESETS["seed"]}
+    if shape == PRESETS["seed"]:
+        return "seed"
+    return "/".join([shape["distortion"], shape["prior"], f"L{shape['latent_dims']}", shape["lr_schedule"],
+                     f"e{shape['epochs']}"])
 
 
 def _learning_rate(config: TrainConfig, steps_per_epoch: int):

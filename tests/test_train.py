@@ -63,3 +63,12 @@ def test_learning_rate_schedules():
     assert float(cosine(200)) == pytest.approx(0.0, abs=1e-9)
     with pytest.raises(ValueError):
         _learning_rate(TrainConfig(lr_schedule="step"), 100)
+
+
+def test_recipe_family_groups_models_that_differ_only_in_lambda():
+    from mnistzip.train import PRESETS, recipe_family
+
+    assert recipe_family(dict(PRESETS["seed"], lmbda=300, seed=4, train_limit=10)) == "seed"
+    assert recipe_family(dict(PRESETS["seed"], lmbda=300, distortion="mse")) == "mse/logistic/L50/constant/e15"
+    old_card = {k: v for k, v in PRESETS["seed"].items() if k != "lr_schedule"}  # cards from before the option
+    assert recipe_family(old_card) == "seed"
