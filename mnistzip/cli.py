@@ -195,6 +195,8 @@ def compress(
     model: Optional[str] = ModelOpt,
     data_dir: Optional[Path] = DataDirOpt,
     no_invert: bool = typer.Option(False, "--no-invert", help="Keep dark-on-light images as they are."),
+    refine: bool = typer.Option(False, "--refine", help="Search each digit's latents for fewer bits and less error (slower)."),
+    refine_lmbda: Optional[float] = typer.Option(None, "--refine-lmbda", min=0.0, help="λ of --refine's bits + λ·MSE (default: the model's λ)."),
     force: bool = ForceOpt,
 ):
     """Compress digits into one .mz file."""
@@ -214,9 +216,16 @@ def compress(
     if len(digits.images) > container.MAX_DIGITS:
         raise InputError(f"{len(digits.images)} digits: one .mz file holds at most {container.MAX_DIGITS}")
     codec = zoo.load(model)
-    mz = codec.compress(digits.images)
+    mz = codec.compress(digits.images, refine=_refine_lmbda(codec, refine, refine_lmbda))
     size = container.write(output, mz, force=force)
     console.print(f"{output}: {_digits(mz.count)}, {size} bytes, {8 * size / mz.count:.1f} bits/digit (model {codec.name})")
+
+
+def _refine_lmbda(codec, refine: bool, lmbda: float | None) -> float | None:
+    """The λ for encode-time refinement, or None when it is off."""
+    if not refine and lmbda is None:
+        return None
+    return lmbda if lmbda is not None else float(codec.meta.get("lmbda", 2000.0))
 
 
 @app.command()
@@ -274,6 +283,7 @@ def evaluate(
     grid: Optional[Path] = typer.Option(None, "--grid", help="Write 16 originals beside their reconstructions (PNG)."),
     skip: int = typer.Option(0, "--skip", min=0, help="First digit of the --grid batch."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write every figure as JSON to this file ('-': stdout)."),
+    refine: bool = typer.Option(False, "--refine", help="Measure with encode-time refinement too."),
     data_dir: Optional[Path] = DataDirOpt,
     force: bool = ForceOpt,
 ):
@@ -293,6 +303,8 @@ def evaluate(
         for codec in codecs_loaded:
             task = progress.add_task(codec.name, total=1)
             rows.append(measure(codec, images))
+            if refine:
+                rows.append(measure(codec, images, refine=_refine_lmbda(codec, True, None)))
             progress.update(task, advance=1)
         for c in chosen:
             for q in baselines.points(c):

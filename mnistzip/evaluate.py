@@ -10,25 +10,32 @@ import numpy as np
 from . import container, metrics
 
 
-def measure(codec, images: np.ndarray) -> dict:
+def measure(codec, images: np.ndarray, refine: float | None = None) -> dict:
     """Every figure ``mnistzip eval`` reports, for one codec on ``images``.
 
     Bits on disk are counted two ways: all digits in one archive (the header
-    and checksum shared) and each digit as its own one-digit file.
+    and checksum shared) and each digit as its own one-digit file. With
+    ``refine=λ`` the latents are refined at encode time (see Codec.refine).
     """
     n = len(images)
     started = time.perf_counter()
-    payload, bits = codec.encode(images)
+    if refine is None:
+        payload, bits = codec.encode(images)
+        latents = None
+    else:
+        latents = codec.refine(images, refine)
+        payload = codec.encode_latents(latents)
+        bits = codec.latent_bits(latents)
     compress_s = time.perf_counter() - started
     archive = container.MzFile(model_id=codec.id, count=n, payload=payload)
     started = time.perf_counter()
     recon = codec.decode(payload, n)
     decompress_s = time.perf_counter() - started
-    single = np.array([len(s) for s in codec.encode_each(images)])
+    single = np.array([len(s) for s in codec.encode_each(images, latents)])
     one_digit_overhead = container.MzFile(model_id=codec.id, count=1, payload=b"").overhead_bytes
     return dict(
-        model=codec.name,
-        family=family_of(codec),
+        model=codec.name if refine is None else f"{codec.name} --refine",
+        family=family_of(codec) + ("" if refine is None else " +refine"),
         model_id=codec.id,
         digits=n,
         archive_bytes=archive.size,

@@ -45,6 +45,13 @@ def test_compress_many_to_npy_and_folder(cli, tiny_model, tiny_codec):
     assert Image.open("grid.png").size == (4 * 28, 3 * 28)
 
 
+def test_compress_refine(cli, tiny_model):
+    r = cli("compress", "mnist:test:0-3", "-o", "r.mz", "-m", tiny_model, "--refine", "--refine-lmbda", "300")
+    assert r.exit_code == 0, r.output
+    assert container.read("r.mz").count == 4
+    assert cli("decompress", "r.mz", "-m", tiny_model).exit_code == 0
+
+
 def test_compress_png_input_default_output_name(cli, tiny_model):
     Image.fromarray(data.load_mnist("test")[3]).save("three.png")
     r = cli("compress", "three.png", "-m", tiny_model)

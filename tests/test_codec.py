@@ -118,3 +118,25 @@ def test_large_counts_decode_in_batches(tiny_codec, digits):
     mz = tiny_codec.compress(many)
     np.testing.assert_array_equal(tiny_codec.decompress(mz)[4096:4100], tiny_codec.decompress(mz)[4096:4100])
     np.testing.assert_array_equal(tiny_codec.decompress(mz)[::64], tiny_codec.decompress(tiny_codec.compress(many[::64])))
+
+
+def test_refine_lowers_the_rd_cost_and_decodes_with_the_same_decoder(tiny_codec, digits):
+    x = digits[:16]
+    lmbda = 500.0
+    base = tiny_codec.quantize(tiny_codec.latents(x))
+    refined = tiny_codec.refine(x, lmbda, rounds=1)
+
+    def cost(latents):
+        recon = tiny_codec.synthesize(latents).astype(np.float64) / 255
+        mse = ((recon - x / 255.0) ** 2).reshape(len(x), -1).mean(axis=1)
+        return tiny_codec.latent_bits(latents) + lmbda * mse
+
+    assert np.all(cost(refined) <= cost(base) + 1e-9) and cost(refined).sum() < cost(base).sum()
+    assert np.array_equal(refined, np.round(refined))  # still on the quantisation grid
+    mz = tiny_codec.compress(x, refine=lmbda)  # default rounds
+    np.testing.assert_array_equal(tiny_codec.decompress(mz), tiny_codec.synthesize(tiny_codec.refine(x, lmbda)))
+
+
+def test_latent_bits_match_the_coded_size(tiny_codec, digits):
+    latents = tiny_codec.quantize(tiny_codec.latents(digits))
+    assert len(tiny_codec.encode_latents(latents)) * 8 == pytest.approx(tiny_codec.latent_bits(latents).sum(), abs=24)
