@@ -96,23 +96,84 @@ def train(
     if config.steps_per_epoch:
         steps = min(steps, config.steps_per_epoch)
     optimizer = tf.keras.optimizers.Adam(learning_rate=_learning_rate(config, steps))
-    epoch_var = tf.Variable(0, dtype=tf.int64, name="epoch")
-    seconds_var = tf.Variable(0.0, dtype=tf.float64, name="train_seconds")
-    ckpt = tf.train.Checkpoint(trainer=trainer, optimizer=optimizer, epoch=epoch_var, seconds=seconds_var)
-    manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=1)
-    optimizer.build(trainer.trainable_variables)  # so a restore fills the moments at once
-    history_path = ckpt_dir / "history.json"
-    history: list[dict] = []
-    if resume and manager.latest_checkpoint:
-        _check_same_config(ckpt_dir, config)
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        if history_path.exists():
-            history = json.loads(history_path.read_text())[: int(epoch_var.numpy())]
-    else:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        (ckpt_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    state = _RunState(ckpt_dir, trainer, optimizer, config, resume)
+    train_step, eval_step = _step_functions(trainer, optimizer, config.lmbda)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(train_images)
+        .shuffle(len(train_images), seed=config.seed, reshuffle_each_iteration=True)
+        .batch(config.batch_size)
+        .prefetch(4)
+    )
+    while state.epochs_done < config.epochs:
+        epoch = state.epochs_done + 1
+        started = time.perf_counter()
+        reporter.epoch_start(epoch, config.epochs, steps)
+        for x in dataset.take(steps):
+            out = train_step(x)
+            reporter.step(float(out["rate"]), float(out["distortion"]))
+        metrics = evaluate_trainer(eval_step, test_images)
+        state.finish_epoch(epoch, time.perf_counter() - started, metrics)
+        reporter.epoch_end(epoch, metrics)
 
-    lmbda = tf.constant(config.lmbda, tf.float32)
+    meta = dict(
+        name=output.name,
+        family=recipe_family(asdict(config)),
+        recipe=asdict(config),
+        lmbda=config.lmbda,
+        epochs=config.epochs,
+        training_seconds=round(state.seconds, 1),
+        history=state.history,
+        command=command or "",
+    )
+    meta = _export_atomically(trainer, output, meta, force, test_images)
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    return TrainResult(output, meta)
+
+
+class _RunState:
+    """Checkpointed progress of a run: weights, optimizer, epochs done, seconds spent, history."""
+
+    def __init__(self, ckpt_dir: Path, trainer, optimizer, config: TrainConfig, resume: bool):
+        import tensorflow as tf
+
+        self.epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
+        self._seconds = tf.Variable(0.0, dtype=tf.float64, name="train_seconds")
+        ckpt = tf.train.Checkpoint(trainer=trainer, optimizer=optimizer, epoch=self.epoch, seconds=self._seconds)
+        self.manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=1)
+        optimizer.build(trainer.trainable_variables)  # so a restore fills the moments at once
+        self.history_path = ckpt_dir / "history.json"
+        self.history: list[dict] = []
+        if resume and self.manager.latest_checkpoint:
+            _check_same_config(ckpt_dir, config)
+            ckpt.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            if self.history_path.exists():  # it may be one epoch ahead of the checkpoint
+                self.history = json.loads(self.history_path.read_text())[: self.epochs_done]
+        else:
+            ckpt_dir.mkdir(parents=True, exist_ok=True)
+            (ckpt_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
+
+    @property
+    def epochs_done(self) -> int:
+        return int(self.epoch.numpy())
+
+    @property
+    def seconds(self) -> float:
+        return float(self._seconds.numpy())
+
+    def finish_epoch(self, epoch: int, seconds: float, metrics: dict) -> None:
+        """Record an epoch and checkpoint it (history first: a checkpoint never runs ahead of it)."""
+        self._seconds.assign_add(seconds)
+        self.epoch.assign(epoch)
+        self.history.append(dict(epoch=epoch, seconds=round(seconds, 1), **metrics))
+        self.history_path.write_text(json.dumps(self.history))
+        self.manager.save()
+
+
+def _step_functions(trainer, optimizer, lmbda: float):
+    """The compiled training step (loss = rate + λ·distortion) and evaluation step."""
+    import tensorflow as tf
+
+    lmbda = tf.constant(lmbda, tf.float32)
 
     @tf.function
     def train_step(x):
@@ -127,40 +188,7 @@ def train(
     def eval_step(x):
         return trainer(x, training=False)
 
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(train_images)
-        .shuffle(len(train_images), seed=config.seed, reshuffle_each_iteration=True)
-        .batch(config.batch_size)
-        .prefetch(4)
-    )
-    while int(epoch_var.numpy()) < config.epochs:
-        epoch = int(epoch_var.numpy()) + 1
-        started = time.perf_counter()
-        reporter.epoch_start(epoch, config.epochs, steps)
-        for x in dataset.take(steps):
-            out = train_step(x)
-            reporter.step(float(out["rate"]), float(out["distortion"]))
-        metrics = evaluate_trainer(eval_step, test_images)
-        seconds_var.assign_add(time.perf_counter() - started)
-        epoch_var.assign(epoch)
-        history.append(dict(epoch=epoch, seconds=round(time.perf_counter() - started, 1), **metrics))
-        history_path.write_text(json.dumps(history))
-        manager.save()
-        reporter.epoch_end(epoch, metrics)
-
-    meta = dict(
-        name=output.name,
-        family=recipe_family(asdict(config)),
-        recipe=asdict(config),
-        lmbda=config.lmbda,
-        epochs=config.epochs,
-        training_seconds=round(float(seconds_var.numpy()), 1),
-        history=history,
-        command=command or "",
-    )
-    meta = _export_atomically(trainer, output, meta, force, test_images)
-    shutil.rmtree(ckpt_dir, ignore_errors=True)
-    return TrainResult(output, meta)
+    return train_step, eval_step
 
 
 def recipe_family(recipe: dict) -> str:
