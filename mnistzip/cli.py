@@ -100,6 +100,7 @@ DataDirOpt = typer.Option(
 
 @app.command()
 def train(
+    ctx: typer.Context,
     lmbda: float = typer.Option(2000.0, "--lmbda", help="Rate-distortion trade-off: loss = rate + lmbda * distortion."),
     latent_dims: int = typer.Option(50, "--latent-dims", min=1, max=1024, help="Size of the latent vector."),
     epochs: int = typer.Option(15, "--epochs", min=1, help="Passes over the training split."),
@@ -108,7 +109,7 @@ def train(
     lr_schedule: str = typer.Option("constant", "--lr-schedule", help="constant or cosine (decay to 0)."),
     distortion: str = typer.Option("mae", "--distortion", help="mae or mse (pixels in [0, 1])."),
     prior: str = typer.Option("logistic", "--prior", help="logistic, normal or deep (NoisyDeepFactorized)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="'seed': the seed recipe (overrides the options above)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="'seed': the seed recipe for every option not given."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model directory (default models/lmbda-L)."),
     data_dir: Optional[Path] = DataDirOpt,
@@ -131,7 +132,9 @@ def train(
     if preset is not None:
         if preset not in PRESETS:
             raise InputError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
-        settings.update(PRESETS[preset])
+        # the preset fills in what the command line leaves at its default; explicit options win
+        explicit = {k for k in settings if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
+        settings.update({k: v for k, v in PRESETS[preset].items() if k not in explicit})
     if settings["distortion"] not in DISTORTIONS:
         raise InputError(f"--distortion must be one of {', '.join(DISTORTIONS)}, not {distortion!r}")
     if settings["lr_schedule"] not in LR_SCHEDULES:

@@ -260,3 +260,12 @@ def test_help_and_info_do_not_import_tensorflow(tmp_path):
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+
+
+def test_train_preset_fills_only_what_is_not_given(cli):
+    r = cli("train", "--preset", "seed", "--epochs", "1", "--distortion", "mse", "--steps-per-epoch", "2",
+            "--train-limit", "256", "--test-limit", "20", "-o", "p")
+    assert r.exit_code == 0, r.output
+    recipe = json.loads(open("p/model.json").read())["recipe"]
+    assert recipe["epochs"] == 1 and recipe["distortion"] == "mse"  # given: kept
+    assert recipe["prior"] == "logistic" and recipe["batch_size"] == 128  # from the preset
