@@ -118,7 +118,9 @@ def run_sweep(name: str, runs: Path) -> None:
         f"λ={BASE['lmbda']:g}, Adam {BASE['lr']:g}, batch {BASE['batch_size']}, {BASE['epochs']} epochs, "
         f"one setting changed per row. Measured on the 10,000 MNIST test digits; machine: {machine()}.\n\n"
         "Bits on disk are real `.mz` sizes (header and checksum included). PSNR has a 255 peak; "
-        "'of mean MSE' is the PSNR of the MSE over all digits, 'mean per-digit' averages each digit's PSNR.\n\n"
+        "'of mean MSE' is the PSNR of the MSE over all digits, 'mean per-digit' averages each digit's PSNR. "
+        "Training times are wall-clock from model.json; some runs shared the two cores with other jobs, "
+        "so read them as upper bounds (about 6 minutes alone).\n\n"
         + table(rows, key, key)
         + f"\n![{name}](seed-{name}.png)\n"
     )
