@@ -20,6 +20,8 @@ from .errors import BadMzFile, InputError, ModelError, UnknownModel
 SIDE = 28
 SAMPLE_BYTES_PER_DIGIT = 16  # random bytes fed to the decoder per generated digit
 SYNTHESIS_BATCH = 4096  # digits per decoder call: bounds memory whatever the count
+DECODE_SECONDS = 2.0  # range decoding of honest files runs at > 10,000 digits/s; garbage may not end
+DECODE_DIGITS_PER_SECOND = 2000
 META_FILE = "model.json"
 
 
@@ -161,10 +163,15 @@ class Codec:
         need = self.min_payload_bytes(count)
         if len(payload) < need:
             raise BadMzFile(f"payload too short: {count} digits need at least {need} bytes, found {len(payload)}")
+        limit = DECODE_SECONDS + count / DECODE_DIGITS_PER_SECOND
         try:
-            latents = self._module.decompress_latents(tf.constant(payload), tf.constant(count, tf.int32))
+            latents = _with_deadline(
+                lambda: self._module.decompress_latents(tf.constant(payload), tf.constant(count, tf.int32)), limit
+            )
         except tf.errors.OpError:
             raise BadMzFile("payload does not decode: the range-coded stream is corrupt") from None
+        except TimeoutError:
+            raise BadMzFile(f"payload does not decode in {limit:.1f} s: the range-coded stream is corrupt") from None
         return np.concatenate(
             [self.synthesize(latents[i : i + SYNTHESIS_BATCH]) for i in range(0, count, SYNTHESIS_BATCH)]
         )
@@ -238,6 +245,33 @@ class Codec:
         latents = np.stack([rng.choice(len(p), size=n, p=p) + f for p, f in zip(pmfs, first)], axis=1)
         offset = self.quantize(np.zeros((1, len(pmfs)), np.float32))  # the quantisation offset, if any
         return self.synthesize(latents.astype(np.float32) + offset)
+
+
+def _with_deadline(work, seconds: float):
+    """Run ``work()`` and return its result, or raise TimeoutError after ``seconds``.
+
+    TFC's range decoder can spin for minutes on some crafted payloads (found by
+    benchmarks/robustness.py); it cannot be interrupted, so it runs in a daemon
+    thread that is abandoned when the deadline passes.
+    """
+    import threading
+
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = work()
+        except BaseException as e:  # handed to the caller below
+            outcome["error"] = e
+
+    worker = threading.Thread(target=target, daemon=True, name="mnistzip-decode")
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"decoding took longer than {seconds:.1f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _verify_files(path: Path, meta: dict) -> None:

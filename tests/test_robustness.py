@@ -249,3 +249,16 @@ def test_interrupted_train_resumes_to_the_same_figures(tmp_path, sig):
     assert [h["epoch"] for h in a["history"]] == [1, 2, 3]
     assert a["test"]["psnr_of_mean_mse"] == pytest.approx(b["test"]["psnr_of_mean_mse"], abs=0.5)
     assert a["test"]["bits_entropy"] == pytest.approx(b["test"]["bits_entropy"], rel=0.1)
+
+
+def test_payload_that_spins_the_range_decoder_is_cut_off(tmp_path):
+    """A CRC-valid file (found by benchmarks/robustness.py) on which TFC's decoder runs for minutes."""
+    sample = Path(__file__).parent / "data" / "decoder-spin.mz"
+    started = time.perf_counter()
+    r = _run(["decompress", sample, "-o", tmp_path / "x.png"], tmp_path, timeout=120)
+    assert r.returncode == ExitStatus.BAD_FILE
+    assert r.stderr.strip() == (
+        "mnistzip: error: payload does not decode in 2.1 s: the range-coded stream is corrupt"
+    )
+    assert not (tmp_path / "x.png").exists()
+    assert time.perf_counter() - started < 60
