@@ -199,7 +199,7 @@ def main() -> None:
         "|---|---|",
         f"| mutated files parsed and decoded in-process | {f['fuzzed']:,} |",
         f"| uncaught exceptions | {f['uncaught']} |",
-        f"| runs over {HANG_SECONDS:.0f} s | {f['hangs']} (slowest {f['slowest_s'] * 1000:.1f} ms) |",
+        f"| runs over {HANG_SECONDS:.0f} s | {f['hangs']}, each cut off by the decode deadline and reported (slowest {f['slowest_s'] * 1000:.0f} ms) |",
         f"| peak memory (RSS) | {f['peak_rss_mb']:.0f} MB, {f['rss_growth_mb']:.0f} MB growth while fuzzing |",
         f"| reported as errors | {', '.join(f'{k} {v:,}' for k, v in sorted(f['errors'].items()))} |",
         f"| decoded into digits | {f['decoded']:,}: files with a valid checksum (payload changed and the checksum recomputed, or the 1 in 65,536 damage a CRC-16 cannot see) |",
