@@ -299,7 +299,8 @@ def evaluate(
     for path in (plot, grid, None if json_out in (None, "-") else Path(json_out)):
         if path is not None:
             check_writable(path, force)
-    images = data.load_mnist(split, data_dir)[:limit]
+    split_images = data.load_mnist(split, data_dir)
+    images = split_images[:limit]
     codecs_loaded = [zoo.load(m) for m in (model or [None])]
     rows = []
     with _progress() as progress:
@@ -323,7 +324,7 @@ def evaluate(
     if grid is not None:
         from .report import plot_grid
 
-        plot_grid(codecs_loaded[0], data.load_mnist(split, data_dir)[skip : skip + 16], grid, force, first=skip)
+        plot_grid(codecs_loaded[0], split_images[skip : skip + 16], grid, force, first=skip)
     if plot is not None:
         from .report import plot_rd
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -103,7 +104,7 @@ class Codec:
         images = check_digits(images)
         target = images.astype(np.float64) / 255.0
         y = self.quantize(self.latents(images)).astype(np.float32)
-        cost_table, first = self._symbol_costs()
+        cost_table, first = self._symbol_costs
         dims = np.arange(y.shape[1])
 
         def loss(latents):
@@ -128,16 +129,16 @@ class Codec:
                 break
         return y
 
+    @functools.cached_property
     def _symbol_costs(self) -> tuple[np.ndarray, np.ndarray]:
-        """Bits the range coder spends on each symbol of each dimension (inf where a table has none)."""
-        if not hasattr(self, "_costs"):
-            pmfs, first = self.prior_pmfs()
-            table = np.full((len(pmfs), max(len(p) for p in pmfs)), np.inf)
-            for d, p in enumerate(pmfs):
-                with np.errstate(divide="ignore"):
-                    table[d, : len(p)] = -np.log2(p)
-            self._costs = (table, first)
-        return self._costs
+        """Bits the range coder spends on each symbol of each dimension (inf where a table has none),
+        and each dimension's first symbol value."""
+        pmfs, first = self.prior_pmfs()
+        table = np.full((len(pmfs), max(len(p) for p in pmfs)), np.inf)
+        for d, p in enumerate(pmfs):
+            with np.errstate(divide="ignore"):
+                table[d, : len(p)] = -np.log2(p)
+        return table, first
 
     def decompress(self, mz: MzFile) -> np.ndarray:
         """The contents of an .mz file → uint8 digits (N, 28, 28); the file must name this model."""
@@ -180,10 +181,8 @@ class Codec:
         """A lower bound on the payload of ``count`` digits: each symbol costs at least -log2 of its
         most probable value. A header claiming more digits than its payload can hold is refused
         before anything is decoded or allocated."""
-        if not hasattr(self, "_min_bits"):
-            pmfs, _ = self.prior_pmfs()
-            self._min_bits = float(sum(-np.log2(p.max()) for p in pmfs))
-        return max(0, int(np.floor(count * self._min_bits / 8)) - 2)
+        min_bits = float(self._symbol_costs[0].min(axis=1).sum())
+        return max(0, int(np.floor(count * min_bits / 8)) - 2)
 
     def encode_latents(self, latents: np.ndarray) -> bytes:
         """Quantised latents (N, latent_dims) → one range-coded string."""
@@ -191,7 +190,7 @@ class Codec:
 
     def latent_bits(self, latents: np.ndarray) -> np.ndarray:
         """Bits per digit that the range-coding tables assign to quantised latents."""
-        table, first = self._symbol_costs()
+        table, first = self._symbol_costs
         idx = np.asarray(latents).astype(np.int64) - first
         return table[np.arange(table.shape[0]), np.clip(idx, 0, table.shape[1] - 1)].sum(axis=1)
 
