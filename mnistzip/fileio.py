@@ -47,6 +47,7 @@ def atomic_output(path: str | os.PathLike, force: bool = False, directory: bool 
             fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
             os.close(fd)
             tmp = Path(name)
+        os.chmod(tmp, _default_mode(directory))  # mkstemp's 0600 would make outputs private
     except OSError as e:
         raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
     try:
@@ -60,6 +61,13 @@ def atomic_output(path: str | os.PathLike, force: bool = False, directory: bool 
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+
+
+def _default_mode(directory: bool) -> int:
+    """The permissions a plain ``open()``/``mkdir()`` would give under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
 
 
 def _commit(tmp: Path, path: Path, force: bool, directory: bool) -> None:
