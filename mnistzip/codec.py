@@ -27,25 +27,60 @@ META_FILE = "model.json"
 
 
 class Codec:
-    """Compress and decompress digits with one exported model."""
+    """Compress and decompress digits with one exported model at one quality level.
 
-    def __init__(self, module, meta: dict, path: Path):
+    A variable-rate model holds several quality levels (``model.json``'s
+    "qualities", 1 = smallest files), each with its own .mz id; a model exported
+    before quality levels existed has one level and no quality argument.
+    """
+
+    def __init__(self, module, meta: dict, path: Path, quality: int | None = None, name: str | None = None):
         self._module = module
         self.meta = meta
         self.path = path
+        self.levels: list[dict] | None = meta.get("qualities")
+        self.quality = quality if quality is not None else int(meta.get("default_quality", 1))
+        count = len(self.levels) if self.levels else 1
+        if not 1 <= self.quality <= count:
+            raise ModelError(f"{self.base_name} has quality levels 1 to {count}, not {self.quality}")
+        self._q = () if self.levels is None else (np.int32(self.quality - 1),)
+        self._name = name
+
+    @property
+    def level(self) -> dict:
+        """This quality level's card: id, λ, table digest and test figures."""
+        return self.levels[self.quality - 1] if self.levels else self.meta
 
     @property
     def id(self) -> str:
         """The 4-hex-digit model id written into every .mz file."""
-        return self.meta["id"]
+        return self.level["id"]
+
+    @property
+    def base_name(self) -> str:
+        """The model directory's name (unless model.json says otherwise)."""
+        return self.meta.get("name") or self.path.name
 
     @property
     def name(self) -> str:
-        """The model's name (its directory name unless model.json says otherwise)."""
-        return self.meta.get("name") or self.path.name
+        """The name to show: a registry name, or the model's name with the quality level if it has several."""
+        if self._name:
+            return self._name
+        return f"{self.base_name} q{self.quality}" if self.levels and len(self.levels) > 1 else self.base_name
+
+    def with_quality(self, quality: int, name: str | None = None) -> "Codec":
+        """The same loaded model at another quality level (nothing is reloaded)."""
+        return Codec(self._module, self.meta, self.path, quality, name)
+
+    def with_id(self, model_id: str) -> "Codec | None":
+        """The quality level of this model that writes ``model_id`` into its files, if any."""
+        for level in self.levels or [self.meta]:
+            if level["id"] == model_id:
+                return self.with_quality(level.get("quality", 1)) if self.levels else self
+        return None
 
     @classmethod
-    def load(cls, path: str | os.PathLike, verify: bool = True) -> "Codec":
+    def load(cls, path: str | os.PathLike, verify: bool = True, quality: int | None = None) -> "Codec":
         """Load a SavedModel directory written by ``mnistzip train``; check its tables against model.json."""
         path = Path(path)
         meta_path = path / META_FILE
@@ -53,8 +88,9 @@ class Codec:
             raise ModelError(f"{path}: not a mnistzip model (no {META_FILE})")
         try:
             meta = json.loads(meta_path.read_text())
-            meta["id"], meta["tables_sha256"]
-        except (ValueError, KeyError) as e:
+            for level in meta.get("qualities") or [meta]:
+                level["id"], level["tables_sha256"]
+        except (ValueError, KeyError, TypeError) as e:
             raise ModelError(f"{meta_path}: malformed model card ({e})") from None
         if verify:
             _verify_files(path, meta)
@@ -65,18 +101,20 @@ class Codec:
             module = tf.saved_model.load(str(path))
         except Exception as e:  # TF raises OSError, ValueError, DataLossError, ...
             raise ModelError(f"{path}: cannot load the SavedModel ({type(e).__name__})") from None
-        codec = cls(module, meta, path)
+        codec = cls(module, meta, path, quality)
         if verify:
             codec.verify_tables()
         return codec
 
     def verify_tables(self) -> None:
-        """Refuse a model whose range-coding tables differ from those it was exported with."""
+        """Refuse a model whose range-coding tables (of any quality) differ from those it was exported with."""
         from .model import tables_digest
 
-        cdf, cdf_offset = self._module.tables()
-        if tables_digest(cdf.numpy(), cdf_offset.numpy()) != self.meta["tables_sha256"]:
-            raise ModelError(f"{self.path}: range-coding tables do not match model.json (the model was altered)")
+        for level in self.levels or [self.meta]:
+            q = () if self.levels is None else (np.int32(level["quality"] - 1),)
+            cdf, cdf_offset = self._module.tables(*q)
+            if tables_digest(cdf.numpy(), cdf_offset.numpy()) != level["tables_sha256"]:
+                raise ModelError(f"{self.path}: range-coding tables do not match model.json (the model was altered)")
 
     # ------------------------------------------------------------------ coding
 
@@ -107,25 +145,29 @@ class Codec:
         cost_table, first = self._symbol_costs
         dims = np.arange(y.shape[1])
 
-        def loss(latents):
+        def loss(latents, which):
             idx = np.clip(latents.astype(np.int64) - first, -1, cost_table.shape[1])
             inside = (idx >= 0) & (idx < cost_table.shape[1])
             bits = np.where(inside, cost_table[dims, np.clip(idx, 0, cost_table.shape[1] - 1)], np.inf).sum(axis=1)
             recon = self.synthesize(latents).astype(np.float64) / 255.0
-            return bits + lmbda * ((recon - target) ** 2).reshape(len(latents), -1).mean(axis=1)
+            return bits + lmbda * ((recon - target[which]) ** 2).reshape(len(latents), -1).mean(axis=1)
 
-        current = loss(y)
+        active = np.arange(len(y))
+        current = loss(y, active)
         for _ in range(rounds):
-            moved = 0
+            # A digit that did not move in a round had every step tried at its final latents
+            # and rejected: another round would reject them again, so only movers go on.
+            moved = np.zeros(len(y), bool)
             for d in dims:
                 for step in (-1.0, 1.0):
-                    trial = y.copy()
+                    trial = y[active]
                     trial[:, d] += step
-                    trial_loss = loss(trial)
-                    better = trial_loss < current - 1e-9
-                    y[better], current[better] = trial[better], trial_loss[better]
-                    moved += int(better.sum())
-            if not moved:
+                    trial_loss = loss(trial, active)
+                    better = trial_loss < current[active] - 1e-9
+                    won = active[better]
+                    y[won], current[won], moved[won] = trial[better], trial_loss[better], True
+            active = np.flatnonzero(moved)
+            if not len(active):
                 break
         return y
 
@@ -152,7 +194,7 @@ class Codec:
     def encode(self, images: np.ndarray) -> tuple[bytes, np.ndarray]:
         """Digits → (one range-coded string, entropy estimate in bits per digit)."""
         images = check_digits(images)
-        string, bits = self._module.compress(images)
+        string, bits = self._module.compress(images, *self._q)
         return string.numpy(), bits.numpy()
 
     def decode(self, payload: bytes, count: int) -> np.ndarray:
@@ -167,7 +209,7 @@ class Codec:
         limit = DECODE_SECONDS + count / DECODE_DIGITS_PER_SECOND
         try:
             latents = _with_deadline(
-                lambda: self._module.decompress_latents(tf.constant(payload), tf.constant(count, tf.int32)), limit
+                lambda: self._module.decompress_latents(tf.constant(payload), tf.constant(count, tf.int32), *self._q), limit
             )
         except tf.errors.OpError:
             raise BadMzFile("payload does not decode: the range-coded stream is corrupt") from None
@@ -186,7 +228,7 @@ class Codec:
 
     def encode_latents(self, latents: np.ndarray) -> bytes:
         """Quantised latents (N, latent_dims) → one range-coded string."""
-        return self._module.compress_latents(np.asarray(latents, np.float32)).numpy()
+        return self._module.compress_latents(np.asarray(latents, np.float32), *self._q).numpy()
 
     def latent_bits(self, latents: np.ndarray) -> np.ndarray:
         """Bits per digit that the range-coding tables assign to quantised latents."""
@@ -197,22 +239,22 @@ class Codec:
     def encode_each(self, images: np.ndarray, latents: np.ndarray | None = None) -> list[bytes]:
         """One range-coded string per digit: the payload of a one-digit file for each."""
         if latents is None:
-            return list(self._module.compress_each(check_digits(images)).numpy())
+            return list(self._module.compress_each(check_digits(images), *self._q).numpy())
         return [self.encode_latents(y[None]) for y in latents]
 
     def latents(self, images: np.ndarray) -> np.ndarray:
-        """The encoder's unquantised latents (N, latent_dims)."""
-        return self._module.analyse(check_digits(images)).numpy()
+        """The encoder's unquantised latents (N, latent_dims), in the coded domain (times the quality's gain)."""
+        return self._module.analyse(check_digits(images), *self._q).numpy()
 
     def quantize(self, latents: np.ndarray) -> np.ndarray:
         """Latents rounded the way the entropy coder rounds them."""
-        return self._module.quantize(np.asarray(latents, np.float32)).numpy()
+        return self._module.quantize(np.asarray(latents, np.float32), *self._q).numpy()
 
     def synthesize(self, latents) -> np.ndarray:
         """Quantised latents → uint8 digits (the decoder alone)."""
         import tensorflow as tf
 
-        return self._module.synthesize(tf.cast(latents, tf.float32)).numpy()
+        return self._module.synthesize(tf.cast(latents, tf.float32), *self._q).numpy()
 
     def sample(self, n: int, seed: int | None = None) -> np.ndarray:
         """Decode random bytes into ``n`` new digits (no sanity check), as the seed reports do."""
@@ -221,7 +263,7 @@ class Codec:
         if not 1 <= n <= MAX_DIGITS:
             raise InputError(f"number of samples must be 1 to {MAX_DIGITS}, not {n}")
         noise = np.random.default_rng(seed).bytes(SAMPLE_BYTES_PER_DIGIT * n)
-        return self._module.sample(tf.constant(noise), tf.constant(n, tf.int32)).numpy()
+        return self._module.sample(tf.constant(noise), tf.constant(n, tf.int32), *self._q).numpy()
 
     def prior_pmfs(self) -> tuple[list[np.ndarray], np.ndarray]:
         """Each latent dimension's quantised prior as the range coder sees it: (pmfs, first symbol value).
@@ -229,7 +271,7 @@ class Codec:
         The CDF table holds, per dimension, ``-precision`` followed by the
         cumulative counts of every symbol and a final overflow symbol.
         """
-        cdf, cdf_offset = (t.numpy() for t in self._module.tables())
+        cdf, cdf_offset = (t.numpy() for t in self._module.tables(*self._q))
         starts = np.flatnonzero(cdf < 0)
         rows = np.split(cdf, starts[1:])
         pmfs = [np.diff(row[1:])[:-1].astype(np.float64) for row in rows]  # drop the overflow symbol
