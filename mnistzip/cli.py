@@ -89,6 +89,10 @@ def main(
 
 
 ModelOpt = typer.Option(None, "--model", "-m", help="Shipped model name or model directory.")
+QualityOpt = typer.Option(
+    None, "--quality", "-q", min=1, help="Rung of the shipped quality ladder (1 = smallest files; see 'mnistzip models'), "
+    "or a level of the variable-rate model given with --model."
+)
 ForceOpt = typer.Option(False, "--force", "-f", help="Overwrite an existing output.")
 DataDirOpt = typer.Option(
     None, "--data-dir", help="Folder of the MNIST IDX files (default: $MNISTZIP_DATA_DIR, else TFDS download)."
@@ -101,7 +105,10 @@ DataDirOpt = typer.Option(
 @app.command()
 def train(
     ctx: typer.Context,
-    lmbda: float = typer.Option(2000.0, "--lmbda", help="Rate-distortion trade-off: loss = rate + lmbda * distortion."),
+    lmbda: List[float] = typer.Option(
+        [2000.0], "--lmbda", help="Rate-distortion trade-off: loss = rate + lmbda * distortion. Repeat it (ascending) "
+        "for one variable-rate model with a quality level per lambda."
+    ),
     latent_dims: int = typer.Option(50, "--latent-dims", min=1, max=1024, help="Size of the latent vector."),
     epochs: int = typer.Option(15, "--epochs", min=1, help="Passes over the training split."),
     batch_size: int = typer.Option(128, "--batch-size", min=1, help="Digits per training step."),
@@ -141,11 +148,13 @@ def train(
         raise InputError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, not {lr_schedule!r}")
     if settings["prior"] not in PRIORS:
         raise InputError(f"--prior must be one of {', '.join(PRIORS)}, not {prior!r}")
+    if any(v <= 0 for v in lmbda) or sorted(set(lmbda)) != list(lmbda):
+        raise InputError(f"--lmbda values must be positive and ascending, not {', '.join(f'{v:g}' for v in lmbda)}")
     config = TrainConfig(
-        lmbda=lmbda, seed=seed, train_limit=train_limit, test_limit=test_limit, steps_per_epoch=steps_per_epoch,
+        lmbda=lmbda[0] if len(lmbda) == 1 else list(lmbda), seed=seed, train_limit=train_limit, test_limit=test_limit, steps_per_epoch=steps_per_epoch,
         **settings,
     )
-    output = output or Path("models") / f"lmbda-{lmbda:g}"
+    output = output or Path("models") / (f"lmbda-{lmbda[0]:g}" if len(lmbda) == 1 else f"vr-{lmbda[0]:g}-{lmbda[-1]:g}")
     try:
         result = run(config, output, data_dir, resume=resume, force=force, reporter=_RichReporter(), command=command_line())
     except KeyboardInterrupt:
@@ -182,6 +191,10 @@ class _RichReporter:
     def epoch_end(self, epoch, metrics):
         self.progress.stop()
         self.progress.remove_task(self.task)
+        if isinstance(metrics["rate"], list):  # a variable-rate model: bits → dB per quality
+            points = "  ".join(f"{r:.1f}→{p:.2f}" for r, p in zip(metrics["rate"], metrics["psnr"]))
+            console.print(f"epoch {epoch}/{self.epochs}: test bits/digit → PSNR dB per quality: {points}")
+            return
         console.print(
             f"epoch {epoch}/{self.epochs}: test rate {metrics['rate']:.1f} bits/digit, "
             f"distortion {metrics['distortion']:.4f}, PSNR {metrics['psnr']:.2f} dB"
@@ -196,6 +209,7 @@ def compress(
     inputs: List[str] = typer.Argument(..., help="PNG/JPEG files, folders of them, or mnist:test:7, mnist:train:0-99, mnist:test."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="The .mz file to write."),
     model: Optional[str] = ModelOpt,
+    quality: Optional[int] = QualityOpt,
     data_dir: Optional[Path] = DataDirOpt,
     no_invert: bool = typer.Option(False, "--no-invert", help="Keep dark-on-light images as they are."),
     refine: bool = typer.Option(False, "--refine", help="Search each digit's latents for fewer bits and less error (slower)."),
@@ -218,7 +232,7 @@ def compress(
         click.echo(f"mnistzip: note: {note}", err=True)
     if len(digits.images) > container.MAX_DIGITS:
         raise InputError(f"{len(digits.images)} digits: one .mz file holds at most {container.MAX_DIGITS}")
-    codec = zoo.load(model)
+    codec = zoo.load(model, quality=quality)
     mz = codec.compress(digits.images, refine=_refine_lmbda(codec, refine, refine_lmbda))
     size = container.write(output, mz, force=force)
     console.print(f"{output}: {_digits(mz.count)}, {size} bytes, {8 * size / mz.count:.1f} bits/digit (model {codec.name})")
@@ -228,7 +242,7 @@ def _refine_lmbda(codec, refine: bool, lmbda: float | None) -> float | None:
     """The λ for encode-time refinement, or None when it is off."""
     if not refine and lmbda is None:
         return None
-    return lmbda if lmbda is not None else float(codec.meta.get("lmbda", 2000.0))
+    return lmbda if lmbda is not None else float(codec.level.get("lmbda", 2000.0))
 
 
 @app.command()
@@ -260,6 +274,7 @@ def sample(
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed, for reproducible samples."),
     output: Path = typer.Option(Path("samples.png"), "--output", "-o", help="Grid PNG, .npy, or a folder."),
     model: Optional[str] = ModelOpt,
+    quality: Optional[int] = QualityOpt,
     force: bool = ForceOpt,
 ):
     """Generate digits: random bytes through the decoder (no sanity check)."""
@@ -267,7 +282,7 @@ def sample(
     from . import zoo
 
     out.check_output(output, force)
-    images = zoo.load(model).sample(n, seed)
+    images = zoo.load(model, quality=quality).sample(n, seed)
     out.save_digits(images, output, force=force)
     console.print(f"{output}: {_digits(n)} generated")
 
@@ -278,6 +293,7 @@ def sample(
 @app.command("eval")
 def evaluate(
     model: Optional[List[str]] = typer.Option(None, "--model", "-m", help="Model(s) to evaluate (default: the default model)."),
+    ladder: bool = typer.Option(False, "--ladder", help="Evaluate every rung of the shipped quality ladder."),
     split: str = typer.Option("test", "--split", help="MNIST split: test or train."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N digits."),
     codecs: str = typer.Option("", "--codecs", help="Classical codecs too: png,webp-lossless,jpeg,webp,avif."),
@@ -301,7 +317,8 @@ def evaluate(
             check_writable(path, force)
     split_images = data.load_mnist(split, data_dir)
     images = split_images[:limit]
-    codecs_loaded = [zoo.load(m) for m in (model or [None])]
+    specs = [*(model or []), *([e.name for e in zoo.ladder()] if ladder else [])] or [None]
+    codecs_loaded = [zoo.load(m) for m in specs]
     rows = []
     with _progress() as progress:
         for codec in codecs_loaded:
@@ -408,22 +425,31 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print as JSON."))
     from . import zoo
 
     rows = []
-    for e in sorted(zoo.REGISTRY.values(), key=lambda e: e.quality):
-        card = zoo.models_dir() / e.name / "model.json"
-        test = json.loads(card.read_text()).get("test", {}) if card.is_file() else {}
+    for e in sorted(zoo.REGISTRY.values(), key=lambda e: (e.quality is None, e.quality or 0, e.name)):
+        test = e.card().get("test", {}) if (e.path / "model.json").is_file() else {}
         rows.append(dict(
             name=e.name, quality=e.quality, id=e.id, default=e.name == zoo.DEFAULT_MODEL, description=e.description,
             bits_archive=test.get("bits_archive"), bits_entropy=test.get("bits_entropy"),
             psnr_of_mean_mse=test.get("psnr_of_mean_mse"), psnr_mean=test.get("psnr_mean"),
+            compress_digits_per_s=test.get("compress_digits_per_s"),
+            decompress_digits_per_s=test.get("decompress_digits_per_s"),
         ))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("quality", "name", "id", "bits/digit", "PSNR of mean MSE (dB)", "description")
+    table = Table("quality", "name", "id", "bits/digit", "PSNR (dB)", "PSNR avg (dB)", "description")
     for r in rows:
-        table.add_row(str(r["quality"]), r["name"] + (" (default)" if r["default"] else ""), r["id"],
-                      str(r["bits_archive"]), str(r["psnr_of_mean_mse"]), r["description"])
+        table.add_row("-" if r["quality"] is None else str(r["quality"]), r["name"] + (" (default)" if r["default"] else ""),
+                      r["id"], _fmt(r["bits_archive"], 1), _fmt(r["psnr_of_mean_mse"], 2), _fmt(r["psnr_mean"], 2),
+                      r["description"])
     console.print(table)
+    console.print("bits/digit: on disk, the whole MNIST test split in one archive; PSNR: of the mean MSE. "
+                  "Quality '-': kept so older files decode.")
+
+
+def _fmt(value, digits: int) -> str:
+    """A figure for a table cell ('?' when unknown)."""
+    return "?" if value is None else f"{value:.{digits}f}"
 
 
 def run() -> None:

@@ -56,9 +56,17 @@ def to_uint8(x_unit: tf.Tensor) -> tf.Tensor:
 
 
 class CompressionTrainer(tf.keras.Model):
-    """Transforms plus the prior; ``call`` returns rate (bits/digit) and distortion."""
+    """Transforms plus the prior; ``call`` returns rate (bits/digit) and distortion per quality.
 
-    def __init__(self, latent_dims: int = 50, prior: str = "logistic", distortion: str = "mae"):
+    With one λ this is the seed's single-rate codec. With several (``lmbdas``,
+    one per quality level) it is a variable-rate codec in the manner of Cui et
+    al. (2021): the transforms are shared, and each quality has its own gain
+    vector on the latents (the decoder divides by it, so a gain is a learned
+    quantisation step per dimension) and its own prior. A training batch is
+    split evenly between the qualities, each term weighted by its own λ.
+    """
+
+    def __init__(self, latent_dims: int = 50, prior: str = "logistic", distortion: str = "mae", lmbdas=(2000.0,)):
         super().__init__()
         if prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, not {prior!r}")
@@ -67,13 +75,25 @@ class CompressionTrainer(tf.keras.Model):
         self.latent_dims = latent_dims
         self.prior_name = prior
         self.distortion_name = distortion
+        self.lmbdas = tuple(float(v) for v in lmbdas)
+        qualities = len(self.lmbdas)
         self.analysis_transform = AnalysisTransform(latent_dims)
         self.synthesis_transform = SynthesisTransform()
+        shape = (qualities, latent_dims)
+        # Gains start at sqrt(λ / geometric mean of the λs): at high rate the best step size
+        # for squared error shrinks as 1/sqrt(λ). One quality: a constant gain of 1.
+        log_lmbdas = np.log(np.asarray(self.lmbdas))
+        start = np.repeat((0.5 * (log_lmbdas - log_lmbdas.mean()))[:, None], latent_dims, axis=1)
+        self.log_gains = tf.Variable(start.astype(np.float32), trainable=qualities > 1, name="log_gains")
         if prior == "deep":
-            self._deep_prior = tfc.NoisyDeepFactorized(batch_shape=(latent_dims,))
+            self._deep_prior = tfc.NoisyDeepFactorized(batch_shape=shape)
         else:
-            self.prior_log_scales = tf.Variable(tf.zeros((latent_dims,)), name="prior_log_scales")
+            self.prior_log_scales = tf.Variable(tf.zeros(shape), name="prior_log_scales")
         self.build((None, SIDE, SIDE))
+
+    @property
+    def qualities(self) -> int:
+        return len(self.lmbdas)
 
     def build(self, input_shape):
         """Create every weight up front so checkpoints and exports see them all."""
@@ -82,8 +102,13 @@ class CompressionTrainer(tf.keras.Model):
         super().build(input_shape)
 
     @property
+    def gains(self) -> tf.Tensor:
+        """(qualities, latent_dims): what each quality multiplies the latents by before rounding."""
+        return tf.exp(self.log_gains)
+
+    @property
     def prior(self):
-        """The learned per-dimension prior on the noisy latents."""
+        """The learned prior on the noisy scaled latents, batch shape (qualities, latent_dims)."""
         if self.prior_name == "deep":
             return self._deep_prior
         scale = tf.exp(self.prior_log_scales)
@@ -91,53 +116,87 @@ class CompressionTrainer(tf.keras.Model):
             return tfc.NoisyNormal(loc=0.0, scale=scale)
         return tfc.NoisyLogistic(loc=0.0, scale=scale)
 
+    def _perturb(self, z, training: bool):
+        """What ``ContinuousBatchedEntropyModel.__call__`` does, with bits per (digit, quality):
+        uniform noise and the noisy prior's density in training, rounding and the exact
+        discrete probability in evaluation."""
+        prior = self.prior
+        if training:
+            z = z + tf.random.uniform(tf.shape(z), -0.5, 0.5)
+        else:
+            z = tfc.ContinuousBatchedEntropyModel(prior, coding_rank=2, compression=False).quantize(z)
+        return z, tf.reduce_sum(prior.log_prob(z), axis=-1) / -tf.math.log(2.0)
+
     def call(self, x, training=False):
-        """Rate (mean bits per digit) and distortion (mean |x - x~| or squared, pixels in [0, 1])."""
+        """Per quality: rate (mean bits per digit), distortion (mean |x - x~| or squared, pixels in
+        [0, 1]) and MSE on the 0-255 scale. Training gives each quality an equal share of the batch
+        (noisy latents); evaluation runs every digit at every quality (rounded latents)."""
         x = to_unit(x)
         y = self.analysis_transform(x)
-        entropy_model = tfc.ContinuousBatchedEntropyModel(self.prior, coding_rank=1, compression=False)
-        y_tilde, bits = entropy_model(y, training=training)
-        x_tilde = self.synthesis_transform(y_tilde)
-        err = x - x_tilde
-        distortion = tf.reduce_mean(tf.abs(err) if self.distortion_name == "mae" else tf.square(err))
-        return dict(rate=tf.reduce_mean(bits), distortion=distortion, mse255=tf.reduce_mean(tf.square(err * 255.0)))
+        gains = self.gains
+        y_tilde, bits = self._perturb(y[:, None, :] * gains, training)  # (N, Q, L), (N, Q)
+        q = self.qualities
+        if training:
+            n = tf.shape(y)[0]
+            which = (tf.range(n) * q) // n  # example i trains quality which[i]
+            y_tilde = tf.gather(y_tilde, which, batch_dims=1) / tf.gather(gains, which)
+            bits = tf.gather(bits, which, batch_dims=1)
+            err = x - self.synthesis_transform(y_tilde)
+
+            def per_quality(values):
+                return tf.math.unsorted_segment_mean(values, which, q)
+
+        else:
+            x_tilde = self.synthesis_transform(tf.reshape(y_tilde / gains, (-1, self.latent_dims)))
+            err = x[:, None] - tf.reshape(x_tilde, (-1, q, SIDE, SIDE, 1))
+
+            def per_quality(values):
+                return tf.reduce_mean(values, axis=0)
+
+        axes = (-3, -2, -1)
+        distortion = tf.reduce_mean(tf.abs(err) if self.distortion_name == "mae" else tf.square(err), axis=axes)
+        mse255 = tf.reduce_mean(tf.square(err * 255.0), axis=axes)
+        return dict(rate=per_quality(bits), distortion=per_quality(distortion), mse255=per_quality(mse255))
 
 
 class ExportedCodec(tf.Module):
-    """What a SavedModel holds: both transforms and range-coding tables built once.
+    """What a SavedModel holds: both transforms, the per-quality gains and range-coding tables built once.
 
-    One range-coded string carries all digits of a batch (``coding_rank=2``):
-    an archive costs its entropy plus a few bits, not a few bits per digit.
+    Every entry point takes the quality level (0-based here; 1-based for users).
+    Latents are exchanged in the coded domain: the encoder's output times the
+    quality's gain, the values the range coder sees. One range-coded string
+    carries all digits of a batch (``coding_rank=2``): an archive costs its
+    entropy plus a few bits, not a few bits per digit.
     """
 
     def __init__(self, trainer: CompressionTrainer):
         super().__init__(name="mnistzip_codec")
-        latent = trainer.latent_dims
+        qualities, latent = trainer.qualities, trainer.latent_dims
+        self._shape = (qualities, latent)
         self.analysis_transform = trainer.analysis_transform
         self.synthesis_transform = trainer.synthesis_transform
         self.latent_dims = tf.Variable(latent, trainable=False, dtype=tf.int32, name="latent_dims")
+        self.gains = tf.Variable(trainer.gains, trainable=False, name="gains")
+        # Tables for every (quality, dimension); each quality codes with its own slice of them.
         self.entropy_model = tfc.ContinuousBatchedEntropyModel(trainer.prior, coding_rank=2, compression=True)
-        # Per-digit information content, from the same prior (no tables needed).
-        self._estimator = tfc.ContinuousBatchedEntropyModel(
-            trainer.prior, coding_rank=1, compression=False
-        )
-        # For `sample`: the same tables, but random bytes must decode without the sanity check.
-        self._lenient = self._sharing_tables(coding_rank=2, decode_sanity_check=False)
-        # For one-digit files: one string per digit, same tables, same bytes as a 1-digit batch.
-        self._each = self._sharing_tables(coding_rank=1)
+        self.prior = trainer.prior  # for entropy figures (no tables needed)
+        cdf = self.entropy_model.cdf.numpy()
+        rows = np.append(np.flatnonzero(cdf < 0), len(cdf))  # each table row starts with -precision
+        self.cdf_bounds = tf.constant(rows[:: latent].astype(np.int32), name="cdf_bounds")  # per quality
         self._define_functions(latent)
 
-    def _sharing_tables(self, coding_rank: int, decode_sanity_check: bool = True):
-        """Another view of ``self.entropy_model``'s range-coding tables (no new tables are built)."""
+    def _view(self, q, coding_rank: int = 2, decode_sanity_check: bool = True):
+        """Quality ``q``'s slice of the range-coding tables as an entropy model (no new tables are built)."""
         em = self.entropy_model
+        offset = em.quantization_offset
         return tfc.ContinuousBatchedEntropyModel(
-            prior_shape=em.prior_shape,
+            prior_shape=self._shape[1:],
             coding_rank=coding_rank,
             compression=True,
             stateless=True,
-            cdf=em.cdf,
-            cdf_offset=em.cdf_offset,
-            quantization_offset=em.quantization_offset,
+            cdf=em.cdf[self.cdf_bounds[q] : self.cdf_bounds[q + 1]],
+            cdf_offset=tf.reshape(em.cdf_offset, self._shape)[q],
+            quantization_offset=None if offset is None else tf.broadcast_to(offset, self._shape)[q],
             offset_heuristic=False,
             decode_sanity_check=decode_sanity_check,
         )
@@ -146,61 +205,71 @@ class ExportedCodec(tf.Module):
         """Wrap the entry points as tf.functions with fixed signatures (for the SavedModel)."""
         digits = tf.TensorSpec([None, SIDE, SIDE], tf.uint8)
         latents = tf.TensorSpec([None, latent], tf.float32)
+        quality = tf.TensorSpec([], tf.int32)
         string_n = [tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32)]
-        self.analyse = tf.function(self._analyse, input_signature=[digits])
-        self.compress = tf.function(self._compress, input_signature=[digits])
-        self.compress_latents = tf.function(self._compress_latents, input_signature=[latents])
-        self.compress_each = tf.function(self._compress_each, input_signature=[digits])
-        self.quantize = tf.function(self.entropy_model.quantize, input_signature=[latents])
-        self.decompress = tf.function(self._decompress, input_signature=string_n)
-        self.decompress_latents = tf.function(self._decompress_latents, input_signature=string_n)
-        self.synthesize = tf.function(self._synthesize, input_signature=[latents])
-        self.sample = tf.function(self._sample, input_signature=string_n)
-        self.tables = tf.function(self._tables, input_signature=[])
+        self.analyse = tf.function(self._analyse, input_signature=[digits, quality])
+        self.compress = tf.function(self._compress, input_signature=[digits, quality])
+        self.compress_latents = tf.function(self._compress_latents, input_signature=[latents, quality])
+        self.compress_each = tf.function(self._compress_each, input_signature=[digits, quality])
+        self.quantize = tf.function(self._quantize, input_signature=[latents, quality])
+        self.decompress = tf.function(self._decompress, input_signature=[*string_n, quality])
+        self.decompress_latents = tf.function(self._decompress_latents, input_signature=[*string_n, quality])
+        self.synthesize = tf.function(self._synthesize, input_signature=[latents, quality])
+        self.sample = tf.function(self._sample, input_signature=[*string_n, quality])
+        self.tables = tf.function(self._tables, input_signature=[quality])
 
-    def _analyse(self, x):
-        """uint8 digits → unquantised latents."""
-        return self.analysis_transform(to_unit(x))
+    def _analyse(self, x, q):
+        """uint8 digits → unquantised latents in quality ``q``'s coded domain."""
+        return self.analysis_transform(to_unit(x)) * self.gains[q]
 
-    def _compress(self, x):
+    def _quantize(self, y, q):
+        """Latents rounded the way quality ``q``'s range coder rounds them."""
+        return self._view(q).quantize(y)
+
+    def _compress(self, x, q):
         """uint8 digits → (one range-coded string for all, entropy bits per digit)."""
-        y = self._analyse(x)
-        _, bits = self._estimator(y, training=False)
-        return self.entropy_model.compress(y), bits
+        y = self._analyse(x, q)
+        view = self._view(q)
+        every = tf.repeat(view.quantize(y)[:, None, :], self._shape[0], axis=1)  # under every quality's prior
+        bits = tf.reduce_sum(self.prior.log_prob(every)[:, q], axis=-1) / -tf.math.log(2.0)
+        return view.compress(y), bits
 
-    def _compress_latents(self, y):
+    def _compress_latents(self, y, q):
         """Latents (quantised here) → one range-coded string."""
-        return self.entropy_model.compress(y)
+        return self._view(q).compress(y)
 
-    def _compress_each(self, x):
+    def _compress_each(self, x, q):
         """uint8 digits → one range-coded string per digit (what a one-digit file holds)."""
-        return self._each.compress(self._analyse(x))
+        return self._view(q, coding_rank=1).compress(self._analyse(x, q))
 
-    def _decompress_latents(self, string, n):
+    def _decompress_latents(self, string, n, q):
         """One string → the n quantised latent vectors it holds."""
-        return self.entropy_model.decompress(string, tf.reshape(n, [1]))
+        return self._view(q).decompress(string, tf.reshape(n, [1]))
 
-    def _decompress(self, string, n):
+    def _decompress(self, string, n, q):
         """One string → n uint8 digits."""
-        return self._synthesize(self._decompress_latents(string, n))
+        return self._synthesize(self._decompress_latents(string, n, q), q)
 
-    def _synthesize(self, y_hat):
+    def _synthesize(self, y_hat, q):
         """Quantised latents → uint8 digits."""
-        return to_uint8(self.synthesis_transform(y_hat))
+        return to_uint8(self.synthesis_transform(y_hat / self.gains[q]))
 
-    def _sample(self, string, n):
-        """Any bytes → n digits: the decoder as a generative model."""
-        return self._synthesize(self._lenient.decompress(string, tf.reshape(n, [1])))
+    def _sample(self, string, n, q):
+        """Any bytes → n digits: the decoder as a generative model (no sanity check)."""
+        latents = self._view(q, decode_sanity_check=False).decompress(string, tf.reshape(n, [1]))
+        return self._synthesize(latents, q)
 
-    def _tables(self):
-        """The range-coding tables, for hashing."""
-        return self.entropy_model.cdf, self.entropy_model.cdf_offset
+    def _tables(self, q):
+        """Quality ``q``'s range-coding tables, for hashing and for exact symbol costs."""
+        view = self._view(q)
+        return view.cdf, view.cdf_offset
 
 
 def weights_digest(codec: ExportedCodec) -> str:
-    """SHA-256 over the codec's weights and range-coding tables (in a fixed order)."""
+    """SHA-256 over the codec's weights, gains and range-coding tables (in a fixed order)."""
     h = hashlib.sha256()
-    parts = [*codec.analysis_transform.weights, *codec.synthesis_transform.weights, *codec.tables()]
+    em = codec.entropy_model
+    parts = [*codec.analysis_transform.weights, *codec.synthesis_transform.weights, codec.gains, em.cdf, em.cdf_offset]
     for t in parts:
         a = np.ascontiguousarray(np.asarray(t))
         h.update(str(a.dtype).encode() + str(a.shape).encode())
@@ -209,17 +278,34 @@ def weights_digest(codec: ExportedCodec) -> str:
 
 
 def tables_digest(cdf, cdf_offset) -> str:
-    """SHA-256 of the range-coding tables alone, checked again at load."""
+    """SHA-256 of one quality's range-coding tables, checked again at load."""
     h = hashlib.sha256()
     for t in (cdf, cdf_offset):
         h.update(np.ascontiguousarray(np.asarray(t, dtype=np.int32)).tobytes())
     return h.hexdigest()
 
 
+def quality_ids(digest: str, qualities: int) -> list[str]:
+    """The 4-hex-digit id each quality level writes into .mz files.
+
+    A single-rate model keeps the weights digest's first 4 hex digits; the
+    levels of a variable-rate model hash the digest with their number. Distinct
+    within a model by construction (a salt is added until they are).
+    """
+    if qualities == 1:
+        return [digest[:4]]
+    for salt in range(1000):
+        ids = [hashlib.sha256(f"{digest}:{q}:{salt or ''}".encode()).hexdigest()[:4] for q in range(1, qualities + 1)]
+        if len(set(ids)) == qualities:
+            return ids
+    raise RuntimeError("cannot find distinct quality ids")  # pragma: no cover (odds ~1e-3000)
+
+
 def export(trainer: CompressionTrainer, directory, metadata: dict) -> dict:
     """Write the codec as a SavedModel plus ``model.json`` into ``directory`` (which must not exist).
 
-    Returns the metadata as written, completed with the model id and digests.
+    Returns the metadata as written, completed with each quality's id and table
+    digest, the weights digest and the digest of the SavedModel's files.
     """
     import json
     from pathlib import Path
@@ -227,13 +313,18 @@ def export(trainer: CompressionTrainer, directory, metadata: dict) -> dict:
     from .fileio import tree_digest
 
     codec = ExportedCodec(trainer)
-    cdf, cdf_offset = codec.tables()
     digest = weights_digest(codec)
+    ids = quality_ids(digest, trainer.qualities)
+    levels = []
+    for q, (lmbda, model_id) in enumerate(zip(trainer.lmbdas, ids)):
+        cdf, cdf_offset = codec.tables(tf.constant(q))
+        levels.append(dict(quality=q + 1, lmbda=lmbda, id=model_id, tables_sha256=tables_digest(cdf, cdf_offset)))
     meta = dict(metadata)
     meta.update(
-        id=digest[:4],
+        id=ids[0],
+        default_quality=1,
+        qualities=levels,
         weights_sha256=digest,
-        tables_sha256=tables_digest(cdf, cdf_offset),
         latent_dims=trainer.latent_dims,
         prior=trainer.prior_name,
         distortion=trainer.distortion_name,

@@ -3,10 +3,13 @@
 A model is a directory (SavedModel + model.json). Shipped ones live in the
 project's ``models/`` folder (installed as the ``mnistzip.models`` package
 data); ``--model`` takes a registry name or the path of any model directory.
+The quality ladder is the levels of one variable-rate model, one entry per
+level; models that left the ladder stay registered so their files still decode.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +25,21 @@ class ModelEntry:
     """One shipped model: how to find it and how to know it is intact."""
 
     name: str
-    quality: int  # 1 is the smallest files
+    quality: int | None  # place on the ladder, 1 = smallest files; None: off the ladder, kept to decode old files
     id: str  # the 4-hex-digit id written into .mz files
     sha256: str  # of the model directory's files (see directory_digest)
     description: str
+    directory: str = ""  # the model directory's name under models/ (default: the entry's name)
+    level: int | None = None  # the quality level inside a variable-rate model
+
+    @property
+    def path(self) -> Path:
+        return models_dir() / (self.directory or self.name)
+
+    def card(self) -> dict:
+        """This entry's part of model.json: id, λ and test figures (a level of a variable-rate model)."""
+        meta = json.loads((self.path / "model.json").read_text())
+        return meta["qualities"][self.level - 1] if self.level else meta
 
 
 REGISTRY: dict[str, ModelEntry] = {
@@ -60,13 +74,18 @@ def directory_digest(path: str | os.PathLike) -> str:
     return tree_digest(path)
 
 
+def ladder() -> list[ModelEntry]:
+    """The shipped quality ladder, smallest files first."""
+    return sorted((e for e in REGISTRY.values() if e.quality is not None), key=lambda e: e.quality)
+
+
 def by_quality(quality: int) -> ModelEntry:
     """The shipped model of a quality level."""
-    for entry in REGISTRY.values():
+    for entry in ladder():
         if entry.quality == quality:
             return entry
-    known = ", ".join(str(e.quality) for e in sorted(REGISTRY.values(), key=lambda e: e.quality))
-    raise ModelError(f"no shipped model of quality {quality}; available: {known}")
+    levels = [e.quality for e in ladder()]
+    raise ModelError(f"no shipped model of quality {quality}: expected {min(levels)} to {max(levels)}")
 
 
 def by_id(model_id: str) -> ModelEntry | None:
@@ -78,7 +97,7 @@ def resolve(spec: str | None) -> tuple[Path, ModelEntry | None]:
     """A ``--model`` value (registry name or directory; None for the default) → (directory, entry)."""
     spec = spec or DEFAULT_MODEL
     if spec in REGISTRY:
-        return models_dir() / spec, REGISTRY[spec]
+        return REGISTRY[spec].path, REGISTRY[spec]
     path = Path(spec)
     if path.is_dir():
         return path, None
@@ -86,10 +105,18 @@ def resolve(spec: str | None) -> tuple[Path, ModelEntry | None]:
     raise ModelError(f"unknown model {spec!r}: expected a shipped model ({names}) or a model directory")
 
 
-def load(spec: str | None = None, verify: bool = True):
-    """Load a model by registry name or path; shipped models must match their registered hash."""
+def load(spec: str | None = None, verify: bool = True, quality: int | None = None):
+    """Load a model by registry name or path; shipped models must match their registered hash.
+
+    ``quality`` picks a rung of the shipped ladder (no ``spec``) or a level of a
+    variable-rate model given by path.
+    """
     from .codec import Codec
 
+    if quality is not None and spec is None:
+        spec = by_quality(quality).name
+    elif quality is not None and spec in REGISTRY:
+        raise ModelError(f"give a shipped model ({spec}) or a quality ({quality}), not both")
     path, entry = resolve(spec)
     if entry is not None:
         if not path.is_dir():
@@ -101,13 +128,15 @@ def load(spec: str | None = None, verify: bool = True):
                     f"model {entry.name} at {path} fails its hash check "
                     f"(expected {entry.sha256[:12]}…, found {found[:12]}…); reinstall mnistzip"
                 )
-    return Codec.load(path, verify=verify)
+        return Codec.load(path, verify=verify, quality=entry.level).with_quality(entry.level or 1, name=entry.name)
+    return Codec.load(path, verify=verify, quality=quality)
 
 
 def for_file(model_id: str, spec: str | None = None):
     """The model that decodes a file with id ``model_id``: ``spec`` if given, else the shipped one with that id."""
     if spec is not None:
-        return load(spec)
+        codec = load(spec)
+        return codec.with_id(model_id) or codec  # another level of the same model, or a mismatch decompress reports
     entry = by_id(model_id)
     if entry is None:
         installed = ", ".join(f"{e.name} ({e.id})" for e in REGISTRY.values())

@@ -43,6 +43,25 @@ def other_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def vr_model(tmp_path_factory) -> Path:
+    """A tiny variable-rate model: three quality levels sharing one pair of transforms."""
+    from mnistzip.train import TrainConfig, train
+
+    path = tmp_path_factory.mktemp("models") / "vr"
+    config = TrainConfig(lmbda=[100, 1000, 10000], latent_dims=16, distortion="mse", prior="logistic", epochs=1,
+                         steps_per_epoch=30, train_limit=3840, test_limit=200, seed=3)
+    train(config, path, data_dir=DATA_DIR)
+    return path
+
+
+@pytest.fixture(scope="session")
+def vr_codec(vr_model):
+    from mnistzip.codec import Codec
+
+    return Codec.load(vr_model)
+
+
+@pytest.fixture(scope="session")
 def tiny_codec(tiny_model):
     from mnistzip.codec import Codec
 

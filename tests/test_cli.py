@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -226,11 +227,54 @@ def test_eval_errors(cli, tiny_model):
     assert error_line(r) == "mnistzip: error: --reference 'zzz' is not among the measured families: mae/logistic/L50/constant/e1"
 
 
-def test_models_lists_the_default(cli):
+def test_models_lists_the_ladder(cli):
     r = cli("models", "--json")
     assert r.exit_code == 0
     rows = json.loads(r.stdout)
-    assert rows[0]["name"] == "seed-2000" and rows[0]["default"] and rows[0]["bits_archive"] > 0
+    ladder = [row for row in rows if row["quality"] is not None]
+    assert [row["quality"] for row in ladder] == list(range(1, len(ladder) + 1)) and len(ladder) >= 6
+    bits = [row["bits_archive"] for row in ladder]
+    assert bits == sorted(bits) and bits[0] <= 12 and bits[-1] >= 100
+    assert all(row["psnr_of_mean_mse"] > 0 and row["decompress_digits_per_s"] > 0 for row in ladder)
+    (default,) = [row for row in rows if row["default"]]
+    assert default == min(ladder, key=lambda row: abs(row["bits_archive"] - 40))
+    assert "seed-2000" in [row["name"] for row in rows if row["quality"] is None]  # its files still decode
+
+
+def test_compress_with_a_quality_level(cli, vr_model, vr_codec):
+    for q in (1, 3):
+        r = cli("compress", "mnist:test:0-9", "-o", f"q{q}.mz", "-m", vr_model, "-q", q)
+        assert r.exit_code == 0, r.output
+        assert r.stdout.strip().endswith(f"(model vr q{q})")
+        assert container.read(f"q{q}.mz").model_id == vr_codec.with_quality(q).id
+        r = cli("decompress", f"q{q}.mz", "-o", f"q{q}.npy", "-m", vr_model)  # the level is found from the id
+        assert r.exit_code == 0, r.output
+    assert Path("q1.mz").stat().st_size < Path("q3.mz").stat().st_size
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-q", "99"], "no shipped model of quality 99: expected 1 to "),
+    (["-q", "4", "-m", "{vr}"], "vr has quality levels 1 to 3, not 4"),
+    (["-q", "1", "-m", "seed-2000"], "give a shipped model (seed-2000) or a quality (1), not both"),
+])
+def test_quality_errors(cli, vr_model, args, message):
+    r = cli("compress", "mnist:test:0", "-o", "a.mz", *[a.format(vr=vr_model) for a in args])
+    assert r.exit_code == ExitStatus.MODEL
+    assert error_line(r).startswith(f"mnistzip: error: {message}")
+    assert not Path("a.mz").exists()
+
+
+def test_outputs_get_the_usual_permissions(cli, tiny_model):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        assert cli("compress", "mnist:test:0", "-o", "d.mz", "-m", tiny_model).exit_code == 0
+        assert cli("decompress", "d.mz", "-o", "d", "-m", tiny_model).exit_code == 0
+    finally:
+        os.umask(umask)
+    assert Path("d.mz").stat().st_mode & 0o777 == 0o644
+    assert Path("d").stat().st_mode & 0o777 == 0o755
 
 
 def test_train_tiny_then_refuse_existing(cli):

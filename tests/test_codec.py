@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from mnistzip import container, data
+from mnistzip import container, data, metrics
 from mnistzip.codec import Codec
 from mnistzip.errors import BadMzFile, InputError, ModelError, UnknownModel
 
@@ -82,7 +82,7 @@ def test_altered_tables_are_detected(tiny_model, tmp_path):
     copy = tmp_path / "altered"
     shutil.copytree(tiny_model, copy)
     card = json.loads((copy / "model.json").read_text())
-    card["tables_sha256"] = "0" * 64
+    card["qualities"][0]["tables_sha256"] = "0" * 64
     (copy / "model.json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="range-coding tables do not match model.json"):
         Codec.load(copy)
@@ -140,3 +140,30 @@ def test_refine_lowers_the_rd_cost_and_decodes_with_the_same_decoder(tiny_codec,
 def test_latent_bits_match_the_coded_size(tiny_codec, digits):
     latents = tiny_codec.quantize(tiny_codec.latents(digits))
     assert len(tiny_codec.encode_latents(latents)) * 8 == pytest.approx(tiny_codec.latent_bits(latents).sum(), abs=24)
+
+
+def test_quality_levels_trade_bits_for_quality(vr_codec):
+    digits = data.load_mnist("test")[:100]
+    bits, errors = [], []
+    for q in (1, 2, 3):
+        codec = vr_codec.with_quality(q)
+        mz = codec.compress(digits)
+        recon = codec.decompress(mz)
+        np.testing.assert_array_equal(recon, codec.synthesize(codec.quantize(codec.latents(digits))))
+        bits.append(len(mz.payload))
+        errors.append(metrics.psnr_of_mean_mse(digits, recon))
+        assert vr_codec.with_id(codec.id).quality == q
+    assert bits == sorted(bits) and bits[0] < bits[-1]
+    assert errors[-1] > errors[0]
+    assert len({vr_codec.with_quality(q).id for q in (1, 2, 3)}) == 3
+
+
+def test_a_level_cannot_decode_another_levels_file(vr_codec):
+    mz = vr_codec.with_quality(1).compress(data.load_mnist("test")[:2])
+    with pytest.raises(UnknownModel, match=f"the file was made with model {mz.model_id}, not with vr q3"):
+        vr_codec.with_quality(3).decompress(mz)
+
+
+def test_quality_out_of_range(vr_model):
+    with pytest.raises(ModelError, match="^vr has quality levels 1 to 3, not 4$"):
+        Codec.load(vr_model, quality=4)

@@ -72,3 +72,16 @@ def test_recipe_family_groups_models_that_differ_only_in_lambda():
     assert recipe_family(dict(PRESETS["seed"], lmbda=300, distortion="mse")) == "mse/logistic/L50/constant/e15"
     old_card = {k: v for k, v in PRESETS["seed"].items() if k != "lr_schedule"}  # cards from before the option
     assert recipe_family(old_card) == "seed"
+
+
+def test_variable_rate_model_card(vr_model):
+    card = json.loads((vr_model / "model.json").read_text())
+    levels = card["qualities"]
+    assert [lv["quality"] for lv in levels] == [1, 2, 3] and [lv["lmbda"] for lv in levels] == [100, 1000, 10000]
+    assert len({lv["id"] for lv in levels}) == 3
+    bits = [lv["test"]["bits_archive"] for lv in levels]
+    assert bits == sorted(bits)
+    default = min(levels, key=lambda lv: abs(lv["test"]["bits_archive"] - 40))
+    assert card["default_quality"] == default["quality"] and card["id"] == default["id"]
+    assert card["family"] == "vr/mse/logistic/L16/constant/e1"
+    assert len(card["history"][0]["psnr"]) == 3

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from mnistzip import data, metrics, zoo
+from mnistzip import container, data, metrics, zoo
 from mnistzip.errors import ModelError, UnknownModel
+
+
+DATA = Path(__file__).parent / "data"
 
 
 def test_registry_entries_match_their_files():
     for entry in zoo.REGISTRY.values():
-        path = zoo.models_dir() / entry.name
-        assert zoo.directory_digest(path) == entry.sha256, entry.name
-        assert (path / "model.json").read_text().count(f'"id": "{entry.id}"') == 1
+        assert zoo.directory_digest(entry.path) == entry.sha256, entry.name
+        assert entry.card()["id"] == entry.id
     assert zoo.DEFAULT_MODEL in zoo.REGISTRY
     assert len({e.id for e in zoo.REGISTRY.values()}) == len(zoo.REGISTRY)
+
+
+def test_files_of_the_first_shipped_model_still_decode():
+    mz = container.read(DATA / "seed-2000-three.mz")
+    codec = zoo.for_file(mz.model_id)
+    assert codec.name == "seed-2000"
+    np.testing.assert_array_equal(codec.decompress(mz), np.load(DATA / "seed-2000-three.npy"))
 
 
 def test_default_model_reaches_17_db_on_100_test_digits():
@@ -27,8 +38,9 @@ def test_default_model_reaches_17_db_on_100_test_digits():
 
 
 def test_altered_shipped_model_is_refused(tmp_path, monkeypatch):
-    copy = tmp_path / zoo.DEFAULT_MODEL
-    shutil.copytree(zoo.models_dir() / zoo.DEFAULT_MODEL, copy)
+    entry = zoo.REGISTRY[zoo.DEFAULT_MODEL]
+    copy = tmp_path / entry.path.name
+    shutil.copytree(entry.path, copy)
     weights = next((copy / "variables").glob("*.data-*"))
     blob = bytearray(weights.read_bytes())
     blob[1000] ^= 1
@@ -50,6 +62,11 @@ def test_file_needing_an_unknown_model():
 
 
 def test_quality_lookup():
-    assert zoo.by_quality(1).name == zoo.DEFAULT_MODEL
-    with pytest.raises(ModelError, match="no shipped model of quality 99"):
+    ladder = zoo.ladder()
+    assert [zoo.by_quality(e.quality) for e in ladder] == ladder
+    bits = [e.card()["test"]["bits_archive"] for e in ladder]
+    assert zoo.REGISTRY[zoo.DEFAULT_MODEL] == ladder[int(np.argmin([abs(b - 40) for b in bits]))]
+    with pytest.raises(ModelError, match=f"no shipped model of quality 99: expected 1 to {len(ladder)}"):
         zoo.by_quality(99)
+    codec = zoo.load(quality=1)
+    assert codec.name == ladder[0].name and codec.id == ladder[0].id
