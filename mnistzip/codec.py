@@ -146,7 +146,7 @@ class Codec:
         dims = np.arange(y.shape[1])
 
         def loss(latents, which):
-            idx = np.clip(latents.astype(np.int64) - first, -1, cost_table.shape[1])
+            idx = np.clip(self.symbols(latents) - first, -1, cost_table.shape[1])
             inside = (idx >= 0) & (idx < cost_table.shape[1])
             bits = np.where(inside, cost_table[dims, np.clip(idx, 0, cost_table.shape[1] - 1)], np.inf).sum(axis=1)
             recon = self.synthesize(latents).astype(np.float64) / 255.0
@@ -233,8 +233,17 @@ class Codec:
     def latent_bits(self, latents: np.ndarray) -> np.ndarray:
         """Bits per digit that the range-coding tables assign to quantised latents."""
         table, first = self._symbol_costs
-        idx = np.asarray(latents).astype(np.int64) - first
+        idx = self.symbols(latents) - first
         return table[np.arange(table.shape[0]), np.clip(idx, 0, table.shape[1] - 1)].sum(axis=1)
+
+    def symbols(self, latents: np.ndarray) -> np.ndarray:
+        """The integer symbols the range coder sees for quantised latents (the quantisation offset removed)."""
+        return np.round(np.asarray(latents, np.float64) - self._offset).astype(np.int64)
+
+    @functools.cached_property
+    def _offset(self) -> np.ndarray:
+        """Each dimension's quantisation offset: 0 for symmetric priors, a fraction for a learned deep prior."""
+        return self.quantize(np.zeros((1, self._symbol_costs[0].shape[0]), np.float32))[0].astype(np.float64)
 
     def encode_each(self, images: np.ndarray, latents: np.ndarray | None = None) -> list[bytes]:
         """One range-coded string per digit: the payload of a one-digit file for each."""
@@ -284,8 +293,7 @@ class Codec:
         rng = np.random.default_rng(seed)
         pmfs, first = self.prior_pmfs()
         latents = np.stack([rng.choice(len(p), size=n, p=p) + f for p, f in zip(pmfs, first)], axis=1)
-        offset = self.quantize(np.zeros((1, len(pmfs)), np.float32))  # the quantisation offset, if any
-        return self.synthesize(latents.astype(np.float32) + offset)
+        return self.synthesize((latents + self._offset).astype(np.float32))
 
 
 def _with_deadline(work, seconds: float):

@@ -167,3 +167,15 @@ def test_a_level_cannot_decode_another_levels_file(vr_codec):
 def test_quality_out_of_range(vr_model):
     with pytest.raises(ModelError, match="^vr has quality levels 1 to 3, not 4$"):
         Codec.load(vr_model, quality=4)
+
+
+def test_symbol_costs_match_the_range_coder_with_a_deep_prior(deep_codec):
+    digits = data.load_mnist("test")[:200]
+    latents = deep_codec.quantize(deep_codec.latents(digits))
+    assert np.abs(latents - np.round(latents)).max() > 0.01  # offsets: the latents are not integers
+    payload, _ = deep_codec.encode(digits)
+    assert 8 * len(payload) / 200 == pytest.approx(deep_codec.latent_bits(latents).mean(), abs=0.5)
+    refined = deep_codec.refine(digits, 1000.0, rounds=1)
+    bits = 8 * len(deep_codec.encode_latents(refined)) / 200
+    assert bits == pytest.approx(deep_codec.latent_bits(refined).mean(), abs=0.5)
+    assert bits <= 8 * len(payload) / 200 + 0.5
