@@ -45,16 +45,126 @@ class ModelEntry:
 REGISTRY: dict[str, ModelEntry] = {
     e.name: e
     for e in [
+        # The quality ladder: levels of three variable-rate models (MSE, latent 32, deep prior, 45 epochs), the
+        # best of them at each rate (benchmarks/rd.py). Levels not on the ladder still decode with --model DIR.
+        ModelEntry(
+            name="ladder-q1",
+            quality=1,
+            id="8b93",
+            sha256="afa57bebdaa0f6c1aa198f9984f5fa120e265cfd535563b973d2b0eebf4917b2",
+            description="vr-250-2000 level, λ=250",
+            directory="vr-250-2000",
+            level=1,
+        ),
+        ModelEntry(
+            name="ladder-q2",
+            quality=2,
+            id="a566",
+            sha256="afa57bebdaa0f6c1aa198f9984f5fa120e265cfd535563b973d2b0eebf4917b2",
+            description="vr-250-2000 level, λ=500",
+            directory="vr-250-2000",
+            level=2,
+        ),
+        ModelEntry(
+            name="ladder-q3",
+            quality=3,
+            id="c266",
+            sha256="afa57bebdaa0f6c1aa198f9984f5fa120e265cfd535563b973d2b0eebf4917b2",
+            description="vr-250-2000 level, λ=1000",
+            directory="vr-250-2000",
+            level=3,
+        ),
+        ModelEntry(
+            name="ladder-q4",
+            quality=4,
+            id="c46c",
+            sha256="afa57bebdaa0f6c1aa198f9984f5fa120e265cfd535563b973d2b0eebf4917b2",
+            description="vr-250-2000 level, λ=2000",
+            directory="vr-250-2000",
+            level=4,
+        ),
+        ModelEntry(
+            name="ladder-q5",
+            quality=5,
+            id="b211",
+            sha256="3c016f08748a916bcca19b42a6919dd144881a956ce8c7d4281152e837711e0c",
+            description="vr-500-8000 level, λ=2000",
+            directory="vr-500-8000",
+            level=3,
+        ),
+        ModelEntry(
+            name="ladder-q6",
+            quality=6,
+            id="c93e",
+            sha256="3c016f08748a916bcca19b42a6919dd144881a956ce8c7d4281152e837711e0c",
+            description="vr-500-8000 level, λ=4000",
+            directory="vr-500-8000",
+            level=4,
+        ),
+        ModelEntry(
+            name="ladder-q7",
+            quality=7,
+            id="c06b",
+            sha256="3c016f08748a916bcca19b42a6919dd144881a956ce8c7d4281152e837711e0c",
+            description="vr-500-8000 level, λ=8000",
+            directory="vr-500-8000",
+            level=5,
+        ),
+        ModelEntry(
+            name="ladder-q8",
+            quality=8,
+            id="d35f",
+            sha256="3b08bdca32670e169974a5e7c29924468e62ce024b67475de946003e6d738a47",
+            description="vr-4000-64000 level, λ=4000",
+            directory="vr-4000-64000",
+            level=1,
+        ),
+        ModelEntry(
+            name="ladder-q9",
+            quality=9,
+            id="e114",
+            sha256="3b08bdca32670e169974a5e7c29924468e62ce024b67475de946003e6d738a47",
+            description="vr-4000-64000 level, λ=8000",
+            directory="vr-4000-64000",
+            level=2,
+        ),
+        ModelEntry(
+            name="ladder-q10",
+            quality=10,
+            id="c693",
+            sha256="3b08bdca32670e169974a5e7c29924468e62ce024b67475de946003e6d738a47",
+            description="vr-4000-64000 level, λ=16000",
+            directory="vr-4000-64000",
+            level=3,
+        ),
+        ModelEntry(
+            name="ladder-q11",
+            quality=11,
+            id="e970",
+            sha256="3b08bdca32670e169974a5e7c29924468e62ce024b67475de946003e6d738a47",
+            description="vr-4000-64000 level, λ=32000",
+            directory="vr-4000-64000",
+            level=4,
+        ),
+        ModelEntry(
+            name="ladder-q12",
+            quality=12,
+            id="0b0e",
+            sha256="3b08bdca32670e169974a5e7c29924468e62ce024b67475de946003e6d738a47",
+            description="vr-4000-64000 level, λ=64000",
+            directory="vr-4000-64000",
+            level=5,
+        ),
         ModelEntry(
             name="seed-2000",
-            quality=1,
+            quality=None,
             id="ec58",
             sha256="a62e40ffcd390c956e40de89cc40c31728adddb855b6f845a0cfb59e7d8fea90",
-            description="seed recipe: latent 50, NoisyLogistic prior, MAE, lambda 2000, 15 epochs",
+            description="seed recipe, λ=2000 (first default)",
         ),
     ]
 }
-DEFAULT_MODEL = "seed-2000"
+DEFAULT_MODEL = "ladder-q6"  # the rung nearest 40 bits per digit
 
 
 def models_dir() -> Path:
@@ -101,8 +211,7 @@ def resolve(spec: str | None) -> tuple[Path, ModelEntry | None]:
     path = Path(spec)
     if path.is_dir():
         return path, None
-    names = ", ".join(REGISTRY)
-    raise ModelError(f"unknown model {spec!r}: expected a shipped model ({names}) or a model directory")
+    raise ModelError(f"unknown model {spec!r}: expected a shipped model (see 'mnistzip models') or a model directory")
 
 
 def load(spec: str | None = None, verify: bool = True, quality: int | None = None):
@@ -139,9 +248,8 @@ def for_file(model_id: str, spec: str | None = None):
         return codec.with_id(model_id) or codec  # another level of the same model, or a mismatch decompress reports
     entry = by_id(model_id)
     if entry is None:
-        installed = ", ".join(f"{e.name} ({e.id})" for e in REGISTRY.values())
         raise UnknownModel(
-            f"the file needs model {model_id}, which is not installed (installed: {installed}); "
+            f"the file needs model {model_id}, which is not installed ('mnistzip models' lists the shipped ones); "
             "pass --model with the model directory that made it"
         )
     return load(entry.name)

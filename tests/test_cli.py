@@ -102,7 +102,7 @@ def test_unknown_model(cli):
     r = cli("compress", "mnist:test:0", "-o", "x.mz", "--model", "nope")
     assert r.exit_code == ExitStatus.MODEL
     assert error_line(r) == (
-        "mnistzip: error: unknown model 'nope': expected a shipped model (seed-2000) or a model directory"
+        "mnistzip: error: unknown model 'nope': expected a shipped model (see 'mnistzip models') or a model directory"
     )
 
 
@@ -126,7 +126,8 @@ def test_decompress_needs_an_installed_model(cli, tiny_model, tiny_codec):
     r = cli("decompress", "d.mz")
     assert r.exit_code == ExitStatus.MODEL
     assert error_line(r).startswith(
-        f"mnistzip: error: the file needs model {tiny_codec.id}, which is not installed (installed: seed-2000 (ec58))"
+        f"mnistzip: error: the file needs model {tiny_codec.id}, which is not installed ('mnistzip models' lists the "
+        "shipped ones); pass --model with the model directory that made it"
     )
 
 
@@ -201,6 +202,17 @@ def test_eval_json(cli, tiny_model, tiny_codec):
     assert row["psnr_mean"] >= row["psnr_of_mean_mse"] > 5
     assert 0 < row["ssim"] < 1 and row["mae"] > 0
     assert row["compress_digits_per_s"] > 0 and row["decompress_digits_per_s"] > 0
+
+
+def test_eval_ladder_is_one_curve(cli):
+    from mnistzip import zoo
+
+    r = cli("eval", "--ladder", "--limit", "20", "--json", "-")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)["results"]
+    assert [row["model"] for row in rows] == [e.name for e in zoo.ladder()]
+    assert len({row["family"] for row in rows}) == 1
+    assert [row["model_id"] for row in rows] == [e.id for e in zoo.ladder()]
 
 
 def test_eval_with_codecs_plot_grid_and_json_file(cli, tiny_model, tiny_codec):
