@@ -23,6 +23,7 @@ SAMPLE_BYTES_PER_DIGIT = 16  # random bytes fed to the decoder per generated dig
 SYNTHESIS_BATCH = 4096  # digits per decoder call: bounds memory whatever the count
 DECODE_SECONDS = 2.0  # range decoding of honest files runs at > 10,000 digits/s; garbage may not end
 DECODE_DIGITS_PER_SECOND = 2000
+OVERFLOW_WIDTH = 4  # bits per chunk of TFC's escape code for values outside a table (its default)
 META_FILE = "model.json"
 
 
@@ -142,13 +143,10 @@ class Codec:
         images = check_digits(images)
         target = images.astype(np.float64) / 255.0
         y = self.quantize(self.latents(images)).astype(np.float32)
-        cost_table, first = self._symbol_costs
         dims = np.arange(y.shape[1])
 
         def loss(latents, which):
-            idx = np.clip(self.symbols(latents) - first, -1, cost_table.shape[1])
-            inside = (idx >= 0) & (idx < cost_table.shape[1])
-            bits = np.where(inside, cost_table[dims, np.clip(idx, 0, cost_table.shape[1] - 1)], np.inf).sum(axis=1)
+            bits = self.latent_bits(latents)
             recon = self.synthesize(latents).astype(np.float64) / 255.0
             return bits + lmbda * ((recon - target[which]) ** 2).reshape(len(latents), -1).mean(axis=1)
 
@@ -231,10 +229,31 @@ class Codec:
         return self._module.compress_latents(np.asarray(latents, np.float32), *self._q).numpy()
 
     def latent_bits(self, latents: np.ndarray) -> np.ndarray:
-        """Bits per digit that the range-coding tables assign to quantised latents."""
+        """Bits per digit that the range coder spends on quantised latents.
+
+        Symbols inside a dimension's table cost -log2 of their probability. One
+        outside it costs the table's overflow symbol plus TFC's escape code for
+        the excess, estimated as two chunks of ``OVERFLOW_WIDTH`` bits per chunk
+        of its magnitude (rare: a few digits in ten thousand).
+        """
         table, first = self._symbol_costs
+        lengths, overflow = self._table_extents
         idx = self.symbols(latents) - first
-        return table[np.arange(table.shape[0]), np.clip(idx, 0, table.shape[1] - 1)].sum(axis=1)
+        inside = (idx >= 0) & (idx < lengths)
+        costs = table[np.arange(table.shape[0]), np.clip(idx, 0, table.shape[1] - 1)]
+        excess = np.where(idx < 0, -idx, idx - lengths + 1)
+        chunks = np.maximum(1, np.ceil(np.log2(2 * np.maximum(excess, 1) + 1) / OVERFLOW_WIDTH))
+        return np.where(inside, costs, overflow + 2 * OVERFLOW_WIDTH * chunks).sum(axis=1)
+
+    @functools.cached_property
+    def _table_extents(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each dimension's table length (symbols it codes directly) and the bits of its overflow symbol."""
+        cdf, _ = (t.numpy() for t in self._module.tables(*self._q))
+        rows = np.split(cdf, np.flatnonzero(cdf < 0)[1:])
+        counts = [np.diff(row[1:]) for row in rows]  # the last symbol of each row is the overflow one
+        lengths = np.array([len(c) - 1 for c in counts])
+        overflow = np.array([-row[0] - np.log2(max(c[-1], 1)) for row, c in zip(rows, counts)], np.float64)
+        return lengths, overflow
 
     def symbols(self, latents: np.ndarray) -> np.ndarray:
         """The integer symbols the range coder sees for quantised latents (the quantisation offset removed)."""
