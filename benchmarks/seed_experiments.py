@@ -46,7 +46,7 @@ def model_for(runs: Path, key: str, value) -> Path:
     """Train (or reuse) the seed-recipe model with one setting changed."""
     settings = dict(BASE, **{key: value})
     if settings == BASE:
-        return zoo.models_dir() / zoo.DEFAULT_MODEL
+        return zoo.REGISTRY["seed-2000"].path
     path = runs / f"seed-{key}-{value}"
     if not path.exists():
         print(f"training {path.name} ...", flush=True)
@@ -134,7 +134,7 @@ def run_generative(runs: Path) -> None:
 
     from mnistzip.output import grid
 
-    codec = zoo.load()
+    codec = zoo.load("seed-2000")
     RESULTS.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid(codec.sample(16, seed=0)), mode="L").resize((224, 224), Image.NEAREST).save(
         RESULTS / "generative-bytes.png")

@@ -1,0 +1,165 @@
+"""Rate–distortion of the quality ladder against the seed recipe and the classical codecs.
+
+    MNISTZIP_DATA_DIR=../shared/mnist python benchmarks/rd.py             # the shipped ladder
+    MNISTZIP_DATA_DIR=../shared/mnist python benchmarks/rd.py --refine    # and with encode-time refinement
+    MNISTZIP_DATA_DIR=../shared/mnist python benchmarks/rd.py --train     # retrain the ladder into runs/ first
+
+Every rung is measured on the MNIST test split: bits on disk inside one archive
+of the split, entropy bits, PSNR of the mean MSE and mean per-digit PSNR,
+encode and decode digits per second. The BD-rate is taken against the seed
+recipe's λ sweep (``benchmarks/seed_experiments.py lambda``, whose figures are
+the "seed" rows of docs/results/rd.json, with the classical codecs' rows).
+Writes docs/results/rd.md, docs/results/rd.png and docs/results/ladder.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mnistzip import data, metrics, zoo  # noqa: E402
+from mnistzip.codec import Codec  # noqa: E402
+from mnistzip.evaluate import measure, rate_of  # noqa: E402
+
+RESULTS = ROOT / "docs" / "results"
+REFERENCE = RESULTS / "rd.json"  # seed sweep + classical codecs, from the eval command in the README
+TARGETS = dict(bd_rate=-40.0, psnr_at_25_bits=19.5, psnr_at_8_bits=14.5)
+
+
+def machine() -> str:
+    """Where the figures were measured."""
+    cpu = platform.processor() or platform.machine()
+    return f"{os.cpu_count()} CPU cores ({cpu}), no GPU, Python {platform.python_version()}, TF 2.14.1"
+
+
+def rungs(args) -> list[Codec]:
+    """The rungs to measure: every level of --model, of fresh trainings of the shipped recipes, or the shipped ladder."""
+    if args.model:
+        codec = Codec.load(args.model)
+        return [codec.with_quality(level["quality"]) for level in codec.levels]
+    if not args.train:
+        return [zoo.load(entry.name) for entry in zoo.ladder()]
+    from mnistzip.train import TrainConfig, train
+
+    out = []
+    for directory in dict.fromkeys(entry.path for entry in zoo.ladder()):
+        card = json.loads((directory / "model.json").read_text())
+        path = ROOT / "runs" / f"{directory.name}-retrained"
+        if not path.exists():
+            print(f"training {path} with: {card['command']}", flush=True)
+            train(TrainConfig(**card["recipe"]), path, resume=True, command=card["command"])
+        codec = Codec.load(path)
+        out += [codec.with_quality(level["quality"]) for level in codec.levels]
+    return out
+
+
+def best_psnr_within(rows: list[dict], bits: float) -> float | None:
+    """The highest PSNR of the mean MSE among rows using at most ``bits`` per digit."""
+    fits = [r["psnr_of_mean_mse"] for r in rows if rate_of(r) <= bits]
+    return max(fits) if fits else None
+
+
+def bd(reference: list[dict], rows: list[dict]) -> float:
+    return metrics.bd_rate([rate_of(r) for r in reference], [r["psnr_of_mean_mse"] for r in reference],
+                           [rate_of(r) for r in rows], [r["psnr_of_mean_mse"] for r in rows])
+
+
+def markdown(rows: list[dict], summary: dict, n: int) -> str:
+    """docs/results/rd.md: how to reproduce, the table, the verdicts, the plot."""
+    head = ("| quality | model | id | λ | bits/digit on disk | entropy bits | one-digit file bits | PSNR of mean MSE (dB) "
+            "| PSNR avg (dB) | SSIM | enc digits/s | dec digits/s |\n" + "|---" * 12 + "|\n")
+    body = "".join(
+        f"| {r['quality']}{' +refine' if r.get('refined') else ''} | {r['model'].removesuffix(' --refine')} "
+        f"| {r['model_id']} | {r['lmbda']:g} "
+        f"| {r['bits_archive']:.2f} | {r['bits_entropy']:.2f} | {r['bits_single_file']:.1f} "
+        f"| {r['psnr_of_mean_mse']:.2f} | {r['psnr_mean']:.2f} | {r['ssim']:.3f} "
+        f"| {r['compress_digits_per_s']:,.0f} | {r['decompress_digits_per_s']:,.0f} |\n"
+        for r in rows
+    )
+    verdicts = "".join(
+        f"| {k} | {v['target']} | {v['plain']} | {v.get('refined', '-')} |\n" for k, v in summary.items()
+    )
+    return (
+        "# Rate–distortion: the quality ladder against the seed recipe\n\n"
+        "Reproduce: `MNISTZIP_DATA_DIR=../shared/mnist python benchmarks/rd.py --refine` "
+        "(`--train` retrains the ladder from the command in its model.json first).\n"
+        f"Measured on {n:,} MNIST test digits (the models never saw them); machine: {machine()}. "
+        "Bits on disk are real `.mz` sizes of one archive holding the whole split (header and CRC included). "
+        "PSNR has a 255 peak. `+refine` rows use `mnistzip compress --refine` (encode-time search for "
+        "bits + λ·MSE; same decoder, same file format); their speed is the refinement's.\n\n"
+        + head + body
+        + "\n| target | wanted | ladder | ladder +refine |\n|---|---|---|---|\n" + verdicts
+        + "\nThe seed curve is the seed recipe's λ sweep (λ = 300 … 4000, "
+        "[seed-lambda.md](seed-lambda.md)); BD-rate integrates over the PSNR range both curves cover. "
+        "What each lever gave: [levers.md](levers.md).\n\n"
+        "![rate-distortion](rd.png)\n"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a variable-rate model directory (default: the shipped ladder)")
+    parser.add_argument("--train", action="store_true", help="retrain the shipped ladder's recipe into runs/")
+    parser.add_argument("--refine", action="store_true", help="also measure with encode-time refinement (slow)")
+    parser.add_argument("--refine-up-to", type=float, default=60.0, metavar="BITS",
+                        help="refine only rungs of at most this many bits per digit (where the seed curve is)")
+    parser.add_argument("--limit", type=int, help="only the first N test digits")
+    parser.add_argument("--cache", type=Path, default=ROOT / "runs" / "rd-cache.json",
+                        help="refined figures measured before, by model id and digit count (resumable runs)")
+    args = parser.parse_args()
+
+    digits = data.load_mnist("test")[: args.limit]
+    reference = json.loads(REFERENCE.read_text())["results"]
+    seed = [r for r in reference if r["family"] == "seed"]
+    cache = json.loads(args.cache.read_text()) if args.cache.exists() else {}
+    rows: list[dict] = []
+    for rung, codec in enumerate(rungs(args), start=1):
+        refining = args.refine and codec.level["test"]["bits_archive"] <= args.refine_up_to
+        for refine in ([None, codec.level["lmbda"]] if refining else [None]):
+            started = time.perf_counter()
+            key = f"{codec.id}/{len(digits)}/{refine}"  # a model id names its weights, gains and tables
+            cached = cache.get(key) if refine else None  # only the slow refined rows are kept
+            row = dict(cached or measure(codec, digits, refine=refine), model=codec.name)
+            cache[key] = row
+            args.cache.parent.mkdir(parents=True, exist_ok=True)
+            args.cache.write_text(json.dumps(cache, indent=1))
+            row = dict(row, quality=rung, lmbda=codec.level["lmbda"], refined=refine is not None)
+            rows.append(row)
+            print(f"q{rung} ({codec.name}){' +refine' if refine else ''}: {row['bits_archive']:.2f} bits/digit, "
+                  f"{row['psnr_of_mean_mse']:.2f} dB (avg {row['psnr_mean']:.2f}), "
+                  f"{time.perf_counter() - started:.0f} s", flush=True)
+    plain = [r for r in rows if not r["refined"]]
+    refined = [r for r in rows if r["refined"]]
+    summary = {}
+    for name, pick in (("plain", plain), ("refined", refined)):
+        if not pick:
+            continue
+        figures = dict(bd_rate=round(bd(seed, pick), 1), psnr_at_25_bits=best_psnr_within(pick, 25.0),
+                       psnr_at_8_bits=best_psnr_within(pick, 8.0))
+        for key, value in figures.items():
+            summary.setdefault(key, dict(target=("≤ " if key == "bd_rate" else "≥ ") + f"{TARGETS[key]:g}"))
+            summary[key][name] = value
+    for key, v in summary.items():
+        print(f"{key}: target {v['target']}, ladder {v.get('plain')}, +refine {v.get('refined', '-')}")
+
+    from mnistzip.report import plot_rd
+
+    curve = [dict(r, family="mnistzip ladder" + (" +refine" if r["refined"] else "")) for r in rows]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    plot_rd(curve + [dict(r, family="seed recipe" if r["family"] == "seed" else r["family"]) for r in reference],
+            RESULTS / "rd.png", force=True, title=f"MNIST test split, {len(digits):,} digits")
+    (RESULTS / "ladder.json").write_text(json.dumps(dict(digits=len(digits), rows=rows, summary=summary), indent=2) + "\n")
+    (RESULTS / "rd.md").write_text(markdown(rows, summary, len(digits)))
+    print(f"wrote {RESULTS / 'rd.md'}, {RESULTS / 'rd.png'}, {RESULTS / 'ladder.json'}")
+
+
+if __name__ == "__main__":
+    main()
