@@ -220,7 +220,9 @@ def test_two_writers_never_corrupt(tmp_path, tiny_model):
     assert not list(tmp_path.glob(".same.mz*"))
 
 
-TRAIN = ["train", "--lmbda", "500", "--epochs", "3", "--steps-per-epoch", "15", "--train-limit", "1920",
+# Long enough (about 2 s an epoch) that the signal, sent half a second after epoch 1 ends, lands mid-run
+# even on an idle machine: with 15-step epochs the run sometimes finished first.
+TRAIN = ["train", "--lmbda", "500", "--epochs", "4", "--steps-per-epoch", "40", "--train-limit", "5120",
          "--test-limit", "300", "-o", "m"]
 
 
@@ -246,7 +248,7 @@ def test_interrupted_train_resumes_to_the_same_figures(tmp_path, sig):
 
     a = json.loads((tmp_path / "m" / "model.json").read_text())
     b = json.loads((tmp_path / "straight" / "model.json").read_text())
-    assert [h["epoch"] for h in a["history"]] == [1, 2, 3]
+    assert [h["epoch"] for h in a["history"]] == [1, 2, 3, 4]
     assert a["test"]["psnr_of_mean_mse"] == pytest.approx(b["test"]["psnr_of_mean_mse"], abs=0.5)
     assert a["test"]["bits_entropy"] == pytest.approx(b["test"]["bits_entropy"], rel=0.1)
 
