@@ -177,6 +177,12 @@ def _archive(cli, tiny_model) -> str:
 # --------------------------------------------------------------------------- processes: determinism, signals, races
 
 
+def _default_sigint():
+    """Let Ctrl-C reach the child even when the test run itself was started in the background
+    (a shell's ``cmd &`` ignores SIGINT, the child would inherit that, and never see the signal)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run(args, cwd, **kw):
     env = dict(os.environ, MNISTZIP_MODELS_DIR=os.environ.get("MNISTZIP_MODELS_DIR", ""))
     return subprocess.run([*MNISTZIP, *map(str, args)], cwd=cwd, capture_output=True, text=True, env=env, **kw)
@@ -196,7 +202,7 @@ def test_killed_compress_leaves_no_partial_file(tmp_path, tiny_model, sig):
     for delay in (0.5, 2.5, 4.0):
         out = tmp_path / "all.mz"
         proc = subprocess.Popen([*MNISTZIP, "compress", "mnist:test", "-o", str(out), "-m", str(tiny_model), "-f"],
-                                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_default_sigint)
         time.sleep(delay)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
@@ -220,15 +226,15 @@ def test_two_writers_never_corrupt(tmp_path, tiny_model):
     assert not list(tmp_path.glob(".same.mz*"))
 
 
-# Long enough (about 2 s an epoch) that the signal, sent half a second after epoch 1 ends, lands mid-run
-# even on an idle machine: with 15-step epochs the run sometimes finished first.
+# Long enough (about 2 s an epoch) that the signal, sent half a second after epoch 1 ends, lands mid-run.
 TRAIN = ["train", "--lmbda", "500", "--epochs", "4", "--steps-per-epoch", "40", "--train-limit", "5120",
          "--test-limit", "300", "-o", "m"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_interrupted_train_resumes_to_the_same_figures(tmp_path, sig):
-    proc = subprocess.Popen([*MNISTZIP, *TRAIN], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([*MNISTZIP, *TRAIN], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=_default_sigint)
     history = tmp_path / "m.training" / "history.json"
     deadline = time.time() + 120
     while not history.exists() and time.time() < deadline:
