@@ -180,6 +180,11 @@ class Codec:
                 table[d, : len(p)] = -np.log2(p)
         return table, first
 
+    def _require_encoder(self) -> None:
+        """A decode-only model (one kept so that its old files decode) cannot compress."""
+        if self.meta.get("decode_only"):
+            raise ModelError(f"{self.name} only decodes the files it made; compress with the quality ladder (--quality)")
+
     def decompress(self, mz: MzFile) -> np.ndarray:
         """The contents of an .mz file → uint8 digits (N, 28, 28); the file must name this model."""
         if mz.model_id != self.id:
@@ -192,6 +197,7 @@ class Codec:
     def encode(self, images: np.ndarray) -> tuple[bytes, np.ndarray]:
         """Digits → (one range-coded string, entropy estimate in bits per digit)."""
         images = check_digits(images)
+        self._require_encoder()
         string, bits = self._module.compress(images, *self._q)
         return string.numpy(), bits.numpy()
 
@@ -226,6 +232,7 @@ class Codec:
 
     def encode_latents(self, latents: np.ndarray) -> bytes:
         """Quantised latents (N, latent_dims) → one range-coded string."""
+        self._require_encoder()
         return self._module.compress_latents(np.asarray(latents, np.float32), *self._q).numpy()
 
     def latent_bits(self, latents: np.ndarray) -> np.ndarray:
@@ -266,12 +273,14 @@ class Codec:
 
     def encode_each(self, images: np.ndarray, latents: np.ndarray | None = None) -> list[bytes]:
         """One range-coded string per digit: the payload of a one-digit file for each."""
+        self._require_encoder()
         if latents is None:
             return list(self._module.compress_each(check_digits(images), *self._q).numpy())
         return [self.encode_latents(y[None]) for y in latents]
 
     def latents(self, images: np.ndarray) -> np.ndarray:
         """The encoder's unquantised latents (N, latent_dims), in the coded domain (times the quality's gain)."""
+        self._require_encoder()
         return self._module.analyse(check_digits(images), *self._q).numpy()
 
     def quantize(self, latents: np.ndarray) -> np.ndarray:

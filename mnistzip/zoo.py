@@ -159,8 +159,8 @@ REGISTRY: dict[str, ModelEntry] = {
             name="seed-2000",
             quality=None,
             id="ec58",
-            sha256="a62e40ffcd390c956e40de89cc40c31728adddb855b6f845a0cfb59e7d8fea90",
-            description="seed recipe, λ=2000 (first default)",
+            sha256="f84f6b6cdc85a9ad83c6e00467f183f5744fe56ac45fc522978b26df15091376",
+            description="seed recipe, λ=2000 (first default; decode-only)",
         ),
     ]
 }

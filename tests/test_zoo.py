@@ -70,3 +70,8 @@ def test_quality_lookup():
         zoo.by_quality(99)
     codec = zoo.load(quality=1)
     assert codec.name == ladder[0].name and codec.id == ladder[0].id
+
+
+def test_the_first_model_only_decodes():
+    with pytest.raises(ModelError, match=r"^seed-2000 only decodes the files it made; compress with the quality ladder"):
+        zoo.load("seed-2000").compress(data.load_mnist("test")[:2])
