@@ -115,7 +115,7 @@ def train(
     lr: float = typer.Option(1e-3, "--lr", min=0.0, help="Adam learning rate."),
     lr_schedule: str = typer.Option("constant", "--lr-schedule", help="constant or cosine (decay to 0)."),
     distortion: str = typer.Option("mae", "--distortion", help="mae or mse (pixels in [0, 1])."),
-    prior: str = typer.Option("logistic", "--prior", help="logistic, normal or deep (NoisyDeepFactorized)."),
+    prior: str = typer.Option("logistic", "--prior", help="logistic, normal, deep (NoisyDeepFactorized) or conditional (each latent dimension given the ones before)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="'seed': the seed recipe for every option not given."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model directory (default models/lmbda-L)."),

@@ -210,6 +210,7 @@ class Codec:
         need = self.min_payload_bytes(count)
         if len(payload) < need:
             raise BadMzFile(f"payload too short: {count} digits need at least {need} bytes, found {len(payload)}")
+        self._warm_up_decoder()
         limit = DECODE_SECONDS + count / DECODE_DIGITS_PER_SECOND
         try:
             latents = _with_deadline(
@@ -223,11 +224,31 @@ class Codec:
             [self.synthesize(latents[i : i + SYNTHESIS_BATCH]) for i in range(0, count, SYNTHESIS_BATCH)]
         )
 
+    def _warm_up_decoder(self) -> None:
+        """Run the decoding graph once on an empty stream before any deadline starts.
+
+        A model's first call builds its graph (0.5 to 2 s on a busy machine, more
+        for the conditional model's unrolled decoder), which must not count
+        against the corrupt-stream deadline. An empty stream reads as zeros: the
+        first symbol of every table, never the escape code, so it cannot spin.
+        """
+        import tensorflow as tf
+
+        if getattr(self._module, "_mnistzip_warm", False):
+            return
+        try:
+            self._module.decompress_latents(tf.constant(b""), tf.constant(1, tf.int32), *self._q)
+        except tf.errors.OpError:
+            pass  # the sanity check fails on an empty stream; the graph is built all the same
+        self._module._mnistzip_warm = True
+
     def min_payload_bytes(self, count: int) -> int:
         """A lower bound on the payload of ``count`` digits: each symbol costs at least -log2 of its
         most probable value. A header claiming more digits than its payload can hold is refused
         before anything is decoded or allocated."""
-        min_bits = float(self._symbol_costs[0].min(axis=1).sum())
+        per_table = self._symbol_costs[0].min(axis=1)
+        # Factorized: a table per dimension. Conditional: any table may code any dimension.
+        min_bits = float(per_table.min() * self.latent_dims if self.conditional else per_table.sum())
         return max(0, int(np.floor(count * min_bits / 8)) - 2)
 
     def encode_latents(self, latents: np.ndarray) -> bytes:
@@ -245,12 +266,35 @@ class Codec:
         """
         table, first = self._symbol_costs
         lengths, overflow = self._table_extents
-        idx = self.symbols(latents) - first
-        inside = (idx >= 0) & (idx < lengths)
-        costs = table[np.arange(table.shape[0]), np.clip(idx, 0, table.shape[1] - 1)]
-        excess = np.where(idx < 0, -idx, idx - lengths + 1)
+        rows, symbols = self._coding(latents)
+        idx = symbols - first[rows]
+        inside = (idx >= 0) & (idx < lengths[rows])
+        costs = table[rows, np.clip(idx, 0, table.shape[1] - 1)]
+        excess = np.where(idx < 0, -idx, idx - lengths[rows] + 1)
         chunks = np.maximum(1, np.ceil(np.log2(2 * np.maximum(excess, 1) + 1) / OVERFLOW_WIDTH))
-        return np.where(inside, costs, overflow + 2 * OVERFLOW_WIDTH * chunks).sum(axis=1)
+        return np.where(inside, costs, overflow[rows] + 2 * OVERFLOW_WIDTH * chunks).sum(axis=1)
+
+    def _coding(self, latents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(table row, symbol relative to that table's zero) of every element of quantised latents.
+
+        A factorized prior codes dimension ``d`` with table ``d``; a conditional
+        one picks each element's table and integer shift from the dimensions before it.
+        """
+        latents = np.asarray(latents, np.float32)
+        if self.conditional:
+            index, shift = (t.numpy() for t in self._module.conditionals(latents, *self._q))
+            return index.astype(np.int64), np.round(latents).astype(np.int64) - shift
+        rows = np.broadcast_to(np.arange(latents.shape[1]), latents.shape)
+        return rows, self.symbols(latents)
+
+    @property
+    def conditional(self) -> bool:
+        """Whether each latent dimension is coded given the ones before it (decoded one dimension at a time)."""
+        return self.meta.get("prior") == "conditional"
+
+    @property
+    def latent_dims(self) -> int:
+        return int(self.meta["latent_dims"])
 
     @functools.cached_property
     def _table_extents(self) -> tuple[np.ndarray, np.ndarray]:
@@ -269,7 +313,7 @@ class Codec:
     @functools.cached_property
     def _offset(self) -> np.ndarray:
         """Each dimension's quantisation offset: 0 for symmetric priors, a fraction for a learned deep prior."""
-        return self.quantize(np.zeros((1, self._symbol_costs[0].shape[0]), np.float32))[0].astype(np.float64)
+        return self.quantize(np.zeros((1, self.latent_dims), np.float32))[0].astype(np.float64)
 
     def encode_each(self, images: np.ndarray, latents: np.ndarray | None = None) -> list[bytes]:
         """One range-coded string per digit: the payload of a one-digit file for each."""
@@ -320,8 +364,20 @@ class Codec:
             raise InputError(f"number of samples must be 1 to {MAX_DIGITS}, not {n}")
         rng = np.random.default_rng(seed)
         pmfs, first = self.prior_pmfs()
+        if self.conditional:
+            return self.synthesize(self._sample_conditional(n, rng, pmfs, first))
         latents = np.stack([rng.choice(len(p), size=n, p=p) + f for p, f in zip(pmfs, first)], axis=1)
         return self.synthesize((latents + self._offset).astype(np.float32))
+
+
+    def _sample_conditional(self, n: int, rng, pmfs, first) -> np.ndarray:
+        """Latents drawn one dimension at a time, each from its table given the dimensions drawn before."""
+        latents = np.zeros((n, self.latent_dims), np.float32)
+        for d in range(self.latent_dims):
+            index, shift = (t.numpy()[:, d] for t in self._module.conditionals(latents, *self._q))
+            draws = [rng.choice(len(pmfs[i]), p=pmfs[i]) + first[i] for i in index]
+            latents[:, d] = np.asarray(draws) + shift
+        return latents
 
 
 def _with_deadline(work, seconds: float):

@@ -14,8 +14,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
+from . import conditional
+
 SIDE = 28
-PRIORS = ("logistic", "normal", "deep")
+PRIORS = ("logistic", "normal", "deep", "conditional")  # conditional: each dimension given the ones before
 DISTORTIONS = ("mae", "mse")
 
 
@@ -87,6 +89,9 @@ class CompressionTrainer(tf.keras.Model):
         self.log_gains = tf.Variable(start.astype(np.float32), trainable=qualities > 1, name="log_gains")
         if prior == "deep":
             self._deep_prior = tfc.NoisyDeepFactorized(batch_shape=shape)
+        elif prior == "conditional":
+            self.conditional_net = conditional.MaskedAutoregressive(latent_dims, qualities, name="conditional_prior")
+            self.conditional_net.build()
         else:
             self.prior_log_scales = tf.Variable(tf.zeros(shape), name="prior_log_scales")
         self.build((None, SIDE, SIDE))
@@ -120,12 +125,24 @@ class CompressionTrainer(tf.keras.Model):
         """What ``ContinuousBatchedEntropyModel.__call__`` does, with bits per (digit, quality):
         uniform noise and the noisy prior's density in training, rounding and the exact
         discrete probability in evaluation."""
+        if self.prior_name == "conditional":
+            return self._perturb_conditional(z, training)
         prior = self.prior
         if training:
             z = z + tf.random.uniform(tf.shape(z), -0.5, 0.5)
         else:
             z = tfc.ContinuousBatchedEntropyModel(prior, coding_rank=2, compression=False).quantize(z)
         return z, tf.reduce_sum(prior.log_prob(z), axis=-1) / -tf.math.log(2.0)
+
+    def _perturb_conditional(self, z, training: bool):
+        """``_perturb`` for the conditional prior: each dimension's density given the (noisy or rounded)
+        dimensions before it, at every quality; latents round to the integer grid."""
+        z = z + tf.random.uniform(tf.shape(z), -0.5, 0.5) if training else tf.round(z)
+        n, q, dims = tf.shape(z)[0], self.qualities, self.latent_dims
+        flat = tf.reshape(z, (-1, dims))
+        gains = tf.reshape(tf.broadcast_to(self.gains, tf.shape(z)), (-1, dims))
+        loc, scale = conditional.parameters(self.conditional_net, flat, gains, tf.tile(tf.range(q), [n]))
+        return z, tf.reshape(conditional.bits(loc, scale, flat), (n, q))
 
     def call(self, x, training=False):
         """Per quality: rate (mean bits per digit), distortion (mean |x - x~| or squared, pixels in
@@ -177,13 +194,16 @@ class ExportedCodec(tf.Module):
         self.synthesis_transform = trainer.synthesis_transform
         self.latent_dims = tf.Variable(latent, trainable=False, dtype=tf.int32, name="latent_dims")
         self.gains = tf.Variable(trainer.gains, trainable=False, name="gains")
-        # Tables for every (quality, dimension); each quality codes with its own slice of them.
+        self._init_entropy_model(trainer)
+        self._define_functions(latent)
+
+    def _init_entropy_model(self, trainer: CompressionTrainer) -> None:
+        """Tables for every (quality, dimension); each quality codes with its own slice of them."""
         self.entropy_model = tfc.ContinuousBatchedEntropyModel(trainer.prior, coding_rank=2, compression=True)
         self.prior = trainer.prior  # for entropy figures (no tables needed)
         cdf = self.entropy_model.cdf.numpy()
         rows = np.append(np.flatnonzero(cdf < 0), len(cdf))  # each table row starts with -precision
-        self.cdf_bounds = tf.constant(rows[:: latent].astype(np.int32), name="cdf_bounds")  # per quality
-        self._define_functions(latent)
+        self.cdf_bounds = tf.constant(rows[:: trainer.latent_dims].astype(np.int32), name="cdf_bounds")  # per quality
 
     def _view(self, q, coding_rank: int = 2, decode_sanity_check: bool = True):
         """Quality ``q``'s slice of the range-coding tables as an entropy model (no new tables are built)."""
@@ -265,11 +285,77 @@ class ExportedCodec(tf.Module):
         return view.cdf, view.cdf_offset
 
 
+class ConditionalExportedCodec(ExportedCodec):
+    """An exported codec whose entropy model is conditional across dimensions (see ``conditional``).
+
+    Same entry points and signatures as :class:`ExportedCodec`, plus
+    ``conditionals``: the table index and integer shift coding each element,
+    from which the codec reads exact symbol costs.
+    """
+
+    def _init_entropy_model(self, trainer: CompressionTrainer) -> None:
+        """The network predicting each dimension's distribution, and one set of tables shared by every quality."""
+        self.conditional_net = trainer.conditional_net
+        self.entropy_model = conditional.table_model()
+
+    def _define_functions(self, latent: int):
+        super()._define_functions(latent)
+        spec = [tf.TensorSpec([None, latent], tf.float32), tf.TensorSpec([], tf.int32)]
+        self.conditionals = tf.function(self._conditionals, input_signature=spec)
+
+    def _parameters(self, y_hat, q):
+        """(loc, scale) of each element's conditional logistic at quality ``q``."""
+        n = tf.shape(y_hat)[0]
+        gains = tf.broadcast_to(self.gains[q], tf.shape(y_hat))
+        return conditional.parameters(self.conditional_net, y_hat, gains, tf.fill([n], q))
+
+    def _conditionals(self, y_hat, q):
+        """Quantised latents → (table index, integer shift) of every element."""
+        return conditional.table_indexes(*self._parameters(y_hat, q))
+
+    def _quantize(self, y, q):
+        return tf.round(y)
+
+    def _compress(self, x, q):
+        y_hat = tf.round(self._analyse(x, q))
+        loc, scale = self._parameters(y_hat, q)
+        index, shift = conditional.table_indexes(loc, scale)
+        return conditional.encode(self.entropy_model, y_hat, index, shift, per_digit=False), conditional.bits(
+            loc, scale, y_hat
+        )
+
+    def _compress_latents(self, y, q):
+        y_hat = tf.round(y)
+        return conditional.encode(self.entropy_model, y_hat, *self._conditionals(y_hat, q), per_digit=False)
+
+    def _compress_each(self, x, q):
+        y_hat = tf.round(self._analyse(x, q))
+        return conditional.encode(self.entropy_model, y_hat, *self._conditionals(y_hat, q), per_digit=True)
+
+    def _decompress_latents(self, string, n, q):
+        return self._decode(string, n, q, sanity_check=True)
+
+    def _decode(self, string, n, q, sanity_check: bool):
+        """One string → n integer latent vectors, decoded dimension by dimension."""
+        return conditional.decode(
+            self.entropy_model, string, n, self._shape[1], lambda y: self._parameters(y, q), sanity_check
+        )
+
+    def _sample(self, string, n, q):
+        return self._synthesize(self._decode(string, n, q, sanity_check=False), q)
+
+    def _tables(self, q):
+        """The tables (shared by every quality)."""
+        return tf.identity(self.entropy_model.cdf), tf.identity(self.entropy_model.cdf_offset)
+
+
 def weights_digest(codec: ExportedCodec) -> str:
     """SHA-256 over the codec's weights, gains and range-coding tables (in a fixed order)."""
     h = hashlib.sha256()
     em = codec.entropy_model
     parts = [*codec.analysis_transform.weights, *codec.synthesis_transform.weights, codec.gains, em.cdf, em.cdf_offset]
+    if hasattr(codec, "conditional_net"):
+        parts += codec.conditional_net.weights
     for t in parts:
         a = np.ascontiguousarray(np.asarray(t))
         h.update(str(a.dtype).encode() + str(a.shape).encode())
@@ -312,7 +398,7 @@ def export(trainer: CompressionTrainer, directory, metadata: dict) -> dict:
 
     from .fileio import tree_digest
 
-    codec = ExportedCodec(trainer)
+    codec = (ConditionalExportedCodec if trainer.prior_name == "conditional" else ExportedCodec)(trainer)
     digest = weights_digest(codec)
     ids = quality_ids(digest, trainer.qualities)
     levels = []
@@ -335,4 +421,36 @@ def export(trainer: CompressionTrainer, directory, metadata: dict) -> dict:
     tf.saved_model.save(codec, str(directory))
     meta["files_sha256"] = tree_digest(directory, exclude=("model.json",))
     (directory / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+DECODER_FUNCTIONS = ("decompress_latents", "decompress", "synthesize", "sample", "tables", "quantize")
+
+
+def export_decoder(source, destination, note: str) -> dict:
+    """Re-save a model's decoding half: same id, tables and decoded digits, about half the size.
+
+    Used when a shipped model leaves the ladder: its files must keep decoding,
+    but its encoder need not be shipped any more. ``model.json`` gains
+    ``decode_only`` (the codec then refuses to compress) and ``note``.
+    """
+    import json
+    from pathlib import Path
+
+    from .fileio import tree_digest
+
+    source, destination = Path(source), Path(destination)
+    old = tf.saved_model.load(str(source))
+    kept = tf.Module()
+    for name in ("synthesis_transform", "entropy_model", "latent_dims", "gains", "conditional_net"):
+        if hasattr(old, name):
+            setattr(kept, name, getattr(old, name))
+    for name in DECODER_FUNCTIONS + ("conditionals",):
+        if hasattr(old, name):
+            setattr(kept, name, getattr(old, name))
+    tf.saved_model.save(kept, str(destination))
+    meta = json.loads((source / "model.json").read_text())
+    meta.update(decode_only=True, note=note)
+    meta["files_sha256"] = tree_digest(destination, exclude=("model.json",))
+    (destination / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta

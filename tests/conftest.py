@@ -55,6 +55,25 @@ def vr_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def cond_model(tmp_path_factory):
+    """A tiny variable-rate model with the conditional prior (two quality levels)."""
+    from mnistzip.train import TrainConfig, train
+
+    path = tmp_path_factory.mktemp("models") / "cond"
+    config = TrainConfig(lmbda=[300, 3000], latent_dims=12, distortion="mse", prior="conditional", epochs=1,
+                         steps_per_epoch=40, train_limit=5120, test_limit=200, seed=4)
+    train(config, path, data_dir=DATA_DIR)
+    return path
+
+
+@pytest.fixture(scope="session")
+def cond_codec(cond_model):
+    from mnistzip.codec import Codec
+
+    return Codec.load(cond_model, quality=2)
+
+
+@pytest.fixture(scope="session")
 def deep_codec(tmp_path_factory):
     """A tiny single-rate model with the deep factorized prior (its quantisation offsets are not 0)."""
     from mnistzip.codec import Codec
