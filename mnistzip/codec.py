@@ -139,6 +139,8 @@ class Codec:
         the exact coded cost (from the range-coding tables) plus λ times the
         decoded digit's MSE goes down. The decoder and the file format stay
         the same; only the encoder works harder (two decodes per dimension).
+        With a conditional prior a step moves the predictions of the later
+        dimensions, which are re-quantised around them before the trial is scored.
         """
         images = check_digits(images)
         target = images.astype(np.float64) / 255.0
@@ -160,6 +162,8 @@ class Codec:
                 for step in (-1.0, 1.0):
                     trial = y[active]
                     trial[:, d] += step
+                    if self.conditional:  # later dimensions re-quantise around their new predictions
+                        trial = self.quantize(trial)
                     trial_loss = loss(trial, active)
                     better = trial_loss < current[active] - 1e-9
                     won = active[better]
@@ -282,8 +286,8 @@ class Codec:
         """
         latents = np.asarray(latents, np.float32)
         if self.conditional:
-            index, shift = (t.numpy() for t in self._module.conditionals(latents, *self._q))
-            return index.astype(np.int64), np.round(latents).astype(np.int64) - shift
+            _, index, symbols = (t.numpy() for t in self._module.conditionals(latents, *self._q))
+            return index.astype(np.int64), symbols.astype(np.int64)
         rows = np.broadcast_to(np.arange(latents.shape[1]), latents.shape)
         return rows, self.symbols(latents)
 
@@ -372,12 +376,12 @@ class Codec:
 
     def _sample_conditional(self, n: int, rng, pmfs, first) -> np.ndarray:
         """Latents drawn one dimension at a time, each from its table given the dimensions drawn before."""
-        latents = np.zeros((n, self.latent_dims), np.float32)
+        latents = np.zeros((n, self.latent_dims), np.float64)
         for d in range(self.latent_dims):
-            index, shift = (t.numpy()[:, d] for t in self._module.conditionals(latents, *self._q))
+            loc, index = (t.numpy()[:, d] for t in self._module.predict(latents.astype(np.float32), *self._q))
             draws = [rng.choice(len(pmfs[i]), p=pmfs[i]) + first[i] for i in index]
-            latents[:, d] = np.asarray(draws) + shift
-        return latents
+            latents[:, d] = np.asarray(draws) + loc
+        return latents.astype(np.float32)
 
 
 def _with_deadline(work, seconds: float):

@@ -135,14 +135,22 @@ class CompressionTrainer(tf.keras.Model):
         return z, tf.reduce_sum(prior.log_prob(z), axis=-1) / -tf.math.log(2.0)
 
     def _perturb_conditional(self, z, training: bool):
-        """``_perturb`` for the conditional prior: each dimension's density given the (noisy or rounded)
-        dimensions before it, at every quality; latents round to the integer grid."""
-        z = z + tf.random.uniform(tf.shape(z), -0.5, 0.5) if training else tf.round(z)
+        """``_perturb`` for the conditional prior: each dimension's density given the (noisy or quantised)
+        dimensions before it, at every quality; evaluation quantises centred on the predictions, as the codec does."""
         n, q, dims = tf.shape(z)[0], self.qualities, self.latent_dims
         flat = tf.reshape(z, (-1, dims))
         gains = tf.reshape(tf.broadcast_to(self.gains, tf.shape(z)), (-1, dims))
-        loc, scale = conditional.parameters(self.conditional_net, flat, gains, tf.tile(tf.range(q), [n]))
-        return z, tf.reshape(conditional.bits(loc, scale, flat), (n, q))
+        quality = tf.tile(tf.range(q), [n])
+
+        def parameters_of(y):
+            return conditional.parameters(self.conditional_net, y, gains, quality)
+
+        if training:
+            flat = flat + tf.random.uniform(tf.shape(flat), -0.5, 0.5)
+            loc, scale = parameters_of(flat)
+        else:
+            flat, _, loc, scale = conditional.quantize(flat, parameters_of, dims)
+        return tf.reshape(flat, tf.shape(z)), tf.reshape(conditional.bits(loc, scale, flat), (n, q))
 
     def call(self, x, training=False):
         """Per quality: rate (mean bits per digit), distortion (mean |x - x~| or squared, pixels in
@@ -289,8 +297,9 @@ class ConditionalExportedCodec(ExportedCodec):
     """An exported codec whose entropy model is conditional across dimensions (see ``conditional``).
 
     Same entry points and signatures as :class:`ExportedCodec`, plus
-    ``conditionals``: the table index and integer shift coding each element,
-    from which the codec reads exact symbol costs.
+    ``conditionals`` (the quantised latents, table index and symbol of every
+    element, from which the codec reads exact symbol costs) and ``predict``
+    (each element's location and table given the ones before, for sampling).
     """
 
     def _init_entropy_model(self, trainer: CompressionTrainer) -> None:
@@ -302,47 +311,58 @@ class ConditionalExportedCodec(ExportedCodec):
         super()._define_functions(latent)
         spec = [tf.TensorSpec([None, latent], tf.float32), tf.TensorSpec([], tf.int32)]
         self.conditionals = tf.function(self._conditionals, input_signature=spec)
+        self.predict = tf.function(self._predict, input_signature=spec)
 
     def _parameters(self, y_hat, q):
-        """(loc, scale) of each element's conditional logistic at quality ``q``."""
-        n = tf.shape(y_hat)[0]
-        gains = tf.broadcast_to(self.gains[q], tf.shape(y_hat))
-        return conditional.parameters(self.conditional_net, y_hat, gains, tf.fill([n], q))
+        """(loc, scale) of each element's conditional logistic at quality ``q``, computed in float64."""
+        y_hat = tf.cast(y_hat, tf.float64)
+        gains = tf.broadcast_to(tf.cast(self.gains[q], tf.float64), tf.shape(y_hat))
+        return conditional.parameters(self.conditional_net, y_hat, gains, tf.fill([tf.shape(y_hat)[0]], q))
 
-    def _conditionals(self, y_hat, q):
-        """Quantised latents → (table index, integer shift) of every element."""
-        return conditional.table_indexes(*self._parameters(y_hat, q))
+    def _quantise(self, y, q):
+        """Latents → (quantised latents float64, symbols, loc, scale), one dimension at a time."""
+        return conditional.quantize(tf.cast(y, tf.float64), lambda v: self._parameters(v, q), self._shape[1])
+
+    def _conditionals(self, y, q):
+        """Latents → (quantised latents, table index, symbol) of every element: what the range coder sees."""
+        y_hat, symbols, _, scale = self._quantise(y, q)
+        return tf.cast(y_hat, tf.float32), conditional.table_index(scale), symbols
 
     def _quantize(self, y, q):
-        return tf.round(y)
+        return tf.cast(self._quantise(y, q)[0], tf.float32)
+
+    def _encode(self, y, q, per_digit: bool):
+        """Latents → (string(s), entropy bits per digit)."""
+        y_hat, symbols, loc, scale = self._quantise(y, q)
+        strings = conditional.encode(self.entropy_model, symbols, conditional.table_index(scale), per_digit)
+        return strings, tf.cast(conditional.bits(loc, scale, y_hat), tf.float32)
 
     def _compress(self, x, q):
-        y_hat = tf.round(self._analyse(x, q))
-        loc, scale = self._parameters(y_hat, q)
-        index, shift = conditional.table_indexes(loc, scale)
-        return conditional.encode(self.entropy_model, y_hat, index, shift, per_digit=False), conditional.bits(
-            loc, scale, y_hat
-        )
+        return self._encode(self._analyse(x, q), q, per_digit=False)
 
     def _compress_latents(self, y, q):
-        y_hat = tf.round(y)
-        return conditional.encode(self.entropy_model, y_hat, *self._conditionals(y_hat, q), per_digit=False)
+        return self._encode(y, q, per_digit=False)[0]
 
     def _compress_each(self, x, q):
-        y_hat = tf.round(self._analyse(x, q))
-        return conditional.encode(self.entropy_model, y_hat, *self._conditionals(y_hat, q), per_digit=True)
+        return self._encode(self._analyse(x, q), q, per_digit=True)[0]
 
     def _decompress_latents(self, string, n, q):
         return self._decode(string, n, q, sanity_check=True)
 
     def _decode(self, string, n, q, sanity_check: bool):
-        """One string → n integer latent vectors, decoded dimension by dimension."""
-        return conditional.decode(
+        """One string → n quantised latent vectors, decoded dimension by dimension."""
+        y_hat = conditional.decode(
             self.entropy_model, string, n, self._shape[1], lambda y: self._parameters(y, q), sanity_check
         )
+        return tf.cast(y_hat, tf.float32)
 
     def _sample(self, string, n, q):
         return self._synthesize(self._decode(string, n, q, sanity_check=False), q)
+
+    def _predict(self, y_hat, q):
+        """Quantised latents → (loc float64, table index) of every element given the ones before it."""
+        loc, scale = self._parameters(y_hat, q)
+        return loc, conditional.table_index(scale)
 
     def _tables(self, q):
         """The tables (shared by every quality)."""
@@ -445,7 +465,7 @@ def export_decoder(source, destination, note: str) -> dict:
     for name in ("synthesis_transform", "entropy_model", "latent_dims", "gains", "conditional_net"):
         if hasattr(old, name):
             setattr(kept, name, getattr(old, name))
-    for name in DECODER_FUNCTIONS + ("conditionals",):
+    for name in DECODER_FUNCTIONS + ("conditionals", "predict"):
         if hasattr(old, name):
             setattr(kept, name, getattr(old, name))
     tf.saved_model.save(kept, str(destination))
