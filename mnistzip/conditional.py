@@ -38,10 +38,14 @@ SCALE_BINS = 64  # log-spaced scale levels between the two (one table each)
 TAIL_MASS = 2.0**-8  # probability left to TFC's escape code, as its models default to
 
 
-def _degrees(latent_dims: int) -> tuple[np.ndarray, np.ndarray]:
-    """MADE degrees: inputs 1..L; hidden units cycle through 1..L-1 (deterministic, so every run builds the same net)."""
-    inputs = np.arange(1, latent_dims + 1)
-    hidden = np.arange(HIDDEN) % max(latent_dims - 1, 1) + 1
+def _degrees(latent_dims: int):
+    """MADE degrees: inputs 1..L; hidden units cycle through 1..L-1 (deterministic, so every run builds the same net).
+
+    Computed with TF ops, not stored: a constant would be copied into the
+    SavedModel at every one of the decoder's unrolled steps.
+    """
+    inputs = tf.range(1, latent_dims + 1)
+    hidden = tf.range(HIDDEN) % max(latent_dims - 1, 1) + 1
     return inputs, hidden
 
 
@@ -54,12 +58,6 @@ class MaskedAutoregressive(tf.keras.layers.Layer):
     def __init__(self, latent_dims: int, qualities: int, **kwargs):
         super().__init__(autocast=False, **kwargs)  # float64 inputs stay float64 (coding)
         self.latent_dims, self.qualities = latent_dims, qualities
-        inputs, hidden = _degrees(latent_dims)
-        self._masks = (
-            hidden[None, :] >= inputs[:, None],
-            hidden[None, :] >= hidden[:, None],
-            np.tile(inputs[None, :] > hidden[:, None], (1, 2)),
-        )
 
     def build(self, input_shape=None):
         """Weights: two masked hidden layers, a masked output, and the quality's own biases."""
@@ -73,14 +71,22 @@ class MaskedAutoregressive(tf.keras.layers.Layer):
         self.b3 = self.add_weight(name="b3", shape=(Q, 2 * L), initializer="zeros")
         super().build(input_shape)
 
+    def _masks(self):
+        """Which weight connects to what: output i sees inputs 0 .. i-1 only (through the hidden layers)."""
+        inputs, hidden = _degrees(self.latent_dims)
+        return (
+            hidden[None, :] >= inputs[:, None],
+            hidden[None, :] >= hidden[:, None],
+            tf.tile(inputs[None, :] > hidden[:, None], (1, 2)),
+        )
+
     def call(self, y_unit, quality):
         """``y_unit`` (N, L), ``quality`` (N,) int → (loc, log_scale), each (N, L), in the unit domain.
 
         Runs in the dtype of ``y_unit`` (float32 to train, float64 to code).
         """
         dtype = y_unit.dtype
-        w1, w2, w3 = (tf.cast(w, dtype) * m.astype(dtype.as_numpy_dtype) for w, m in zip(
-            (self.w1, self.w2, self.w3), self._masks))
+        w1, w2, w3 = (tf.cast(w, dtype) * tf.cast(m, dtype) for w, m in zip((self.w1, self.w2, self.w3), self._masks()))
         b1, b2, b3 = (tf.cast(b, dtype) for b in (self.b1, self.b2, self.b3))
         h = tf.nn.leaky_relu(y_unit @ w1 + tf.gather(b1, quality))
         h = tf.nn.leaky_relu(h @ w2 + b2)
@@ -113,21 +119,21 @@ def quantize(z, parameters_of, latent_dims: int):
     (zeros where not yet known; the masks make them irrelevant). Returns the
     quantised latents and, for each element, its integer symbol and its loc and scale.
     """
-    n = tf.shape(z)[0]
-    columns, symbols = [], []
-    for i in range(latent_dims):
-        loc, _ = parameters_of(_partial(columns, n, latent_dims, z.dtype))
+
+    def step(i, y_hat, symbols):
+        loc, _ = parameters_of(y_hat)
         symbol = tf.round(z[:, i] - loc[:, i])
-        symbols.append(symbol)
-        columns.append(symbol + loc[:, i])
-    y_hat = tf.stack(columns, axis=1)
+        return i + 1, _set_column(y_hat, i, symbol + loc[:, i]), _set_column(symbols, i, symbol)
+
+    zeros = tf.zeros_like(z)
+    _, y_hat, symbols = tf.while_loop(lambda i, *_: i < latent_dims, step, (tf.constant(0), zeros, zeros))
     loc, scale = parameters_of(y_hat)
-    return y_hat, tf.cast(tf.stack(symbols, axis=1), tf.int32), loc, scale
+    return y_hat, tf.cast(symbols, tf.int32), loc, scale
 
 
-def _partial(columns, n, latent_dims: int, dtype):
-    """The known columns, padded with zeros to the full width."""
-    return tf.stack(columns + [tf.zeros([n], dtype)] * (latent_dims - len(columns)), axis=1)
+def _set_column(matrix, i, column):
+    """``matrix`` with its column ``i`` (zero so far) set to ``column``: exact, since x + 0 * c = x."""
+    return matrix + tf.one_hot(i, tf.shape(matrix)[1], dtype=matrix.dtype)[None, :] * column[:, None]
 
 
 def _log_scale_step() -> float:
@@ -168,17 +174,22 @@ def encode(tables, symbols, index, per_digit: bool):
 
 
 def decode(tables, string, n, latent_dims: int, parameters_of, sanity_check: bool = True):
-    """One string → the (n, L) quantised latents it holds (float64), one dimension at a time."""
-    handle = tfc.create_range_decoder(string, tables.cdf)
-    columns = []
-    for i in range(latent_dims):
-        loc, scale = parameters_of(_partial(columns, n, latent_dims, tf.float64))
+    """One string → the (n, L) quantised latents it holds (float64), one dimension at a time.
+
+    A graph loop, not an unrolled one: the SavedModel stays small whatever ``latent_dims``.
+    """
+
+    def step(i, handle, y_hat):
+        loc, scale = parameters_of(y_hat)
         index = table_index(scale[:, i])
         handle, symbols = tfc.entropy_decode_index(handle, index, tf.reshape(n, [1]), tf.int32)
         symbols += tf.gather(tables.cdf_offset, index)
-        columns.append(tf.cast(symbols, tf.float64) + loc[:, i])
+        return i + 1, handle, _set_column(y_hat, i, tf.cast(symbols, tf.float64) + loc[:, i])
+
+    handle = tfc.create_range_decoder(string, tables.cdf)
+    start = (tf.constant(0), handle, tf.zeros([n, latent_dims], tf.float64))
+    _, handle, y_hat = tf.while_loop(lambda i, *_: i < latent_dims, step, start)
     sane = tfc.entropy_decode_finalize(handle)
-    y_hat = tf.stack(columns, axis=1)
     if sanity_check:
         with tf.control_dependencies([tf.debugging.assert_equal(sane, True, message="Sanity check failed.")]):
             y_hat = tf.identity(y_hat)

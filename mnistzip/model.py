@@ -184,6 +184,51 @@ class CompressionTrainer(tf.keras.Model):
         return dict(rate=per_quality(bits), distortion=per_quality(distortion), mse255=per_quality(mse255))
 
 
+class _Ref:
+    """Holds an object without making it part of a SavedModel (tf.Module tracks only trackables)."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+class HalfStoredTransform(tf.Module):
+    """A trained Keras transform whose weights are saved in float16 and computed with in float32.
+
+    Halves a model's files. The float32 weights used at every call are the
+    float16 ones widened, identical on every machine, so encoder and decoder
+    still agree; only the rounding of the weights changes the digits (measured
+    in the model card's test figures, which are taken on the exported model).
+    """
+
+    WEIGHTS = ("kernel", "bias")
+
+    def __init__(self, transform: tf.keras.Sequential, name: str):
+        super().__init__(name=name)
+        self._transform = _Ref(transform)
+        slots = [(layer, attr) for layer in transform.layers for attr in self.WEIGHTS if hasattr(layer, attr)]
+        self._slots = _Ref(slots)  # the layers (and their float32 weights) are not saved
+        self.half_weights = [
+            tf.Variable(tf.cast(getattr(layer, attr), tf.float16), trainable=False, name=f"{layer.name}_{attr}")
+            for layer, attr in slots
+        ]
+
+    @property
+    def weights(self) -> list:
+        return self.half_weights
+
+    def __call__(self, x):
+        """Run the Keras layers with the widened float16 weights in place of their own (while tracing)."""
+        slots = self._slots.value
+        own = [getattr(layer, attr) for layer, attr in slots]
+        try:
+            for (layer, attr), half in zip(slots, self.half_weights):
+                setattr(layer, attr, tf.cast(half, tf.float32))
+            return self._transform.value(x)
+        finally:
+            for (layer, attr), weight in zip(slots, own):
+                setattr(layer, attr, weight)
+
+
 class ExportedCodec(tf.Module):
     """What a SavedModel holds: both transforms, the per-quality gains and range-coding tables built once.
 
@@ -194,12 +239,16 @@ class ExportedCodec(tf.Module):
     entropy plus a few bits, not a few bits per digit.
     """
 
-    def __init__(self, trainer: CompressionTrainer):
+    def __init__(self, trainer: CompressionTrainer, half: bool = False):
         super().__init__(name="mnistzip_codec")
         qualities, latent = trainer.qualities, trainer.latent_dims
         self._shape = (qualities, latent)
-        self.analysis_transform = trainer.analysis_transform
-        self.synthesis_transform = trainer.synthesis_transform
+        if half:  # transforms saved in float16: half the size
+            self.analysis_transform = HalfStoredTransform(trainer.analysis_transform, "analysis_transform")
+            self.synthesis_transform = HalfStoredTransform(trainer.synthesis_transform, "synthesis_transform")
+        else:
+            self.analysis_transform = trainer.analysis_transform
+            self.synthesis_transform = trainer.synthesis_transform
         self.latent_dims = tf.Variable(latent, trainable=False, dtype=tf.int32, name="latent_dims")
         self.gains = tf.Variable(trainer.gains, trainable=False, name="gains")
         self._init_entropy_model(trainer)
@@ -407,8 +456,10 @@ def quality_ids(digest: str, qualities: int) -> list[str]:
     raise RuntimeError("cannot find distinct quality ids")  # pragma: no cover (odds ~1e-3000)
 
 
-def export(trainer: CompressionTrainer, directory, metadata: dict) -> dict:
+def export(trainer: CompressionTrainer, directory, metadata: dict, half: bool = False) -> dict:
     """Write the codec as a SavedModel plus ``model.json`` into ``directory`` (which must not exist).
+
+    ``half`` saves the transforms' weights in float16 (see HalfStoredTransform).
 
     Returns the metadata as written, completed with each quality's id and table
     digest, the weights digest and the digest of the SavedModel's files.
@@ -418,7 +469,7 @@ def export(trainer: CompressionTrainer, directory, metadata: dict) -> dict:
 
     from .fileio import tree_digest
 
-    codec = (ConditionalExportedCodec if trainer.prior_name == "conditional" else ExportedCodec)(trainer)
+    codec = (ConditionalExportedCodec if trainer.prior_name == "conditional" else ExportedCodec)(trainer, half)
     digest = weights_digest(codec)
     ids = quality_ids(digest, trainer.qualities)
     levels = []
@@ -434,6 +485,7 @@ def export(trainer: CompressionTrainer, directory, metadata: dict) -> dict:
         latent_dims=trainer.latent_dims,
         prior=trainer.prior_name,
         distortion=trainer.distortion_name,
+        weights_dtype="float16" if half else "float32",
         tensorflow=tf.__version__,
         tensorflow_compression=tfc.__version__ if hasattr(tfc, "__version__") else "2.14.1",
     )

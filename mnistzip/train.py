@@ -83,8 +83,12 @@ def train(
     force: bool = False,
     reporter: Reporter | None = None,
     command: str | None = None,
+    half: bool = False,
 ) -> TrainResult:
-    """Train a codec with ``config`` and export it to ``output``; resumable after interruption."""
+    """Train a codec with ``config`` and export it to ``output``; resumable after interruption.
+
+    ``half`` stores the exported transforms' weights in float16 (half the size).
+    """
     output = Path(output)
     ckpt_dir = checkpoint_dir(output)
     _check_destination(output, ckpt_dir, resume, force)
@@ -131,7 +135,7 @@ def train(
         history=state.history,
         command=command or "",
     )
-    meta = _export_atomically(trainer, output, meta, force, test_images)
+    meta = _export_atomically(trainer, output, meta, force, test_images, half)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return TrainResult(output, meta)
 
@@ -275,7 +279,7 @@ def _check_same_config(ckpt_dir: Path, config: TrainConfig) -> None:
         raise OutputError(f"cannot resume: the run was started with {k}={was}, not {k}={now}")
 
 
-def _export_atomically(trainer, output: Path, meta: dict, force: bool, test_images: np.ndarray) -> dict:
+def _export_atomically(trainer, output: Path, meta: dict, force: bool, test_images: np.ndarray, half: bool) -> dict:
     """Export into a temporary sibling directory, then rename it into place."""
     tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -284,7 +288,7 @@ def _export_atomically(trainer, output: Path, meta: dict, force: bool, test_imag
         from .evaluate import measure
         from .model import export
 
-        meta = export(trainer, tmp, meta)
+        meta = export(trainer, tmp, meta, half=half)
         codec = Codec.load(tmp, verify=False)
         for level in meta["qualities"]:
             level["test"] = measure(codec.with_quality(level["quality"]), test_images)

@@ -29,3 +29,21 @@ def test_a_decoder_only_copy_decodes_the_same_digits_and_refuses_to_encode(fixtu
     assert meta["decode_only"] is True and meta["note"] == "retired"
     size = lambda d: sum(f.stat().st_size for f in d.rglob("*") if f.is_file())  # noqa: E731
     assert size(tmp_path / "dec") < 0.7 * size(source)
+
+
+def test_a_half_precision_export_is_half_the_size_and_codes_the_same_way(tmp_path, mnist_dir):
+    from mnistzip.train import TrainConfig, train
+
+    config = TrainConfig(lmbda=[300, 3000], latent_dims=12, distortion="mse", prior="conditional", epochs=1,
+                         steps_per_epoch=5, train_limit=640, test_limit=100, seed=6)
+    full = train(config, tmp_path / "full", data_dir=mnist_dir)
+    half = train(config, tmp_path / "half", data_dir=mnist_dir, half=True)
+    size = lambda d: sum(f.stat().st_size for f in d.rglob("*") if f.is_file())  # noqa: E731
+    assert size(tmp_path / "half") < 0.6 * size(tmp_path / "full")
+    assert half.meta["weights_dtype"] == "float16" and full.meta["weights_dtype"] == "float32"
+    for a, b in zip(full.meta["qualities"], half.meta["qualities"]):
+        assert b["test"]["psnr_of_mean_mse"] == pytest.approx(a["test"]["psnr_of_mean_mse"], abs=0.05)
+    codec = Codec.load(tmp_path / "half", quality=2)
+    digits = data.load_mnist("test")[:30]
+    np.testing.assert_array_equal(codec.decompress(codec.compress(digits)),
+                                  codec.synthesize(codec.quantize(codec.latents(digits))))
