@@ -3,8 +3,8 @@
 A model is a directory (SavedModel + model.json). Shipped ones live in the
 project's ``models/`` folder (installed as the ``mnistzip.models`` package
 data); ``--model`` takes a registry name or the path of any model directory.
-The quality ladder is the levels of one variable-rate model, one entry per
-level; models that left the ladder stay registered so their files still decode.
+The quality ladder is levels of variable-rate models, one entry per level;
+levels that left the ladder stay registered so their files still decode.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ class ModelEntry:
 REGISTRY: dict[str, ModelEntry] = {
     e.name: e
     for e in [
-        # The quality ladder: levels of three variable-rate models (MSE, latent 32, deep prior, 45 epochs), the
-        # best of them at each rate (benchmarks/rd.py). Levels not on the ladder still decode with --model DIR.
+        # The quality ladder: levels of three variable-rate models, the best of them at each rate
+        # (benchmarks/rd.py): vr-250-2000 at the low end, cond-350-5600 (conditional prior) in the middle,
+        # vr-4000-64000 at the top. Levels not on the ladder still decode with --model DIR.
         ModelEntry(
             name="ladder-q1",
             quality=1,
@@ -77,42 +78,33 @@ REGISTRY: dict[str, ModelEntry] = {
         ModelEntry(
             name="ladder-q4",
             quality=4,
-            id="c46c",
-            sha256="afa57bebdaa0f6c1aa198f9984f5fa120e265cfd535563b973d2b0eebf4917b2",
-            description="vr-250-2000 level, λ=2000",
-            directory="vr-250-2000",
-            level=4,
+            id="66dc",
+            sha256="1ac94b92960e3d1a98e304bd591955a3caf8a7484dfedfc51c2e461c9b558d1b",
+            description="cond-350-5600 level, λ=1400 (conditional)",
+            directory="cond-350-5600",
+            level=3,
         ),
         ModelEntry(
             name="ladder-q5",
             quality=5,
-            id="b211",
-            sha256="3c016f08748a916bcca19b42a6919dd144881a956ce8c7d4281152e837711e0c",
-            description="vr-500-8000 level, λ=2000",
-            directory="vr-500-8000",
-            level=3,
+            id="3583",
+            sha256="1ac94b92960e3d1a98e304bd591955a3caf8a7484dfedfc51c2e461c9b558d1b",
+            description="cond-350-5600 level, λ=2800 (conditional)",
+            directory="cond-350-5600",
+            level=4,
         ),
         ModelEntry(
             name="ladder-q6",
             quality=6,
-            id="c93e",
-            sha256="3c016f08748a916bcca19b42a6919dd144881a956ce8c7d4281152e837711e0c",
-            description="vr-500-8000 level, λ=4000",
-            directory="vr-500-8000",
-            level=4,
+            id="5b84",
+            sha256="1ac94b92960e3d1a98e304bd591955a3caf8a7484dfedfc51c2e461c9b558d1b",
+            description="cond-350-5600 level, λ=5600 (conditional)",
+            directory="cond-350-5600",
+            level=5,
         ),
         ModelEntry(
             name="ladder-q7",
             quality=7,
-            id="c06b",
-            sha256="3c016f08748a916bcca19b42a6919dd144881a956ce8c7d4281152e837711e0c",
-            description="vr-500-8000 level, λ=8000",
-            directory="vr-500-8000",
-            level=5,
-        ),
-        ModelEntry(
-            name="ladder-q8",
-            quality=8,
             id="d35f",
             sha256="3b08bdca32670e169974a5e7c29924468e62ce024b67475de946003e6d738a47",
             description="vr-4000-64000 level, λ=4000",
@@ -120,8 +112,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=1,
         ),
         ModelEntry(
-            name="ladder-q9",
-            quality=9,
+            name="ladder-q8",
+            quality=8,
             id="e114",
             sha256="3b08bdca32670e169974a5e7c29924468e62ce024b67475de946003e6d738a47",
             description="vr-4000-64000 level, λ=8000",
@@ -129,8 +121,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=2,
         ),
         ModelEntry(
-            name="ladder-q10",
-            quality=10,
+            name="ladder-q9",
+            quality=9,
             id="c693",
             sha256="3b08bdca32670e169974a5e7c29924468e62ce024b67475de946003e6d738a47",
             description="vr-4000-64000 level, λ=16000",
@@ -138,8 +130,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=3,
         ),
         ModelEntry(
-            name="ladder-q11",
-            quality=11,
+            name="ladder-q10",
+            quality=10,
             id="e970",
             sha256="3b08bdca32670e169974a5e7c29924468e62ce024b67475de946003e6d738a47",
             description="vr-4000-64000 level, λ=32000",
@@ -147,12 +139,49 @@ REGISTRY: dict[str, ModelEntry] = {
             level=4,
         ),
         ModelEntry(
-            name="ladder-q12",
-            quality=12,
+            name="ladder-q11",
+            quality=11,
             id="0b0e",
             sha256="3b08bdca32670e169974a5e7c29924468e62ce024b67475de946003e6d738a47",
             description="vr-4000-64000 level, λ=64000",
             directory="vr-4000-64000",
+            level=5,
+        ),
+        # Off the ladder, kept so that the files they made still decode.
+        ModelEntry(
+            name="vr-250-2000-q4",
+            quality=None,
+            id="c46c",
+            sha256="afa57bebdaa0f6c1aa198f9984f5fa120e265cfd535563b973d2b0eebf4917b2",
+            description="λ=2000, was ladder-q4",
+            directory="vr-250-2000",
+            level=4,
+        ),
+        ModelEntry(
+            name="vr-500-8000-q3",
+            quality=None,
+            id="b211",
+            sha256="0a3684e2e1d922c20628c0111a1460e2c98a82984c744f2f260eed20e7f5aaa1",
+            description="λ=2000, was ladder-q5; decode-only",
+            directory="vr-500-8000",
+            level=3,
+        ),
+        ModelEntry(
+            name="vr-500-8000-q4",
+            quality=None,
+            id="c93e",
+            sha256="0a3684e2e1d922c20628c0111a1460e2c98a82984c744f2f260eed20e7f5aaa1",
+            description="λ=4000, was ladder-q6; decode-only",
+            directory="vr-500-8000",
+            level=4,
+        ),
+        ModelEntry(
+            name="vr-500-8000-q5",
+            quality=None,
+            id="c06b",
+            sha256="0a3684e2e1d922c20628c0111a1460e2c98a82984c744f2f260eed20e7f5aaa1",
+            description="λ=8000, was ladder-q7; decode-only",
+            directory="vr-500-8000",
             level=5,
         ),
         ModelEntry(
@@ -164,7 +193,7 @@ REGISTRY: dict[str, ModelEntry] = {
         ),
     ]
 }
-DEFAULT_MODEL = "ladder-q6"  # the rung nearest 40 bits per digit
+DEFAULT_MODEL = "ladder-q6"  # the rung nearest 40 bits per digit (35.7)
 
 
 def models_dir() -> Path:

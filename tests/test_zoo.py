@@ -30,6 +30,16 @@ def test_files_of_the_first_shipped_model_still_decode():
     np.testing.assert_array_equal(codec.decompress(mz), np.load(DATA / "seed-2000-three.npy"))
 
 
+def test_files_of_the_previous_default_still_decode():
+    """ladder-q6 until the conditional model: its files name id c93e, now a decode-only registry entry."""
+    mz = container.read(DATA / "vr-500-8000-q4-three.mz")
+    codec = zoo.for_file(mz.model_id)
+    assert codec.name == "vr-500-8000-q4"
+    np.testing.assert_array_equal(codec.decompress(mz), np.load(DATA / "vr-500-8000-q4-three.npy"))
+    with pytest.raises(ModelError, match="^vr-500-8000-q4 only decodes the files it made"):
+        codec.compress(data.load_mnist("test")[:1])
+
+
 def test_default_model_reaches_17_db_on_100_test_digits():
     codec = zoo.load()
     digits = data.load_mnist("test")[:100]
