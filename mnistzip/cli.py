@@ -319,15 +319,20 @@ def evaluate(
             check_writable(path, force)
     split_images = data.load_mnist(split, data_dir)
     images = split_images[:limit]
-    specs = [*(model or []), *([e.name for e in zoo.ladder()] if ladder else [])] or [None]
+    rungs = [e.name for e in zoo.ladder()] if ladder else []
+    specs = [*(model or []), *rungs] or [None]
     codecs_loaded = [zoo.load(m) for m in specs]
     rows = []
     with _progress() as progress:
-        for codec in codecs_loaded:
+        for spec, codec in zip(specs, codecs_loaded):
             task = progress.add_task(codec.name, total=1)
-            rows.append(measure(codec, images))
+            measured = [measure(codec, images)]
             if refine:
-                rows.append(measure(codec, images, refine=_refine_lmbda(codec, True, None)))
+                measured.append(measure(codec, images, refine=_refine_lmbda(codec, True, None)))
+            if spec in rungs:  # the ladder is one curve, whichever models its rungs come from
+                for row, suffix in zip(measured, ("", " +refine")):
+                    row["family"] = zoo.LADDER_FAMILY + suffix
+            rows += measured
             progress.update(task, advance=1)
         for c in chosen:
             for q in baselines.points(c):

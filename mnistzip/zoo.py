@@ -18,6 +18,7 @@ from .errors import ModelError, UnknownModel
 from .fileio import tree_digest
 
 MODELS_DIR_ENV = "MNISTZIP_MODELS_DIR"
+LADDER_FAMILY = "ladder"  # what eval calls the ladder's curve
 
 
 @dataclass(frozen=True)
