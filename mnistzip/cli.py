@@ -13,7 +13,6 @@ import traceback
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -23,18 +22,20 @@ from . import __version__, container
 from .errors import ExitStatus, MnistzipError
 
 DEBUG_ENV = "MNISTZIP_DEBUG"
+# Typer >= 0.29 carries its own copy of Click: its exceptions are Typer's, not click's.
+_FRAMEWORK_EXCEPTIONS = (typer.Exit, typer.Abort, typer.exceptions.TyperException)
 console = Console(highlight=False)
 
 
 def _error(message: str) -> None:
     """Print one error line on stderr."""
-    click.echo(f"mnistzip: error: {message}", err=True)
+    typer.echo(f"mnistzip: error: {message}", err=True)
 
 
 class MnistzipGroup(TyperGroup):
     """The one place where exceptions become a message and an exit status."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
         except MnistzipError as e:
@@ -45,7 +46,7 @@ class MnistzipGroup(TyperGroup):
         except KeyboardInterrupt:
             _error("interrupted")
             raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except _FRAMEWORK_EXCEPTIONS:  # --help, usage errors: Typer prints and exits itself
             raise
         except Exception as e:  # a bug: say so in one line, keep the traceback for --debug
             if _debug(ctx):
@@ -59,7 +60,7 @@ def _digits(n: int) -> str:
     return f"{n} digit{'' if n == 1 else 's'}"
 
 
-def _debug(ctx: click.Context) -> bool:
+def _debug(ctx: typer.Context) -> bool:
     return bool((ctx.obj or {}).get("debug")) or bool(os.environ.get(DEBUG_ENV))
 
 
@@ -141,7 +142,7 @@ def train(
         if preset not in PRESETS:
             raise InputError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
         # the preset fills in what the command line leaves at its default; explicit options win
-        explicit = {k for k in settings if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
+        explicit = {k for k in settings if ctx.get_parameter_source(k).name != "DEFAULT"}
         settings.update({k: v for k, v in PRESETS[preset].items() if k not in explicit})
     if settings["distortion"] not in DISTORTIONS:
         raise InputError(f"--distortion must be one of {', '.join(DISTORTIONS)}, not {distortion!r}")
@@ -231,7 +232,7 @@ def compress(
     check_writable(output, force)
     digits = data.collect_digits(inputs, data_dir, invert=False if no_invert else None)
     for note in digits.notes:
-        click.echo(f"mnistzip: note: {note}", err=True)
+        typer.echo(f"mnistzip: note: {note}", err=True)
     if len(digits.images) > container.MAX_DIGITS:
         raise InputError(f"{len(digits.images)} digits: one .mz file holds at most {container.MAX_DIGITS}")
     codec = zoo.load(model, quality=quality)

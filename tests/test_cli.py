@@ -308,6 +308,20 @@ def test_train_bad_option(cli):
     assert error_line(r) == "mnistzip: error: --distortion must be one of mae, mse, not 'l3'"
 
 
+@pytest.mark.parametrize("command", ["compress", "decompress", "sample", "train", "eval", "models", "info"])
+def test_every_command_has_help(cli, command):
+    r = cli(command, "--help")
+    assert r.exit_code == 0, r.output
+    assert f" {command} [OPTIONS]" in r.stdout.split("Usage:")[1].splitlines()[0]
+    assert r.stderr == ""
+
+
+def test_unknown_option_is_a_usage_error(cli):
+    r = cli("compress", "mnist:test:0", "--bogus")
+    assert r.exit_code == 2
+    assert "No such option: --bogus" in r.stderr and "internal error" not in r.stderr
+
+
 def test_help_and_info_do_not_import_tensorflow(tmp_path):
     code = (
         "import sys; from typer.testing import CliRunner; from mnistzip.cli import app;"
