@@ -445,14 +445,21 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print as JSON."))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("quality", "name", "id", "bits/digit", "PSNR (dB)", "PSNR avg (dB)", "description")
+    # figures and names never wrap; the description takes what width is left (80 columns fit)
+    table = Table()
+    table.add_column("q", justify="right", no_wrap=True)
+    table.add_column("name", no_wrap=True)
+    table.add_column("id", no_wrap=True)
+    for header in ("bits", "PSNR", "avg"):
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("description", ratio=1)
     for r in rows:
-        table.add_row("-" if r["quality"] is None else str(r["quality"]), r["name"] + (" (default)" if r["default"] else ""),
+        table.add_row("-" if r["quality"] is None else str(r["quality"]), r["name"] + ("*" if r["default"] else ""),
                       r["id"], _fmt(r["bits_archive"], 1), _fmt(r["psnr_of_mean_mse"], 2), _fmt(r["psnr_mean"], 2),
                       r["description"])
     console.print(table)
-    console.print("bits/digit: on disk, the whole MNIST test split in one archive; PSNR: of the mean MSE. "
-                  "Quality '-': kept so older files decode.")
+    console.print("*: the default. q: --quality ('-': kept so older files decode). bits: per digit on disk, the whole MNIST "
+                  "test split in one archive. PSNR: of the mean MSE, dB; avg: mean of each digit's PSNR.")
 
 
 def _fmt(value, digits: int) -> str:

@@ -253,6 +253,16 @@ def test_models_lists_the_ladder(cli):
     assert "seed-2000" in [row["name"] for row in rows if row["quality"] is None]  # its files still decode
 
 
+def test_models_table_keeps_each_model_on_one_line(cli):
+    rows = json.loads(cli("models", "--json").stdout)
+    r = cli("models")
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()
+    for row in rows:  # name, id and figures share a line in 80 columns; only descriptions wrap
+        name = row["name"] + ("*" if row["default"] else "")
+        assert any(f" {name} " in line and row["id"] in line and f"{row['bits_archive']:.1f}" in line for line in lines), name
+
+
 def test_compress_with_a_quality_level(cli, vr_model, vr_codec):
     for q in (1, 3):
         r = cli("compress", "mnist:test:0-9", "-o", f"q{q}.mz", "-m", vr_model, "-q", q)
