@@ -30,13 +30,18 @@ def test_files_of_the_first_shipped_model_still_decode():
     np.testing.assert_array_equal(codec.decompress(mz), np.load(DATA / "seed-2000-three.npy"))
 
 
-def test_files_of_the_previous_default_still_decode():
-    """ladder-q6 until the conditional model: its files name id c93e, now a decode-only registry entry."""
-    mz = container.read(DATA / "vr-500-8000-q4-three.mz")
+@pytest.mark.parametrize("stem, name", [
+    ("vr-500-8000-q4-three", "vr-500-8000-q4"),  # the default (ladder-q6) before the conditional model
+    ("vr-250-2000-q2-three", "vr-250-2000-q2"),  # ladder-q2 before vr-150-1000
+    ("vr-4000-64000-q5-three", "vr-4000-64000-q5"),  # the top rung before cond-4000-128000
+])
+def test_files_of_retired_rungs_still_decode(stem, name):
+    """A rung that leaves the ladder stays registered, decode-only: its files give the same digits."""
+    mz = container.read(DATA / f"{stem}.mz")
     codec = zoo.for_file(mz.model_id)
-    assert codec.name == "vr-500-8000-q4"
-    np.testing.assert_array_equal(codec.decompress(mz), np.load(DATA / "vr-500-8000-q4-three.npy"))
-    with pytest.raises(ModelError, match="^vr-500-8000-q4 only decodes the files it made"):
+    assert codec.name == name
+    np.testing.assert_array_equal(codec.decompress(mz), np.load(DATA / f"{stem}.npy"))
+    with pytest.raises(ModelError, match=f"^{name} only decodes the files it made"):
         codec.compress(data.load_mnist("test")[:1])
 
 
