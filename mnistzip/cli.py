@@ -224,6 +224,7 @@ def compress(
     from .errors import InputError
     from .fileio import check_writable
 
+    data.check_inputs(inputs)
     if output is None:
         if len(inputs) == 1 and Path(inputs[0]).is_file():
             output = Path(inputs[0]).with_suffix(container.SUFFIX)

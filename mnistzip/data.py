@@ -253,10 +253,18 @@ def normalize_digit(ink: np.ndarray, name: str = "image") -> np.ndarray:
 # --------------------------------------------------------------------------- inputs
 
 
+def check_inputs(inputs: list[str]) -> None:
+    """Refuse, before any work, an input that is neither an MNIST reference nor an existing path."""
+    for item in inputs:
+        if parse_reference(item) is None and not Path(item).exists():
+            raise InputError(f"{item}: no such file, directory or MNIST reference (e.g. mnist:test:7)")
+
+
 def collect_digits(
     inputs: list[str], data_dir: str | os.PathLike | None = None, invert: bool | None = None
 ) -> Digits:
     """Gather digits from image files, directories of images and MNIST references, in order."""
+    check_inputs(inputs)
     images: list[np.ndarray] = []
     names: list[str] = []
     notes: list[str] = []
@@ -273,10 +281,8 @@ def collect_digits(
             files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
             if not files:
                 raise InputError(f"{path}: directory holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        elif path.exists():
-            files = [path]
         else:
-            raise InputError(f"{item}: no such file, directory or MNIST reference (e.g. mnist:test:7)")
+            files = [path]
         for f in files:
             images.append(load_image(f, invert, notes)[None])
             names.append(f.stem)

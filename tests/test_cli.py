@@ -80,6 +80,8 @@ def test_compress_refuses_to_overwrite(cli, tiny_model):
          "bad MNIST reference 'mnist:tset:1': expected mnist:SPLIT, mnist:SPLIT:I or mnist:SPLIT:I-J"),
         (["missing.png", "-o", "x.mz"], ExitStatus.BAD_INPUT,
          "missing.png: no such file, directory or MNIST reference (e.g. mnist:test:7)"),
+        (["missing.png"], ExitStatus.BAD_INPUT,  # no -o: the missing input is still what is wrong
+         "missing.png: no such file, directory or MNIST reference (e.g. mnist:test:7)"),
         (["mnist:test:0", "mnist:test:1"], ExitStatus.BAD_INPUT, "give the output file with -o OUT.mz"),
         (["mnist:test:0", "-o", "nodir/x.mz"], ExitStatus.OUTPUT, "nodir/x.mz: directory nodir does not exist"),
     ],
