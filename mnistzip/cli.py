@@ -35,6 +35,24 @@ def _error(message: str) -> None:
 class MnistzipGroup(TyperGroup):
     """The one place where exceptions become a message and an exit status."""
 
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        """Typer's entry point, with its usage errors as one line like every other error."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            status = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.exceptions.TyperException as e:  # a usage error: unknown option, missing argument, ...
+            if not e.format_message():
+                e.show()  # no arguments at all: Typer shows the help
+            else:
+                path = e.ctx.command_path if getattr(e, "ctx", None) else "mnistzip"
+                _error(f"{e.format_message().rstrip('.')} (see '{path} --help')")
+            sys.exit(getattr(e, "exit_code", ExitStatus.USAGE))
+        except typer.Abort:
+            _error("interrupted")
+            sys.exit(ExitStatus.INTERRUPTED)
+        sys.exit(status if isinstance(status, int) else ExitStatus.SUCCESS)
+
     def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)

@@ -328,10 +328,24 @@ def test_every_command_has_help(cli, command):
     assert r.stderr == ""
 
 
-def test_unknown_option_is_a_usage_error(cli):
-    r = cli("compress", "mnist:test:0", "--bogus")
-    assert r.exit_code == 2
-    assert "No such option: --bogus" in r.stderr and "internal error" not in r.stderr
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["compress", "mnist:test:0", "--bogus"], "No such option: --bogus (see 'root compress --help')"),
+        (["compress"], "Missing argument 'inputs' (see 'root compress --help')"),
+        (["compres", "x"], "No such command 'compres'. Did you mean 'compress', 'decompress'? (see 'root --help')"),
+    ],
+)
+def test_usage_errors_are_one_line(cli, args, message):
+    r = cli(*args)
+    assert r.exit_code == ExitStatus.USAGE
+    assert error_line(r) == f"mnistzip: error: {message}"
+
+
+def test_no_arguments_shows_the_help(cli):
+    r = cli()
+    assert r.exit_code == ExitStatus.USAGE
+    assert "Usage:" in r.stdout and "compress" in r.stdout
 
 
 def test_help_and_info_do_not_import_tensorflow(tmp_path):

@@ -210,7 +210,7 @@ def test_killed_compress_leaves_no_partial_file(tmp_path, tiny_model, sig):
             assert container.read(out).count == 10000
             out.unlink()
         elif sig == signal.SIGINT:
-            assert proc.returncode in (ExitStatus.INTERRUPTED, -signal.SIGINT)
+            assert proc.returncode in (ExitStatus.INTERRUPTED, -signal.SIGINT), (delay, err.decode())
         if sig == signal.SIGINT:
             assert not list(tmp_path.glob(".all.mz*"))  # temp files cleaned up
 
