@@ -42,11 +42,12 @@ class MnistzipGroup(TyperGroup):
         try:
             status = super().main(*args, standalone_mode=False, **kwargs)
         except typer.exceptions.TyperException as e:  # a usage error: unknown option, missing argument, ...
-            if not e.format_message():
+            message = e.format_message()
+            if not message:
                 e.show()  # no arguments at all: Typer shows the help
             else:
                 path = e.ctx.command_path if getattr(e, "ctx", None) else "mnistzip"
-                _error(f"{e.format_message().rstrip('.')} (see '{path} --help')")
+                _error(f"{message.rstrip('.')} (see '{path} --help')")
             sys.exit(getattr(e, "exit_code", ExitStatus.USAGE))
         except typer.Abort:
             _error("interrupted")
@@ -64,7 +65,7 @@ class MnistzipGroup(TyperGroup):
         except KeyboardInterrupt:
             _error("interrupted")
             raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
-        except _FRAMEWORK_EXCEPTIONS:  # --help, usage errors: Typer prints and exits itself
+        except _FRAMEWORK_EXCEPTIONS:  # --help exits; usage errors become one line in main()
             raise
         except Exception as e:  # a bug: say so in one line, keep the traceback for --debug
             if _debug(ctx):
