@@ -17,6 +17,7 @@ import tensorflow_compression as tfc
 from . import conditional
 
 SIDE = 28
+WIDTH = 500  # units of the fully connected hidden layer on each side (the seed's)
 PRIORS = ("logistic", "normal", "deep", "conditional")  # conditional: each dimension given the ones before
 DISTORTIONS = ("mae", "mse")
 
@@ -24,23 +25,23 @@ DISTORTIONS = ("mae", "mse")
 class AnalysisTransform(tf.keras.Sequential):
     """Encoder: 28x28 digit in [0, 1] → latent vector."""
 
-    def __init__(self, latent_dims: int):
+    def __init__(self, latent_dims: int, width: int = WIDTH):
         super().__init__(name="analysis_transform")
         conv = dict(kernel_size=5, strides=2, padding="same", activation="leaky_relu")
         self.add(tf.keras.layers.Conv2D(20, name="conv_1", **conv))
         self.add(tf.keras.layers.Conv2D(50, name="conv_2", **conv))
         self.add(tf.keras.layers.Flatten())
-        self.add(tf.keras.layers.Dense(500, activation="leaky_relu", name="fc_1"))
+        self.add(tf.keras.layers.Dense(width, activation="leaky_relu", name="fc_1"))
         self.add(tf.keras.layers.Dense(latent_dims, activation=None, name="fc_2"))
 
 
 class SynthesisTransform(tf.keras.Sequential):
     """Decoder: latent vector → 28x28 digit in [0, 1] (before rounding)."""
 
-    def __init__(self):
+    def __init__(self, width: int = WIDTH):
         super().__init__(name="synthesis_transform")
         conv = dict(kernel_size=5, strides=2, padding="same", activation="leaky_relu")
-        self.add(tf.keras.layers.Dense(500, activation="leaky_relu", name="fc_1"))
+        self.add(tf.keras.layers.Dense(width, activation="leaky_relu", name="fc_1"))
         self.add(tf.keras.layers.Dense(2450, activation="leaky_relu", name="fc_2"))
         self.add(tf.keras.layers.Reshape((7, 7, 50)))
         self.add(tf.keras.layers.Conv2DTranspose(20, name="conv_1", **conv))
@@ -68,7 +69,8 @@ class CompressionTrainer(tf.keras.Model):
     split evenly between the qualities, each term weighted by its own λ.
     """
 
-    def __init__(self, latent_dims: int = 50, prior: str = "logistic", distortion: str = "mae", lmbdas=(2000.0,)):
+    def __init__(self, latent_dims: int = 50, prior: str = "logistic", distortion: str = "mae", lmbdas=(2000.0,),
+                 width: int = WIDTH):
         super().__init__()
         if prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, not {prior!r}")
@@ -79,8 +81,8 @@ class CompressionTrainer(tf.keras.Model):
         self.distortion_name = distortion
         self.lmbdas = tuple(float(v) for v in lmbdas)
         qualities = len(self.lmbdas)
-        self.analysis_transform = AnalysisTransform(latent_dims)
-        self.synthesis_transform = SynthesisTransform()
+        self.analysis_transform = AnalysisTransform(latent_dims, width)
+        self.synthesis_transform = SynthesisTransform(width)
         shape = (qualities, latent_dims)
         # Gains start at sqrt(λ / geometric mean of the λs): at high rate the best step size
         # for squared error shrinks as 1/sqrt(λ). One quality: a constant gain of 1.

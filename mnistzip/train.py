@@ -25,7 +25,7 @@ DEFAULT_LMBDA = 2000.0
 DEFAULT_BITS = 40.0  # a variable-rate model's default quality is the one nearest this many bits per digit
 PRESETS = {
     "seed": dict(
-        latent_dims=50, epochs=15, batch_size=128, lr=1e-3, lr_schedule="constant", distortion="mae", prior="logistic"
+        latent_dims=50, width=500, epochs=15, batch_size=128, lr=1e-3, lr_schedule="constant", distortion="mae", prior="logistic"
     )
 }
 LR_SCHEDULES = ("constant", "cosine")
@@ -37,6 +37,7 @@ class TrainConfig:
 
     lmbda: float | list[float] = DEFAULT_LMBDA  # several: one variable-rate model, quality 1 = first
     latent_dims: int = 50
+    width: int = 500  # hidden units of the transforms' fully connected layers: their size is ~2 x 2450 x width
     epochs: int = 15
     batch_size: int = 128
     lr: float = 1e-3
@@ -101,7 +102,7 @@ def train(
     from .model import CompressionTrainer
 
     tf.keras.utils.set_random_seed(config.seed)
-    trainer = CompressionTrainer(config.latent_dims, config.prior, config.distortion, config.lmbdas)
+    trainer = CompressionTrainer(config.latent_dims, config.prior, config.distortion, config.lmbdas, config.width)
     steps = int(np.ceil(len(train_images) / config.batch_size))
     if config.steps_per_epoch:
         steps = min(steps, config.steps_per_epoch)
@@ -213,14 +214,14 @@ def _step_functions(trainer, optimizer, lmbdas: list[float]):
 def recipe_family(recipe: dict) -> str:
     """The family of a recipe: models that differ only in λ (and seed or data limits) form one RD curve.
 
-    'seed' for the seed recipe, else e.g. 'mse/deep/L50/cosine/e30'.
+    'seed' for the seed recipe, else e.g. 'mse/deep/L50/cosine/e30' ('.../L32/W200/...' for a width other than 500).
     """
     shape = {k: recipe.get(k, TrainConfig.__dataclass_fields__[k].default) for k in PRESETS["seed"]}
     variable = isinstance(recipe.get("lmbda"), (list, tuple))
     if shape == PRESETS["seed"] and not variable:
         return "seed"
     return "/".join([*(["vr"] if variable else []), shape["distortion"], shape["prior"], f"L{shape['latent_dims']}",
-                     shape["lr_schedule"], f"e{shape['epochs']}"])
+                     *([f"W{shape['width']}"] if shape["width"] != PRESETS["seed"]["width"] else []), shape["lr_schedule"], f"e{shape['epochs']}"])
 
 
 def _learning_rate(config: TrainConfig, steps_per_epoch: int):

@@ -56,12 +56,12 @@ def vr_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def cond_model(tmp_path_factory):
-    """A tiny variable-rate model with the conditional prior (two quality levels)."""
+    """A tiny variable-rate model with the conditional prior (two quality levels), narrow transforms."""
     from mnistzip.train import TrainConfig, train
 
     path = tmp_path_factory.mktemp("models") / "cond"
-    config = TrainConfig(lmbda=[300, 3000], latent_dims=12, distortion="mse", prior="conditional", epochs=1,
-                         steps_per_epoch=40, train_limit=5120, test_limit=200, seed=4)
+    config = TrainConfig(lmbda=[300, 3000], latent_dims=12, width=128, distortion="mse", prior="conditional",
+                         epochs=1, steps_per_epoch=40, train_limit=5120, test_limit=200, seed=4)
     train(config, path, data_dir=DATA_DIR)
     return path
 

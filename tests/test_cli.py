@@ -302,13 +302,14 @@ def test_outputs_get_the_usual_permissions(cli, tiny_model):
 
 
 def test_train_tiny_then_refuse_existing(cli):
-    args = ["train", "--lmbda", "300", "--epochs", "1", "--steps-per-epoch", "3", "--train-limit", "384",
-            "--test-limit", "50", "-o", "m"]
+    args = ["train", "--lmbda", "300", "--width", "64", "--epochs", "1", "--steps-per-epoch", "3", "--train-limit",
+            "384", "--test-limit", "50", "-o", "m"]
     r = cli(*args)
     assert r.exit_code == 0, r.output
     assert "saved m (id " in r.stdout
     card = json.loads(open("m/model.json").read())
     assert card["command"].startswith("mnistzip ") and card["recipe"]["lmbda"] == 300
+    assert card["recipe"]["width"] == 64 and card["family"] == "mae/logistic/L50/W64/constant/e1"
     r = cli(*args)
     assert r.exit_code == ExitStatus.OUTPUT
     assert error_line(r) == "mnistzip: error: m already exists; pass --force to replace it"

@@ -70,8 +70,20 @@ def test_recipe_family_groups_models_that_differ_only_in_lambda():
 
     assert recipe_family(dict(PRESETS["seed"], lmbda=300, seed=4, train_limit=10)) == "seed"
     assert recipe_family(dict(PRESETS["seed"], lmbda=300, distortion="mse")) == "mse/logistic/L50/constant/e15"
-    old_card = {k: v for k, v in PRESETS["seed"].items() if k != "lr_schedule"}  # cards from before the option
+    old_card = {k: v for k, v in PRESETS["seed"].items() if k not in ("lr_schedule", "width")}  # before the options
     assert recipe_family(old_card) == "seed"
+    assert recipe_family(dict(PRESETS["seed"], lmbda=[300, 900], width=160)) == "vr/mae/logistic/L50/W160/constant/e15"
+
+
+def _variables_bytes(model) -> int:
+    return sum(f.stat().st_size for f in (model / "variables").iterdir())
+
+
+def test_width_sets_the_size_of_the_transforms(cond_model, vr_model):
+    """--width: the fully connected layers (2 x 2450 x width weights) are most of a model's size."""
+    assert json.loads((cond_model / "model.json").read_text())["recipe"]["width"] == 128
+    assert json.loads((vr_model / "model.json").read_text())["recipe"]["width"] == 500
+    assert _variables_bytes(cond_model) < 0.35 * _variables_bytes(vr_model)
 
 
 def test_variable_rate_model_card(vr_model):
