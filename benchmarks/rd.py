@@ -40,6 +40,19 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU cores ({cpu}), no GPU, Python {platform.python_version()}, TF 2.14.1"
 
 
+def cache_key(model_id: str, digits: int, refine: float | None) -> str:
+    """What a measured row depends on: a model id names its weights, gains and tables."""
+    return f"{model_id}/{digits}/{refine}"
+
+
+def measured_before(path: Path) -> dict:
+    """The refined rows of the last results (ladder.json), by cache key: a rerun refines only rungs that are new."""
+    if not path.exists():
+        return {}
+    rows = json.loads(path.read_text())["rows"]
+    return {cache_key(r["model_id"], r["digits"], float(r["lmbda"])): r for r in rows if r["refined"]}
+
+
 def rungs(args) -> list[Codec]:
     """The rungs to measure: every level of --model, of fresh trainings of the shipped recipes, or the shipped ladder."""
     if args.model:
@@ -113,19 +126,21 @@ def main() -> None:
                         help="refine only rungs of at most this many bits per digit (where the seed curve is)")
     parser.add_argument("--limit", type=int, help="only the first N test digits")
     parser.add_argument("--cache", type=Path, default=ROOT / "runs" / "rd-cache.json",
-                        help="refined figures measured before, by model id and digit count (resumable runs)")
+                        help="refined figures of this run, by model id and digit count (resumable runs); those of "
+                        "docs/results/ladder.json are reused too")
     args = parser.parse_args()
 
     digits = data.load_mnist("test")[: args.limit]
     reference = json.loads(REFERENCE.read_text())["results"]
     seed = [r for r in reference if r["family"] == "seed"]
-    cache = json.loads(args.cache.read_text()) if args.cache.exists() else {}
+    cache = measured_before(RESULTS / "ladder.json")
+    cache.update(json.loads(args.cache.read_text()) if args.cache.exists() else {})
     rows: list[dict] = []
     for rung, codec in enumerate(rungs(args), start=1):
         refining = args.refine and codec.level["test"]["bits_archive"] <= args.refine_up_to
         for refine in ([None, codec.level["lmbda"]] if refining else [None]):
             started = time.perf_counter()
-            key = f"{codec.id}/{len(digits)}/{refine}"  # a model id names its weights, gains and tables
+            key = cache_key(codec.id, len(digits), refine)
             cached = cache.get(key) if refine else None  # only the slow refined rows are kept
             row = dict(cached or measure(codec, digits, refine=refine), model=codec.name)
             cache[key] = row
