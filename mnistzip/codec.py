@@ -207,6 +207,13 @@ class Codec:
 
     def decode(self, payload: bytes, count: int) -> np.ndarray:
         """One range-coded string holding ``count`` digits → uint8 digits."""
+        latents = self.decode_latents(payload, count)
+        return np.concatenate(
+            [self.synthesize(latents[i : i + SYNTHESIS_BATCH]) for i in range(0, count, SYNTHESIS_BATCH)]
+        )
+
+    def decode_latents(self, payload: bytes, count: int) -> np.ndarray:
+        """One range-coded string holding ``count`` digits → their quantised latents (N, latent_dims)."""
         import tensorflow as tf
 
         if not 1 <= count <= MAX_DIGITS:
@@ -224,9 +231,7 @@ class Codec:
             raise BadMzFile("payload does not decode: the range-coded stream is corrupt") from None
         except TimeoutError:
             raise BadMzFile(f"payload does not decode in {limit:.1f} s: the range-coded stream is corrupt") from None
-        return np.concatenate(
-            [self.synthesize(latents[i : i + SYNTHESIS_BATCH]) for i in range(0, count, SYNTHESIS_BATCH)]
-        )
+        return latents.numpy()
 
     def _warm_up_decoder(self) -> None:
         """Run the decoding graph once on an empty stream before any deadline starts.

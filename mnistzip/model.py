@@ -501,12 +501,14 @@ def export(trainer: CompressionTrainer, directory, metadata: dict, half: bool = 
 DECODER_FUNCTIONS = ("decompress_latents", "decompress", "synthesize", "sample", "tables", "quantize")
 
 
-def export_decoder(source, destination, note: str) -> dict:
-    """Re-save a model's decoding half: same id, tables and decoded digits, about half the size.
+def export_decoder(source, destination, note: str, half: bool = False) -> dict:
+    """Re-save a model's decoding half: same id, tables and decoded latents, about half the size.
 
     Used when a shipped model leaves the ladder: its files must keep decoding,
     but its encoder need not be shipped any more. ``model.json`` gains
     ``decode_only`` (the codec then refuses to compress) and ``note``.
+    ``half`` also stores the decoder's weights in float16 (a quarter of the
+    full model; see HalfDecoder); otherwise the decoded digits stay identical.
     """
     import json
     from pathlib import Path
@@ -515,16 +517,78 @@ def export_decoder(source, destination, note: str) -> dict:
 
     source, destination = Path(source), Path(destination)
     old = tf.saved_model.load(str(source))
-    kept = tf.Module()
-    for name in ("synthesis_transform", "entropy_model", "latent_dims", "gains", "conditional_net"):
-        if hasattr(old, name):
-            setattr(kept, name, getattr(old, name))
-    for name in DECODER_FUNCTIONS + ("conditionals", "predict"):
-        if hasattr(old, name):
-            setattr(kept, name, getattr(old, name))
-    tf.saved_model.save(kept, str(destination))
     meta = json.loads((source / "model.json").read_text())
+    if half:
+        kept = HalfDecoder(old, meta)
+        meta["weights_dtype"] = "float16"
+    else:
+        kept = tf.Module()
+        for name in ("synthesis_transform", "entropy_model", "latent_dims", "gains", "conditional_net"):
+            if hasattr(old, name):
+                setattr(kept, name, getattr(old, name))
+        for name in DECODER_FUNCTIONS + ("conditionals", "predict"):
+            if hasattr(old, name):
+                setattr(kept, name, getattr(old, name))
+    tf.saved_model.save(kept, str(destination))
     meta.update(decode_only=True, note=note)
     meta["files_sha256"] = tree_digest(destination, exclude=("model.json",))
     (destination / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+class HalfDecoder(ExportedCodec):
+    """The decoder of a float32 factorized-prior model, rebuilt with its weights stored in float16.
+
+    The range-coding tables and quantisation offsets are copied as integers and
+    floats from the old model (read back through its ``tables`` and ``quantize``),
+    so its files decode to exactly the same latents; the synthesis weights are
+    rounded to float16, which moves a decoded pixel by a grey level now and
+    then (measured in docs/results/levers.md). Single-rate models keep their
+    signatures without a quality argument.
+    """
+
+    def __init__(self, old, meta: dict):
+        if meta.get("prior") == "conditional" or meta.get("weights_dtype") == "float16":
+            raise ValueError(f"a float16 decoder is made from a float32 factorized-prior model, not from "
+                             f"{meta.get('weights_dtype', 'float32')} weights with the {meta.get('prior')} prior")
+        tf.Module.__init__(self, name="mnistzip_codec")
+        levels = meta.get("qualities")
+        self._single = levels is None
+        q_args = [()] if self._single else [(tf.constant(q),) for q in range(len(levels))]
+        latent = int(meta["latent_dims"])
+        self._shape = (len(q_args), latent)
+        tables = [old.tables(*q) for q in q_args]
+        offsets = [old.quantize(tf.zeros((1, latent)), *q)[0] for q in q_args]  # round(0 - o) + o = o for |o| < 0.5
+        cdfs = [cdf.numpy() for cdf, _ in tables]
+        self.cdf_bounds = tf.constant(np.cumsum([0] + [len(c) for c in cdfs]).astype(np.int32), name="cdf_bounds")
+        self.entropy_model = tf.Module(name="entropy_model")
+        self.entropy_model.cdf = tf.Variable(np.concatenate(cdfs), trainable=False, name="cdf")
+        self.entropy_model.cdf_offset = tf.Variable(tf.concat([o for _, o in tables], 0), trainable=False, name="cdf_offset")
+        self.entropy_model.quantization_offset = tf.Variable(tf.stack(offsets), trainable=False, name="quantization_offset")
+        self.gains = tf.Variable(old.gains if hasattr(old, "gains") else tf.ones(self._shape), trainable=False, name="gains")
+        self.latent_dims = tf.Variable(latent, trainable=False, dtype=tf.int32, name="latent_dims")
+        synthesis = SynthesisTransform(meta.get("recipe", {}).get("width", WIDTH))
+        synthesis.build((None, latent))
+        by_name = {v.name: v for v in old.synthesis_transform.variables}
+        for weight in synthesis.weights:
+            weight.assign(by_name[weight.name])
+        self.synthesis_transform = HalfStoredTransform(synthesis, "synthesis_transform")
+        self._define_decoder(latent)
+
+    def _define_decoder(self, latent: int):
+        """The decoder's entry points, with the old model's signatures (a single-rate one has no quality)."""
+        latents = tf.TensorSpec([None, latent], tf.float32)
+        string_n = [tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32)]
+        quality = [] if self._single else [tf.TensorSpec([], tf.int32)]
+
+        def entry(method, *spec):
+            if self._single:
+                return tf.function(lambda *args: method(*args, 0), input_signature=list(spec))
+            return tf.function(method, input_signature=[*spec, *quality])
+
+        self.decompress_latents = entry(self._decompress_latents, *string_n)
+        self.decompress = entry(self._decompress, *string_n)
+        self.synthesize = entry(self._synthesize, latents)
+        self.sample = entry(self._sample, *string_n)
+        self.tables = entry(self._tables)
+        self.quantize = entry(self._quantize, latents)

@@ -74,16 +74,22 @@ def cond_codec(cond_model):
 
 
 @pytest.fixture(scope="session")
-def deep_codec(tmp_path_factory):
+def deep_model(tmp_path_factory) -> Path:
     """A tiny single-rate model with the deep factorized prior (its quantisation offsets are not 0)."""
-    from mnistzip.codec import Codec
     from mnistzip.train import TrainConfig, train
 
     path = tmp_path_factory.mktemp("models") / "deep"
     config = TrainConfig(lmbda=1000, latent_dims=16, distortion="mse", prior="deep", epochs=1, steps_per_epoch=30,
                          train_limit=3840, test_limit=100, seed=4)
     train(config, path, data_dir=DATA_DIR)
-    return Codec.load(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def deep_codec(deep_model):
+    from mnistzip.codec import Codec
+
+    return Codec.load(deep_model)
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,30 @@ def test_a_decoder_only_copy_decodes_the_same_digits_and_refuses_to_encode(fixtu
     assert size(tmp_path / "dec") < 0.7 * size(source)
 
 
+@pytest.mark.parametrize("fixture", ["vr_model", "deep_model"])
+def test_a_float16_decoder_gives_the_same_latents_and_digits_within_a_grey_level(fixture, request, tmp_path):
+    source = request.getfixturevalue(fixture)
+    meta = export_decoder(source, tmp_path / "dec", note="retired", half=True)
+    assert meta["weights_dtype"] == "float16" and meta["decode_only"] is True
+    full, decoder = Codec.load(source), Codec.load(tmp_path / "dec")  # loading checks the tables' digests
+    digits = data.load_mnist("test")[:200]
+    mz = full.compress(digits)
+    assert decoder.id == full.id
+    np.testing.assert_array_equal(decoder.decode_latents(mz.payload, mz.count), full.decode_latents(mz.payload, mz.count))
+    ours, theirs = decoder.decompress(mz).astype(int), full.decompress(mz).astype(int)
+    assert np.abs(ours - theirs).max() <= 1 and np.mean(ours != theirs) < 0.02
+    ours, theirs = decoder.sample(20, seed=1).astype(int), full.sample(20, seed=1).astype(int)
+    assert np.abs(ours - theirs).max() <= 1
+    size = lambda d: sum(f.stat().st_size for f in d.rglob("*") if f.is_file())  # noqa: E731
+    assert size(tmp_path / "dec") < 0.35 * size(source)
+
+
+def test_a_float16_decoder_needs_a_float32_factorized_model(cond_model, tmp_path):
+    with pytest.raises(ValueError, match="from a float32 factorized-prior model, not from float32 weights with the "
+                                         "conditional prior"):
+        export_decoder(cond_model, tmp_path / "dec", note="retired", half=True)
+
+
 def test_a_half_precision_export_is_half_the_size_and_codes_the_same_way(tmp_path, mnist_dir):
     from mnistzip.train import TrainConfig, train
 

@@ -23,24 +23,21 @@ def test_registry_entries_match_their_files():
     assert len({e.id for e in zoo.REGISTRY.values()}) == len(zoo.REGISTRY)
 
 
-def test_files_of_the_first_shipped_model_still_decode():
-    mz = container.read(DATA / "seed-2000-three.mz")
-    codec = zoo.for_file(mz.model_id)
-    assert codec.name == "seed-2000"
-    np.testing.assert_array_equal(codec.decompress(mz), np.load(DATA / "seed-2000-three.npy"))
-
-
 @pytest.mark.parametrize("stem, name", [
+    ("seed-2000-three", "seed-2000"),  # the first default
     ("vr-500-8000-q4-three", "vr-500-8000-q4"),  # the default (ladder-q6) before the conditional model
     ("vr-250-2000-q2-three", "vr-250-2000-q2"),  # ladder-q2 before vr-150-1000
     ("vr-4000-64000-q5-three", "vr-4000-64000-q5"),  # the top rung before cond-4000-128000
 ])
-def test_files_of_retired_rungs_still_decode(stem, name):
-    """A rung that leaves the ladder stays registered, decode-only: its files give the same digits."""
+def test_files_of_retired_models_still_decode(stem, name):
+    """A model that leaves the ladder stays registered, decode-only, its weights in float16: its files give
+    the same latents (exactly) and the same digits to within one grey level (what float16 weights move)."""
     mz = container.read(DATA / f"{stem}.mz")
     codec = zoo.for_file(mz.model_id)
     assert codec.name == name
-    np.testing.assert_array_equal(codec.decompress(mz), np.load(DATA / f"{stem}.npy"))
+    np.testing.assert_array_equal(codec.decode_latents(mz.payload, mz.count), np.load(DATA / f"{stem}-latents.npy"))
+    digits, then = codec.decompress(mz).astype(int), np.load(DATA / f"{stem}.npy").astype(int)  # as decoded in float32
+    assert np.abs(digits - then).max() <= 1 and np.mean(digits != then) < 0.02
     with pytest.raises(ModelError, match=f"^{name} only decodes the files it made"):
         codec.compress(data.load_mnist("test")[:1])
 
