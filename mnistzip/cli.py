@@ -130,7 +130,10 @@ def train(
         "for one variable-rate model with a quality level per lambda."
     ),
     latent_dims: int = typer.Option(50, "--latent-dims", min=1, max=1024, help="Size of the latent vector."),
-    width: int = typer.Option(500, "--width", min=1, max=4096, help="Hidden units of the transforms' fully connected layers (model size grows with it)."),
+    width: int = typer.Option(
+        500, "--width", min=1, max=4096, help="Hidden units of the transforms' fully connected layers (model size "
+        "grows with it)."
+    ),
     epochs: int = typer.Option(15, "--epochs", min=1, help="Passes over the training split."),
     batch_size: int = typer.Option(128, "--batch-size", min=1, help="Digits per training step."),
     lr: float = typer.Option(1e-3, "--lr", min=0.0, help="Adam learning rate."),

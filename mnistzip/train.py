@@ -25,7 +25,8 @@ DEFAULT_LMBDA = 2000.0
 DEFAULT_BITS = 40.0  # a variable-rate model's default quality is the one nearest this many bits per digit
 PRESETS = {
     "seed": dict(
-        latent_dims=50, width=500, epochs=15, batch_size=128, lr=1e-3, lr_schedule="constant", distortion="mae", prior="logistic"
+        latent_dims=50, width=500, epochs=15, batch_size=128, lr=1e-3, lr_schedule="constant", distortion="mae",
+        prior="logistic",
     )
 }
 LR_SCHEDULES = ("constant", "cosine")
@@ -220,8 +221,9 @@ def recipe_family(recipe: dict) -> str:
     variable = isinstance(recipe.get("lmbda"), (list, tuple))
     if shape == PRESETS["seed"] and not variable:
         return "seed"
+    width = [f"W{shape['width']}"] if shape["width"] != PRESETS["seed"]["width"] else []
     return "/".join([*(["vr"] if variable else []), shape["distortion"], shape["prior"], f"L{shape['latent_dims']}",
-                     *([f"W{shape['width']}"] if shape["width"] != PRESETS["seed"]["width"] else []), shape["lr_schedule"], f"e{shape['epochs']}"])
+                     *width, shape["lr_schedule"], f"e{shape['epochs']}"])
 
 
 def _learning_rate(config: TrainConfig, steps_per_epoch: int):
