@@ -1,5 +1,22 @@
-"""``python -m mnistzip`` runs the command line."""
+"""The ``mnistzip`` command (and ``python -m mnistzip``)."""
 
-from .cli import run
+import sys
 
-run()
+from .errors import ExitStatus, error_line
+
+
+def main() -> None:
+    """Run the command line. Loading it (Typer, Rich, then Typer building its commands) takes a few
+    tenths of a second before the CLI's own handler is in place: a Ctrl-C then ends like one at any
+    other time, with one line and exit status 130, not a traceback."""
+    try:
+        from .cli import run
+
+        run()
+    except KeyboardInterrupt:
+        print(error_line("interrupted"), file=sys.stderr)
+        sys.exit(ExitStatus.INTERRUPTED)
+
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from . import __version__, container
-from .errors import ExitStatus, MnistzipError
+from .errors import ExitStatus, MnistzipError, error_line
 
 DEBUG_ENV = "MNISTZIP_DEBUG"
 # Typer >= 0.29 carries its own copy of Click: its exceptions are Typer's, not click's.
@@ -29,7 +29,7 @@ console = Console(highlight=False)
 
 def _error(message: str) -> None:
     """Print one error line on stderr."""
-    typer.echo(f"mnistzip: error: {message}", err=True)
+    typer.echo(error_line(message), err=True)
 
 
 class MnistzipGroup(TyperGroup):
@@ -53,6 +53,14 @@ class MnistzipGroup(TyperGroup):
             _error("interrupted")
             sys.exit(ExitStatus.INTERRUPTED)
         sys.exit(status if isinstance(status, int) else ExitStatus.SUCCESS)
+
+    def make_context(self, *args, **kwargs):
+        """Parsing the command line (Typer imports its converters then): Ctrl-C here is reported too."""
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:  # Typer would turn it into a silent exit 130
+            _error("interrupted")
+            raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
 
     def invoke(self, ctx: typer.Context):
         try:

@@ -9,6 +9,11 @@ from __future__ import annotations
 from enum import IntEnum
 
 
+def error_line(message: str) -> str:
+    """How every error reaches a user: one line on stderr."""
+    return f"mnistzip: error: {message}"
+
+
 class ExitStatus(IntEnum):
     """Process exit codes of the ``mnistzip`` command."""
 

@@ -366,3 +366,16 @@ def test_train_preset_fills_only_what_is_not_given(cli):
     recipe = json.loads(open("p/model.json").read())["recipe"]
     assert recipe["epochs"] == 1 and recipe["distortion"] == "mse"  # given: kept
     assert recipe["prior"] == "logistic" and recipe["batch_size"] == 128  # from the preset
+
+
+def test_ctrl_c_while_the_command_line_is_parsed_is_reported(cli, monkeypatch):
+    """Typer imports its converters while parsing: a Ctrl-C then was a silent exit 130."""
+    import typer.core
+
+    def interrupted(self, ctx, args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(typer.core.TyperGroup, "parse_args", interrupted)
+    r = cli("models")
+    assert r.exit_code == ExitStatus.INTERRUPTED
+    assert error_line(r) == "mnistzip: error: interrupted"

@@ -215,6 +215,23 @@ def test_killed_compress_leaves_no_partial_file(tmp_path, tiny_model, sig):
             assert not list(tmp_path.glob(".all.mz*"))  # temp files cleaned up
 
 
+def test_ctrl_c_while_the_command_line_loads_is_one_line(tmp_path):
+    """A SIGINT in the first few tenths of a second lands while Typer and Rich import: the same line, no traceback."""
+    code = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'mnistzip.cli':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from mnistzip.__main__ import main\n"
+        "main()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, "models"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == ExitStatus.INTERRUPTED
+    assert r.stderr == "mnistzip: error: interrupted\n"
+
+
 def test_two_writers_never_corrupt(tmp_path, tiny_model):
     procs = [
         subprocess.Popen([*MNISTZIP, "compress", f"mnist:test:{i * 100}-{i * 100 + 99}", "-o", "same.mz", "-f",
