@@ -32,6 +32,12 @@ def _error(message: str) -> None:
     typer.echo(error_line(message), err=True)
 
 
+def _interrupted() -> typer.Exit:
+    """Report a Ctrl-C; the caller raises the exit (status 130) this returns."""
+    _error("interrupted")
+    return typer.Exit(int(ExitStatus.INTERRUPTED))
+
+
 class MnistzipGroup(TyperGroup):
     """The one place where exceptions become a message and an exit status."""
 
@@ -50,8 +56,7 @@ class MnistzipGroup(TyperGroup):
                 _error(f"{message.rstrip('.')} (see '{path} --help')")
             sys.exit(getattr(e, "exit_code", ExitStatus.USAGE))
         except typer.Abort:
-            _error("interrupted")
-            sys.exit(ExitStatus.INTERRUPTED)
+            sys.exit(_interrupted().exit_code)
         sys.exit(status if isinstance(status, int) else ExitStatus.SUCCESS)
 
     def make_context(self, *args, **kwargs):
@@ -59,8 +64,7 @@ class MnistzipGroup(TyperGroup):
         try:
             return super().make_context(*args, **kwargs)
         except KeyboardInterrupt:  # Typer would turn it into a silent exit 130
-            _error("interrupted")
-            raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
+            raise _interrupted() from None
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -71,8 +75,7 @@ class MnistzipGroup(TyperGroup):
             _error(str(e))
             raise typer.Exit(int(e.exit_status)) from None
         except KeyboardInterrupt:
-            _error("interrupted")
-            raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
+            raise _interrupted() from None
         except _FRAMEWORK_EXCEPTIONS:  # --help exits; usage errors become one line in main()
             raise
         except Exception as e:  # a bug: say so in one line, keep the traceback for --debug

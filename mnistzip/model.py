@@ -501,7 +501,7 @@ def export(trainer: CompressionTrainer, directory, metadata: dict, half: bool = 
 DECODER_FUNCTIONS = ("decompress_latents", "decompress", "synthesize", "sample", "tables", "quantize")
 
 
-def export_decoder(source, destination, note: str, half: bool = False) -> dict:
+def export_decoder(source, destination, note: str, half: bool = False, force: bool = False) -> dict:
     """Re-save a model's decoding half: same id, tables and decoded latents, about half the size.
 
     Used when a shipped model leaves the ladder: its files must keep decoding,
@@ -509,11 +509,13 @@ def export_decoder(source, destination, note: str, half: bool = False) -> dict:
     ``decode_only`` (the codec then refuses to compress) and ``note``.
     ``half`` also stores the decoder's weights in float16 (a quarter of the
     full model; see HalfDecoder); otherwise the decoded digits stay identical.
+    The copy is written beside ``destination`` and renamed into place, so
+    ``destination`` may be ``source`` itself (with ``force``).
     """
     import json
     from pathlib import Path
 
-    from .fileio import tree_digest
+    from .fileio import atomic_output, tree_digest
 
     source, destination = Path(source), Path(destination)
     old = tf.saved_model.load(str(source))
@@ -529,10 +531,11 @@ def export_decoder(source, destination, note: str, half: bool = False) -> dict:
         for name in DECODER_FUNCTIONS + ("conditionals", "predict"):
             if hasattr(old, name):
                 setattr(kept, name, getattr(old, name))
-    tf.saved_model.save(kept, str(destination))
     meta.update(decode_only=True, note=note)
-    meta["files_sha256"] = tree_digest(destination, exclude=("model.json",))
-    (destination / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    with atomic_output(destination, force=force, directory=True) as tmp:
+        tf.saved_model.save(kept, str(tmp))
+        meta["files_sha256"] = tree_digest(tmp, exclude=("model.json",))
+        (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
 

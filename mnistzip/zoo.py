@@ -320,7 +320,6 @@ REGISTRY: dict[str, ModelEntry] = {
             directory="vr-4000-64000",
             level=5,
         ),
-
         ModelEntry(
             name="seed-2000",
             quality=None,

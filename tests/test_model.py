@@ -49,6 +49,22 @@ def test_a_float16_decoder_gives_the_same_latents_and_digits_within_a_grey_level
     assert size(tmp_path / "dec") < 0.35 * size(source)
 
 
+def test_a_decoder_export_never_clobbers_unless_forced_and_can_replace_its_source(vr_model, tmp_path):
+    import shutil
+
+    from mnistzip.errors import OutputError
+
+    model = tmp_path / "m"
+    shutil.copytree(vr_model, model)
+    with pytest.raises(OutputError, match="already exists; pass --force to overwrite it"):
+        export_decoder(model, model, note="retired", half=True)
+    assert "decode_only" not in json.loads((model / "model.json").read_text())  # untouched
+    export_decoder(model, model, note="retired", half=True, force=True)
+    assert json.loads((model / "model.json").read_text())["decode_only"] is True
+    assert Codec.load(model).id == Codec.load(vr_model).id
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no temporary left behind
+
+
 def test_a_float16_decoder_needs_a_float32_factorized_model(cond_model, tmp_path):
     with pytest.raises(ValueError, match="from a float32 factorized-prior model, not from float32 weights with the "
                                          "conditional prior"):
