@@ -283,14 +283,13 @@ def _check_same_config(ckpt_dir: Path, config: TrainConfig) -> None:
 
 
 def _export_atomically(trainer, output: Path, meta: dict, force: bool, test_images: np.ndarray, half: bool) -> dict:
-    """Export into a temporary sibling directory, then rename it into place."""
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        from .codec import Codec
-        from .evaluate import measure
-        from .model import export
+    """Export and measure the model in a temporary sibling directory, then rename it into place."""
+    from .codec import Codec
+    from .evaluate import measure
+    from .fileio import atomic_output
+    from .model import export
 
+    with atomic_output(output, force=force, directory=True) as tmp:
         meta = export(trainer, tmp, meta, half=half)
         codec = Codec.load(tmp, verify=False)
         for level in meta["qualities"]:
@@ -298,15 +297,6 @@ def _export_atomically(trainer, output: Path, meta: dict, force: bool, test_imag
         default = min(meta["qualities"], key=lambda lv: abs(lv["test"]["bits_archive"] - DEFAULT_BITS))
         meta.update(default_quality=default["quality"], id=default["id"], test=default["test"])
         (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
-        if output.exists() and force:
-            old = output.with_name(f".{output.name}.old-{os.getpid()}")
-            os.replace(output, old)
-            os.replace(tmp, output)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, output)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return meta
 
 
