@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 
 from . import __version__, container
 from .errors import ExitStatus, MnistzipError, error_line
+from .recipe import DEFAULT_LMBDA, LR_SCHEDULES, PRESETS, SEED_RECIPE, TrainConfig
 
 DEBUG_ENV = "MNISTZIP_DEBUG"
 # Typer >= 0.29 carries its own copy of Click: its exceptions are Typer's, not click's.
@@ -137,20 +138,27 @@ DataDirOpt = typer.Option(
 def train(
     ctx: typer.Context,
     lmbda: List[float] = typer.Option(
-        [2000.0], "--lmbda", help="Rate-distortion trade-off: loss = rate + lmbda * distortion. Repeat it (ascending) "
+        [DEFAULT_LMBDA], "--lmbda", help="Rate-distortion trade-off: loss = rate + lmbda * distortion. Repeat it (ascending) "
         "for one variable-rate model with a quality level per lambda."
     ),
-    latent_dims: int = typer.Option(50, "--latent-dims", min=1, max=1024, help="Size of the latent vector."),
-    width: int = typer.Option(
-        500, "--width", min=1, max=4096, help="Hidden units of the transforms' fully connected layers (model size "
-        "grows with it)."
+    latent_dims: int = typer.Option(
+        SEED_RECIPE["latent_dims"], "--latent-dims", min=1, max=1024, help="Size of the latent vector."
     ),
-    epochs: int = typer.Option(15, "--epochs", min=1, help="Passes over the training split."),
-    batch_size: int = typer.Option(128, "--batch-size", min=1, help="Digits per training step."),
-    lr: float = typer.Option(1e-3, "--lr", min=0.0, help="Adam learning rate."),
-    lr_schedule: str = typer.Option("constant", "--lr-schedule", help="constant or cosine (decay to 0)."),
-    distortion: str = typer.Option("mae", "--distortion", help="mae or mse (pixels in [0, 1])."),
-    prior: str = typer.Option("logistic", "--prior", help="logistic, normal, deep (NoisyDeepFactorized) or conditional (each latent dimension given the ones before)."),
+    width: int = typer.Option(
+        SEED_RECIPE["width"], "--width", min=1, max=4096,
+        help="Hidden units of the transforms' fully connected layers (model size grows with it)."
+    ),
+    epochs: int = typer.Option(SEED_RECIPE["epochs"], "--epochs", min=1, help="Passes over the training split."),
+    batch_size: int = typer.Option(SEED_RECIPE["batch_size"], "--batch-size", min=1, help="Digits per training step."),
+    lr: float = typer.Option(SEED_RECIPE["lr"], "--lr", min=0.0, help="Adam learning rate."),
+    lr_schedule: str = typer.Option(
+        SEED_RECIPE["lr_schedule"], "--lr-schedule", help="constant or cosine (decay to 0)."
+    ),
+    distortion: str = typer.Option(SEED_RECIPE["distortion"], "--distortion", help="mae or mse (pixels in [0, 1])."),
+    prior: str = typer.Option(
+        SEED_RECIPE["prior"], "--prior",
+        help="logistic, normal, deep (NoisyDeepFactorized) or conditional (each latent dimension given the ones before).",
+    ),
     preset: Optional[str] = typer.Option(None, "--preset", help="'seed': the seed recipe for every option not given."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model directory (default models/lmbda-L)."),
@@ -165,7 +173,7 @@ def train(
     """Train a codec on MNIST and export it as a SavedModel."""
     from .errors import InputError
     from .model import DISTORTIONS, PRIORS
-    from .train import LR_SCHEDULES, PRESETS, TrainConfig, command_line
+    from .train import command_line
     from .train import train as run
 
     settings = dict(

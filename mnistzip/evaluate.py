@@ -53,7 +53,7 @@ def measure(codec, images: np.ndarray, refine: float | None = None) -> dict:
 
 def family_of(codec) -> str:
     """A model's family for curves and BD-rate: its recipe without λ (model.json's "family" when recorded)."""
-    from .train import recipe_family
+    from .recipe import recipe_family
 
     if codec.meta.get("family"):
         return codec.meta["family"]

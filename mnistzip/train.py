@@ -19,41 +19,10 @@ import numpy as np
 
 from . import data
 from .errors import OutputError
+from .recipe import LR_SCHEDULES, TrainConfig, recipe_family
 
 CHECKPOINT_SUFFIX = ".training"
-DEFAULT_LMBDA = 2000.0
 DEFAULT_BITS = 40.0  # a variable-rate model's default quality is the one nearest this many bits per digit
-PRESETS = {
-    "seed": dict(
-        latent_dims=50, width=500, epochs=15, batch_size=128, lr=1e-3, lr_schedule="constant", distortion="mae",
-        prior="logistic",
-    )
-}
-LR_SCHEDULES = ("constant", "cosine")
-
-
-@dataclass
-class TrainConfig:
-    """Every choice that shapes a trained model (the seed recipe by default)."""
-
-    lmbda: float | list[float] = DEFAULT_LMBDA  # several: one variable-rate model, quality 1 = first
-    latent_dims: int = 50
-    width: int = 500  # hidden units of the transforms' fully connected layers: their size is ~2 x 2450 x width
-    epochs: int = 15
-    batch_size: int = 128
-    lr: float = 1e-3
-    lr_schedule: str = "constant"  # or "cosine": decay to 0 over the whole run
-    distortion: str = "mae"
-    prior: str = "logistic"
-    seed: int = 0
-    train_limit: int | None = None  # use only the first N training digits (tests)
-    test_limit: int | None = None  # validate on the first N test digits (tests)
-    steps_per_epoch: int | None = None  # cap batches per epoch (tests)
-
-    @property
-    def lmbdas(self) -> list[float]:
-        """The λ of each quality level (one for a single-rate model)."""
-        return [float(v) for v in self.lmbda] if isinstance(self.lmbda, (list, tuple)) else [float(self.lmbda)]
 
 
 class Reporter:
@@ -210,20 +179,6 @@ def _step_functions(trainer, optimizer, lmbdas: list[float]):
         return trainer(x, training=False)
 
     return train_step, eval_step
-
-
-def recipe_family(recipe: dict) -> str:
-    """The family of a recipe: models that differ only in λ (and seed or data limits) form one RD curve.
-
-    'seed' for the seed recipe, else e.g. 'mse/deep/L50/cosine/e30' ('.../L32/W200/...' for a width other than 500).
-    """
-    shape = {k: recipe.get(k, TrainConfig.__dataclass_fields__[k].default) for k in PRESETS["seed"]}
-    variable = isinstance(recipe.get("lmbda"), (list, tuple))
-    if shape == PRESETS["seed"] and not variable:
-        return "seed"
-    width = [f"W{shape['width']}"] if shape["width"] != PRESETS["seed"]["width"] else []
-    return "/".join([*(["vr"] if variable else []), shape["distortion"], shape["prior"], f"L{shape['latent_dims']}",
-                     *width, shape["lr_schedule"], f"e{shape['epochs']}"])
 
 
 def _learning_rate(config: TrainConfig, steps_per_epoch: int):

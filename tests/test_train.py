@@ -66,7 +66,7 @@ def test_learning_rate_schedules():
 
 
 def test_recipe_family_groups_models_that_differ_only_in_lambda():
-    from mnistzip.train import PRESETS, recipe_family
+    from mnistzip.recipe import PRESETS, recipe_family
 
     assert recipe_family(dict(PRESETS["seed"], lmbda=300, seed=4, train_limit=10)) == "seed"
     assert recipe_family(dict(PRESETS["seed"], lmbda=300, distortion="mse")) == "mse/logistic/L50/constant/e15"

@@ -1,0 +1,56 @@
+"""A training recipe: every choice that shapes a trained model, its defaults and presets.
+
+Kept apart from the training loop (and free of NumPy and TensorFlow) so that
+the command line takes its option defaults from here without loading either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_LMBDA = 2000.0
+LR_SCHEDULES = ("constant", "cosine")
+SEED_RECIPE = dict(  # the seed reports' recipe, which every default below follows
+    latent_dims=50, width=500, epochs=15, batch_size=128, lr=1e-3, lr_schedule="constant", distortion="mae",
+    prior="logistic",
+)
+PRESETS = {"seed": SEED_RECIPE}
+
+
+@dataclass
+class TrainConfig:
+    """Every choice that shapes a trained model (the seed recipe by default)."""
+
+    lmbda: float | list[float] = DEFAULT_LMBDA  # several: one variable-rate model, quality 1 = first
+    latent_dims: int = SEED_RECIPE["latent_dims"]
+    width: int = SEED_RECIPE["width"]  # hidden units of the transforms' fully connected layers: size ~2 x 2450 x width
+    epochs: int = SEED_RECIPE["epochs"]
+    batch_size: int = SEED_RECIPE["batch_size"]
+    lr: float = SEED_RECIPE["lr"]
+    lr_schedule: str = SEED_RECIPE["lr_schedule"]  # or "cosine": decay to 0 over the whole run
+    distortion: str = SEED_RECIPE["distortion"]
+    prior: str = SEED_RECIPE["prior"]
+    seed: int = 0
+    train_limit: int | None = None  # use only the first N training digits (tests)
+    test_limit: int | None = None  # validate on the first N test digits (tests)
+    steps_per_epoch: int | None = None  # cap batches per epoch (tests)
+
+    @property
+    def lmbdas(self) -> list[float]:
+        """The λ of each quality level (one for a single-rate model)."""
+        return [float(v) for v in self.lmbda] if isinstance(self.lmbda, (list, tuple)) else [float(self.lmbda)]
+
+
+def recipe_family(recipe: dict) -> str:
+    """The family of a recipe: models that differ only in λ (and seed or data limits) form one RD curve.
+
+    'seed' for the seed recipe, else e.g. 'mse/deep/L50/cosine/e30' ('.../L32/W200/...' for a width other than 500).
+    Keys missing from an older model card take their default.
+    """
+    shape = {k: recipe.get(k, SEED_RECIPE[k]) for k in SEED_RECIPE}
+    variable = isinstance(recipe.get("lmbda"), (list, tuple))
+    if shape == SEED_RECIPE and not variable:
+        return "seed"
+    width = [f"W{shape['width']}"] if shape["width"] != SEED_RECIPE["width"] else []
+    return "/".join([*(["vr"] if variable else []), shape["distortion"], shape["prior"], f"L{shape['latent_dims']}",
+                     *width, shape["lr_schedule"], f"e{shape['epochs']}"])
