@@ -147,13 +147,15 @@ class Codec:
         y = self.quantize(self.latents(images)).astype(np.float32)
         dims = np.arange(y.shape[1])
 
-        def loss(latents, which):
-            bits = self.latent_bits(latents)
+        def coded_loss(latents, which):
+            """(the latents as coded, their bits + λ·MSE): one pass gives a conditional prior's both."""
+            latents, rows, symbols = self._coding(latents)
             recon = self.synthesize(latents).astype(np.float64) / 255.0
-            return bits + lmbda * ((recon - target[which]) ** 2).reshape(len(latents), -1).mean(axis=1)
+            mse = ((recon - target[which]) ** 2).reshape(len(latents), -1).mean(axis=1)
+            return latents, self._bits(rows, symbols) + lmbda * mse
 
         active = np.arange(len(y))
-        current = loss(y, active)
+        current = coded_loss(y, active)[1]
         for _ in range(rounds):
             # A digit that did not move in a round had every step tried at its final latents
             # and rejected: another round would reject them again, so only movers go on.
@@ -162,9 +164,7 @@ class Codec:
                 for step in (-1.0, 1.0):
                     trial = y[active]
                     trial[:, d] += step
-                    if self.conditional:  # later dimensions re-quantise around their new predictions
-                        trial = self.quantize(trial)
-                    trial_loss = loss(trial, active)
+                    trial, trial_loss = coded_loss(trial, active)  # conditional: later dimensions re-quantised
                     better = trial_loss < current[active] - 1e-9
                     won = active[better]
                     y[won], current[won], moved[won] = trial[better], trial_loss[better], True
@@ -273,9 +273,12 @@ class Codec:
         the excess, estimated as two chunks of ``OVERFLOW_WIDTH`` bits per chunk
         of its magnitude (rare: a few digits in ten thousand).
         """
+        return self._bits(*self._coding(latents)[1:])
+
+    def _bits(self, rows: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+        """Bits per digit of symbols coded with the given table rows (see :meth:`latent_bits`)."""
         table, first = self._symbol_costs
         lengths, overflow = self._table_extents
-        rows, symbols = self._coding(latents)
         idx = symbols - first[rows]
         inside = (idx >= 0) & (idx < lengths[rows])
         costs = table[rows, np.clip(idx, 0, table.shape[1] - 1)]
@@ -283,18 +286,20 @@ class Codec:
         chunks = np.maximum(1, np.ceil(np.log2(2 * np.maximum(excess, 1) + 1) / OVERFLOW_WIDTH))
         return np.where(inside, costs, overflow[rows] + 2 * OVERFLOW_WIDTH * chunks).sum(axis=1)
 
-    def _coding(self, latents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(table row, symbol relative to that table's zero) of every element of quantised latents.
+    def _coding(self, latents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(latents as coded, table row, symbol relative to that table's zero) of every element.
 
-        A factorized prior codes dimension ``d`` with table ``d``; a conditional
-        one picks each element's table and integer shift from the dimensions before it.
+        A factorized prior codes dimension ``d`` with table ``d``, and latents on
+        its grid as they are. A conditional one picks each element's table and
+        integer shift from the dimensions before it, re-quantising each
+        dimension around its prediction: latents off the grid come back on it.
         """
         latents = np.asarray(latents, np.float32)
         if self.conditional:
-            _, index, symbols = (t.numpy() for t in self._module.conditionals(latents, *self._q))
-            return index.astype(np.int64), symbols.astype(np.int64)
+            coded, index, symbols = (t.numpy() for t in self._module.conditionals(latents, *self._q))
+            return coded, index.astype(np.int64), symbols.astype(np.int64)
         rows = np.broadcast_to(np.arange(latents.shape[1]), latents.shape)
-        return rows, self.symbols(latents)
+        return latents, rows, self.symbols(latents)
 
     @property
     def conditional(self) -> bool:
