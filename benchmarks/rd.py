@@ -130,13 +130,17 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=ROOT / "runs" / "rd-cache.json",
                         help="refined figures of this run, by model id and digit count (resumable runs); those of "
                         "docs/results/ladder.json are reused too")
+    parser.add_argument("--fresh", action="store_true",
+                        help="measure the refined rows again instead of reusing them (after a change to --refine)")
     args = parser.parse_args()
 
     digits = data.load_mnist("test")[: args.limit]
     reference = json.loads(REFERENCE.read_text())["results"]
     seed = [r for r in reference if r["family"] == "seed"]
-    cache = measured_before(RESULTS / "ladder.json")
-    cache.update(json.loads(args.cache.read_text()) if args.cache.exists() else {})
+    cache = {}
+    if not args.fresh:
+        cache.update(measured_before(RESULTS / "ladder.json"))
+        cache.update(json.loads(args.cache.read_text()) if args.cache.exists() else {})
     rows: list[dict] = []
     for rung, codec in enumerate(rungs(args), start=1):
         refining = args.refine and codec.level["test"]["bits_archive"] <= args.refine_up_to
