@@ -32,6 +32,7 @@ from mnistzip.evaluate import measure, rate_of  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
 REFERENCE = RESULTS / "rd.json"  # seed sweep + classical codecs, from the eval command in the README
+CURVE_NAMES = {"plain": "ladder", "refined": "ladder +refine"}
 TARGETS = dict(bd_rate=-40.0, psnr_at_25_bits=19.5, psnr_at_8_bits=14.5)
 
 
@@ -81,12 +82,15 @@ def best_psnr_within(rows: list[dict], bits: float) -> float | None:
     return max(fits) if fits else None
 
 
-def bd(reference: list[dict], rows: list[dict]) -> float:
-    return metrics.bd_rate([rate_of(r) for r in reference], [r["psnr_of_mean_mse"] for r in reference],
-                           [rate_of(r) for r in rows], [r["psnr_of_mean_mse"] for r in rows])
+def curves(reference: list[dict], rows: list[dict]) -> tuple[list[float], ...]:
+    """(rates, PSNRs) of the reference, then of the rows: the arguments of metrics.bd_rate and rate_savings."""
+    out = []
+    for pick in (reference, rows):
+        out += [[rate_of(r) for r in pick], [r["psnr_of_mean_mse"] for r in pick]]
+    return tuple(out)
 
 
-def markdown(rows: list[dict], summary: dict, n: int) -> str:
+def markdown(rows: list[dict], summary: dict, savings: dict, n: int) -> str:
     """docs/results/rd.md: how to reproduce, the table, the verdicts, the plot."""
     head = ("| quality | model | id | λ | bits/digit on disk | entropy bits | one-digit file bits | PSNR of mean MSE (dB) "
             "| PSNR avg (dB) | SSIM | enc digits/s | dec digits/s |\n" + "|---" * 12 + "|\n")
@@ -101,6 +105,17 @@ def markdown(rows: list[dict], summary: dict, n: int) -> str:
     verdicts = "".join(
         f"| {k} | {v['target']} | {v['plain']} | {v.get('refined', '-')} |\n" for k, v in summary.items()
     )
+    profile = "".join(
+        f"| {CURVE_NAMES[name]} | " + " | ".join(f"{r:+.0f}%" for _, r in points) + " |\n"
+        for name, points in savings.items()
+    )
+    psnrs = next(iter(savings.values()), [])
+    profile = (
+        "\nBits against the seed curve at each PSNR of the common range (the BD-rate is their mean in log-rate): "
+        "where the ladder gains least is where the next model pays most.\n\n"
+        "| curve | " + " | ".join(f"{p:.1f} dB" for p, _ in psnrs) + " |\n" + "|---" * (len(psnrs) + 1) + "|\n"
+        + profile
+    ) if savings else ""
     return (
         "# Rate–distortion: the quality ladder against the seed recipe\n\n"
         "Reproduce: `MNISTZIP_DATA_DIR=../shared/mnist python benchmarks/rd.py --refine` "
@@ -110,7 +125,7 @@ def markdown(rows: list[dict], summary: dict, n: int) -> str:
         "PSNR has a 255 peak. `+refine` rows use `mnistzip compress --refine` (encode-time search for "
         "bits + λ·MSE; same decoder, same file format); their speed is the refinement's.\n\n"
         + head + body
-        + "\n| target | wanted | ladder | ladder +refine |\n|---|---|---|---|\n" + verdicts
+        + "\n| target | wanted | ladder | ladder +refine |\n|---|---|---|---|\n" + verdicts + profile
         + "\nThe seed curve is the seed recipe's λ sweep (λ = 300 … 4000, "
         "[seed-lambda.md](seed-lambda.md)); BD-rate integrates over the PSNR range both curves cover. "
         "What each lever gave: [levers.md](levers.md).\n\n"
@@ -159,12 +174,14 @@ def main() -> None:
                   f"{time.perf_counter() - started:.0f} s", flush=True)
     plain = [r for r in rows if not r["refined"]]
     refined = [r for r in rows if r["refined"]]
-    summary = {}
+    summary, savings = {}, {}
     for name, pick in (("plain", plain), ("refined", refined)):
         if not pick:
             continue
-        figures = dict(bd_rate=round(bd(seed, pick), 1), psnr_at_25_bits=best_psnr_within(pick, 25.0),
-                       psnr_at_8_bits=best_psnr_within(pick, 8.0))
+        figures = dict(bd_rate=round(metrics.bd_rate(*curves(seed, pick)), 1),
+                       psnr_at_25_bits=best_psnr_within(pick, 25.0), psnr_at_8_bits=best_psnr_within(pick, 8.0))
+        savings[name] = [(round(p, 2), round(r, 1)) for p, r in metrics.rate_savings(*curves(seed, pick))]
+        print(f"{name}: bits against the seed curve at " + ", ".join(f"{p:.1f} dB {r:+.0f}%" for p, r in savings[name]))
         for key, value in figures.items():
             summary.setdefault(key, dict(target=("≤ " if key == "bd_rate" else "≥ ") + f"{TARGETS[key]:g}"))
             summary[key][name] = value
@@ -180,8 +197,10 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     plot_rd(curve + [dict(r, family="seed recipe" if r["family"] == "seed" else r["family"]) for r in reference],
             RESULTS / "rd.png", force=True, title=f"MNIST test split, {len(digits):,} digits")
-    (RESULTS / "ladder.json").write_text(json.dumps(dict(digits=len(digits), rows=rows, summary=summary), indent=2) + "\n")
-    (RESULTS / "rd.md").write_text(markdown(rows, summary, len(digits)))
+    (RESULTS / "ladder.json").write_text(
+        json.dumps(dict(digits=len(digits), rows=rows, summary=summary, savings=savings), indent=2) + "\n"
+    )
+    (RESULTS / "rd.md").write_text(markdown(rows, summary, savings, len(digits)))
     print(f"wrote {RESULTS / 'rd.md'}, {RESULTS / 'rd.png'}, {RESULTS / 'ladder.json'}")
 
 

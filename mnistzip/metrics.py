@@ -82,6 +82,32 @@ def ssim(original: np.ndarray, reconstruction: np.ndarray) -> float:
     return float(per_digit_ssim(original, reconstruction).mean())
 
 
+def _log_rate_curve(rate, psnr):
+    """Log-rate as a function of PSNR through a curve's points (PCHIP), and the PSNR range it covers.
+
+    None when the curve has fewer than two points of distinct PSNR.
+    """
+    from scipy.interpolate import PchipInterpolator
+
+    rate, psnr = np.asarray(rate, np.float64), np.asarray(psnr, np.float64)
+    order = np.argsort(psnr)
+    psnr, log_rate = psnr[order], np.log(rate[order])
+    keep = np.concatenate([[True], np.diff(psnr) > 0])  # PCHIP needs increasing abscissae
+    if keep.sum() < 2:
+        return None
+    return PchipInterpolator(psnr[keep], log_rate[keep]), psnr[keep][0], psnr[keep][-1]
+
+
+def _common_curves(ref_rate, ref_psnr, test_rate, test_psnr):
+    """Both curves and the PSNR range they share, or None when they do not overlap."""
+    curves = [_log_rate_curve(ref_rate, ref_psnr), _log_rate_curve(test_rate, test_psnr)]
+    if None in curves:
+        return None
+    (ref, ref_low, ref_high), (test, test_low, test_high) = curves
+    low, high = max(ref_low, test_low), min(ref_high, test_high)
+    return (ref, test, low, high) if low < high else None
+
+
 def bd_rate(ref_rate, ref_psnr, test_rate, test_psnr) -> float:
     """Bjøntegaard delta rate (%) of a test curve against a reference curve.
 
@@ -90,20 +116,19 @@ def bd_rate(ref_rate, ref_psnr, test_rate, test_psnr) -> float:
     negative means the test curve needs fewer bits for the same quality. NaN
     when the curves have fewer than two points or do not overlap.
     """
-    from scipy.interpolate import PchipInterpolator
+    common = _common_curves(ref_rate, ref_psnr, test_rate, test_psnr)
+    if common is None:
+        return float("nan")
+    ref, test, low, high = common
+    mean_log_ratio = (test.integrate(low, high) - ref.integrate(low, high)) / (high - low)
+    return float((np.exp(mean_log_ratio) - 1.0) * 100.0)
 
-    curves = []
-    for rate, psnr in ((ref_rate, ref_psnr), (test_rate, test_psnr)):
-        rate, psnr = np.asarray(rate, np.float64), np.asarray(psnr, np.float64)
-        order = np.argsort(psnr)
-        psnr, log_rate = psnr[order], np.log(rate[order])
-        keep = np.concatenate([[True], np.diff(psnr) > 0])  # PCHIP needs increasing abscissae
-        curves.append((psnr[keep], log_rate[keep]))
-    if min(len(c[0]) for c in curves) < 2:
-        return float("nan")
-    low = max(c[0][0] for c in curves)
-    high = min(c[0][-1] for c in curves)
-    if low >= high:
-        return float("nan")
-    ref_int, test_int = (PchipInterpolator(p, r).integrate(low, high) for p, r in curves)
-    return float((np.exp((test_int - ref_int) / (high - low)) - 1.0) * 100.0)
+
+def rate_savings(ref_rate, ref_psnr, test_rate, test_psnr, points: int = 8) -> list[tuple[float, float]]:
+    """(PSNR, rate difference in %) at ``points`` evenly spaced PSNRs of the common range: where a
+    BD-rate is won or lost (its mean, in log-rate). Empty when the curves do not overlap."""
+    common = _common_curves(ref_rate, ref_psnr, test_rate, test_psnr)
+    if common is None:
+        return []
+    ref, test, low, high = common
+    return [(float(p), float((np.exp(test(p) - ref(p)) - 1.0) * 100.0)) for p in np.linspace(low, high, points)]

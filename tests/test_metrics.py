@@ -81,3 +81,13 @@ def test_bd_rate_only_over_the_common_range():
 def test_bd_rate_without_overlap_is_nan():
     assert math.isnan(metrics.bd_rate([1, 2], [10, 11], [1, 2], [20, 21]))
     assert math.isnan(metrics.bd_rate([1], [10], [1, 2], [10, 11]))
+
+
+def test_rate_savings_say_where_a_bd_rate_is_won():
+    # the test curve needs half the rate at 14 dB and the same rate at 22 dB, log-linearly in between
+    ref = ([10, 20, 40, 80], [14, 17, 19.5, 22])
+    test = ([5, 20 * 2 ** -0.625, 40 * 2 ** -0.3125, 80], [14, 17, 19.5, 22])
+    savings = metrics.rate_savings(*ref, *test, points=3)
+    assert [p for p, _ in savings] == pytest.approx([14, 18, 22])
+    assert [s for _, s in savings] == pytest.approx([-50.0, (2 ** -0.5 - 1) * 100, 0.0], abs=1.0)
+    assert metrics.rate_savings([1, 2], [10, 11], [1, 2], [20, 21]) == []
