@@ -2,7 +2,8 @@
 
 Import the pieces you need: ``mnistzip.container`` (the .mz format, no
 TensorFlow), ``mnistzip.codec`` (load a model, compress/decompress arrays),
-``mnistzip.data``, ``mnistzip.metrics``, ``mnistzip.zoo``, ``mnistzip.train``.
+``mnistzip.data``, ``mnistzip.metrics``, ``mnistzip.zoo``, ``mnistzip.train`` (with
+``mnistzip.recipe`` for its options).
 """
 
 import os as _os
