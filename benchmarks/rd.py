@@ -105,7 +105,7 @@ def markdown(rows: list[dict], summary: dict, savings: dict, n: int) -> str:
     verdicts = "".join(
         f"| {k} | {v['target']} | {v['plain']} | {v.get('refined', '-')} |\n" for k, v in summary.items()
     )
-    profile = "".join(
+    profile_rows = "".join(
         f"| {CURVE_NAMES[name]} | " + " | ".join(f"{r:+.0f}%" for _, r in points) + " |\n"
         for name, points in savings.items()
     )
@@ -114,7 +114,7 @@ def markdown(rows: list[dict], summary: dict, savings: dict, n: int) -> str:
         "\nBits against the seed curve at each PSNR of the common range (the BD-rate is their mean in log-rate): "
         "where the ladder gains least is where the next model pays most.\n\n"
         "| curve | " + " | ".join(f"{p:.1f} dB" for p, _ in psnrs) + " |\n" + "|---" * (len(psnrs) + 1) + "|\n"
-        + profile
+        + profile_rows
     ) if savings else ""
     return (
         "# Rate–distortion: the quality ladder against the seed recipe\n\n"
