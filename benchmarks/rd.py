@@ -82,12 +82,9 @@ def best_psnr_within(rows: list[dict], bits: float) -> float | None:
     return max(fits) if fits else None
 
 
-def curves(reference: list[dict], rows: list[dict]) -> tuple[list[float], ...]:
-    """(rates, PSNRs) of the reference, then of the rows: the arguments of metrics.bd_rate and rate_savings."""
-    out = []
-    for pick in (reference, rows):
-        out += [[rate_of(r) for r in pick], [r["psnr_of_mean_mse"] for r in pick]]
-    return tuple(out)
+def curve(rows: list[dict]) -> tuple[list[float], list[float]]:
+    """(rates, PSNRs) of rows: one curve's arguments to metrics.bd_rate and rate_savings."""
+    return [rate_of(r) for r in rows], [r["psnr_of_mean_mse"] for r in rows]
 
 
 def markdown(rows: list[dict], summary: dict, savings: dict, n: int) -> str:
@@ -178,9 +175,9 @@ def main() -> None:
     for name, pick in (("plain", plain), ("refined", refined)):
         if not pick:
             continue
-        figures = dict(bd_rate=round(metrics.bd_rate(*curves(seed, pick)), 1),
+        figures = dict(bd_rate=round(metrics.bd_rate(*curve(seed), *curve(pick)), 1),
                        psnr_at_25_bits=best_psnr_within(pick, 25.0), psnr_at_8_bits=best_psnr_within(pick, 8.0))
-        savings[name] = [(round(p, 2), round(r, 1)) for p, r in metrics.rate_savings(*curves(seed, pick))]
+        savings[name] = [(round(p, 2), round(r, 1)) for p, r in metrics.rate_savings(*curve(seed), *curve(pick))]
         print(f"{name}: bits against the seed curve at " + ", ".join(f"{p:.1f} dB {r:+.0f}%" for p, r in savings[name]))
         for key, value in figures.items():
             summary.setdefault(key, dict(target=("≤ " if key == "bd_rate" else "≥ ") + f"{TARGETS[key]:g}"))

@@ -459,7 +459,7 @@ def quality_ids(digest: str, qualities: int) -> list[str]:
 
 
 def export(trainer: CompressionTrainer, directory, metadata: dict, half: bool = False) -> dict:
-    """Write the codec as a SavedModel plus ``model.json`` into ``directory`` (which must not exist).
+    """Write the codec as a SavedModel plus ``model.json`` into ``directory`` (new or empty).
 
     ``half`` saves the transforms' weights in float16 (see HalfStoredTransform).
 
