@@ -190,9 +190,9 @@ def main() -> None:
 
     from mnistzip.report import plot_rd
 
-    curve = [dict(r, family="mnistzip ladder" + (" +refine" if r["refined"] else "")) for r in rows]
+    ladder = [dict(r, family="mnistzip ladder" + (" +refine" if r["refined"] else "")) for r in rows]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    plot_rd(curve + [dict(r, family="seed recipe" if r["family"] == "seed" else r["family"]) for r in reference],
+    plot_rd(ladder + [dict(r, family="seed recipe" if r["family"] == "seed" else r["family"]) for r in reference],
             RESULTS / "rd.png", force=True, title=f"MNIST test split, {len(digits):,} digits")
     (RESULTS / "ladder.json").write_text(
         json.dumps(dict(digits=len(digits), rows=rows, summary=summary, savings=savings), indent=2) + "\n"
