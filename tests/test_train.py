@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mnistzip.errors import OutputError
-from mnistzip.train import Reporter, TrainConfig, checkpoint_dir, train
+from mnistzip.train import Reporter, TrainConfig, checkpoint_dir, command_line, train
 
 TINY = dict(lmbda=500, steps_per_epoch=5, train_limit=640, test_limit=100)
 
@@ -51,6 +51,14 @@ def test_interrupted_run_leaves_no_model_and_resumes(tmp_path, mnist_dir):
     assert (out / "model.json").is_file() and not checkpoint_dir(out).exists()
     with pytest.raises(OutputError, match="already exists; pass --force to replace it"):
         train(config, out, mnist_dir)
+
+
+def test_model_card_records_a_resumed_run_as_the_command_that_reproduces_it(monkeypatch):
+    argv = ["mnistzip", "train", "--lmbda", "500", "--epochs", "150", "-o", "runs/m"]
+    monkeypatch.setattr("sys.argv", argv + ["--resume"])
+    assert command_line() == " ".join(argv)
+    monkeypatch.setattr("sys.argv", ["/venv/bin/mnistzip", "train", "--force", "--lmbda", "500"])
+    assert command_line() == "mnistzip train --lmbda 500"
 
 
 def test_learning_rate_schedules():
