@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -39,6 +40,31 @@ def _interrupted() -> typer.Exit:
     return typer.Exit(int(ExitStatus.INTERRUPTED))
 
 
+class _CtrlC:
+    """Remembers a Ctrl-C while a command runs.
+
+    TensorFlow's extension modules can turn the KeyboardInterrupt raised inside
+    them (while TensorFlow is imported, say) into another exception: what
+    surfaces after a Ctrl-C is then still reported as an interruption.
+    """
+
+    received = False
+
+    @classmethod
+    def handler(cls, signum, frame):
+        cls.received = True
+        signal.default_int_handler(signum, frame)
+
+    @classmethod
+    def watch(cls):
+        """Install the handler where Python's own is (not where SIGINT is ignored); returns what to restore."""
+        cls.received = False
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is signal.default_int_handler:
+            signal.signal(signal.SIGINT, cls.handler)
+        return previous
+
+
 class MnistzipGroup(TyperGroup):
     """The one place where exceptions become a message and an exit status."""
 
@@ -46,6 +72,7 @@ class MnistzipGroup(TyperGroup):
         """Typer's entry point, with its usage errors as one line like every other error."""
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
+        previous = _CtrlC.watch()
         try:
             status = super().main(*args, standalone_mode=False, **kwargs)
         except typer.exceptions.TyperException as e:  # a usage error: unknown option, missing argument, ...
@@ -58,6 +85,9 @@ class MnistzipGroup(TyperGroup):
             sys.exit(getattr(e, "exit_code", ExitStatus.USAGE))
         except typer.Abort:
             sys.exit(_interrupted().exit_code)
+        finally:
+            if previous is signal.default_int_handler:
+                signal.signal(signal.SIGINT, previous)
         sys.exit(status if isinstance(status, int) else ExitStatus.SUCCESS)
 
     def make_context(self, *args, **kwargs):
@@ -80,6 +110,8 @@ class MnistzipGroup(TyperGroup):
         except _FRAMEWORK_EXCEPTIONS:  # --help exits; usage errors become one line in main()
             raise
         except Exception as e:  # a bug: say so in one line, keep the traceback for --debug
+            if _CtrlC.received:  # a Ctrl-C that an extension module turned into another exception
+                raise _interrupted() from None
             if _debug(ctx):
                 traceback.print_exc()
             _error(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)")

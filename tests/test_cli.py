@@ -368,6 +368,26 @@ def test_train_preset_fills_only_what_is_not_given(cli):
     assert recipe["prior"] == "logistic" and recipe["batch_size"] == 128  # from the preset
 
 
+def test_ctrl_c_that_an_extension_module_turned_into_another_error_is_reported(cli, monkeypatch):
+    """A Ctrl-C while TensorFlow was being imported came out as 'internal error: TypeError: Unable to convert
+    function return value to a Python type!' (pybind11 converts the KeyboardInterrupt), exit status 1."""
+    import signal
+
+    from mnistzip import zoo
+
+    def load(*args, **kwargs):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            raise TypeError("Unable to convert function return value to a Python type!") from None
+
+    monkeypatch.setattr(zoo, "load", load)
+    r = cli("compress", "mnist:test:0", "-o", "zero.mz")
+    assert r.exit_code == ExitStatus.INTERRUPTED
+    assert error_line(r) == "mnistzip: error: interrupted"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the CLI put Python's handler back
+
+
 def test_ctrl_c_while_the_command_line_is_parsed_is_reported(cli, monkeypatch):
     """Typer imports its converters while parsing: a Ctrl-C then was a silent exit 130."""
     import typer.core
