@@ -48,7 +48,8 @@ REGISTRY: dict[str, ModelEntry] = {
     for e in [
         # The quality ladder: levels of five variable-rate models, the best of them at each rate
         # (benchmarks/rd.py): vr-150-1000 and vr-300-520 (factorized priors) at the low end, then the
-        # conditional-prior models cond-350-5600, cond-1400-5600-e150 and cond-4000-128000.
+        # conditional-prior models cond-500-1400-L16 (16 latents, narrower transforms), cond-1400-5600-e150
+        # and cond-4000-128000.
         ModelEntry(
             name="ladder-q1",
             quality=1,
@@ -79,33 +80,42 @@ REGISTRY: dict[str, ModelEntry] = {
         ModelEntry(
             name="ladder-q4",
             quality=4,
-            id="2c20",
-            sha256="b519051c3441b54d832058c8d1e5c67b7c06e0b2ad2d86c7dbdbe3ac47ec4db2",
-            description="vr-150-1000 λ=650",
-            directory="vr-150-1000",
-            level=4,
+            id="52ca",
+            sha256="8344f2a688419a02d649643ace60ba118160afef8e40a58f6a8647950e8eae25",
+            description="cond-500-1400-L16 λ=500",
+            directory="cond-500-1400-L16",
+            level=1,
         ),
         ModelEntry(
             name="ladder-q5",
             quality=5,
-            id="ef8b",
-            sha256="b519051c3441b54d832058c8d1e5c67b7c06e0b2ad2d86c7dbdbe3ac47ec4db2",
-            description="vr-150-1000 λ=1000",
-            directory="vr-150-1000",
-            level=5,
+            id="4464",
+            sha256="8344f2a688419a02d649643ace60ba118160afef8e40a58f6a8647950e8eae25",
+            description="cond-500-1400-L16 λ=700",
+            directory="cond-500-1400-L16",
+            level=2,
         ),
         ModelEntry(
             name="ladder-q6",
             quality=6,
-            id="66dc",
-            sha256="1ac94b92960e3d1a98e304bd591955a3caf8a7484dfedfc51c2e461c9b558d1b",
-            description="cond-350-5600 λ=1400",
-            directory="cond-350-5600",
+            id="88ad",
+            sha256="8344f2a688419a02d649643ace60ba118160afef8e40a58f6a8647950e8eae25",
+            description="cond-500-1400-L16 λ=1000",
+            directory="cond-500-1400-L16",
             level=3,
         ),
         ModelEntry(
             name="ladder-q7",
             quality=7,
+            id="4640",
+            sha256="8344f2a688419a02d649643ace60ba118160afef8e40a58f6a8647950e8eae25",
+            description="cond-500-1400-L16 λ=1400",
+            directory="cond-500-1400-L16",
+            level=4,
+        ),
+        ModelEntry(
+            name="ladder-q8",
+            quality=8,
             id="7388",
             sha256="baac84d2ceef211bd4790d837e15c41a9035aceda9200968f8552b3f5fdb5b9f",
             description="cond-1400-5600-e150 λ=1400",
@@ -113,8 +123,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=1,
         ),
         ModelEntry(
-            name="ladder-q8",
-            quality=8,
+            name="ladder-q9",
+            quality=9,
             id="1db9",
             sha256="baac84d2ceef211bd4790d837e15c41a9035aceda9200968f8552b3f5fdb5b9f",
             description="cond-1400-5600-e150 λ=2800",
@@ -122,8 +132,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=2,
         ),
         ModelEntry(
-            name="ladder-q9",
-            quality=9,
+            name="ladder-q10",
+            quality=10,
             id="482d",
             sha256="baac84d2ceef211bd4790d837e15c41a9035aceda9200968f8552b3f5fdb5b9f",
             description="cond-1400-5600-e150 λ=5600",
@@ -131,8 +141,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=3,
         ),
         ModelEntry(
-            name="ladder-q10",
-            quality=10,
+            name="ladder-q11",
+            quality=11,
             id="3129",
             sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=4000",
@@ -140,8 +150,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=1,
         ),
         ModelEntry(
-            name="ladder-q11",
-            quality=11,
+            name="ladder-q12",
+            quality=12,
             id="ee64",
             sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=8000",
@@ -149,8 +159,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=2,
         ),
         ModelEntry(
-            name="ladder-q12",
-            quality=12,
+            name="ladder-q13",
+            quality=13,
             id="c644",
             sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=16000",
@@ -158,8 +168,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=3,
         ),
         ModelEntry(
-            name="ladder-q13",
-            quality=13,
+            name="ladder-q14",
+            quality=14,
             id="39b3",
             sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=32000",
@@ -167,8 +177,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=4,
         ),
         ModelEntry(
-            name="ladder-q14",
-            quality=14,
+            name="ladder-q15",
+            quality=15,
             id="17cb",
             sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=64000",
@@ -176,8 +186,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=5,
         ),
         ModelEntry(
-            name="ladder-q15",
-            quality=15,
+            name="ladder-q16",
+            quality=16,
             id="c289",
             sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=128000",
@@ -195,11 +205,38 @@ REGISTRY: dict[str, ModelEntry] = {
             level=3,
         ),
         ModelEntry(
+            name="vr-150-1000-q4",
+            quality=None,
+            id="2c20",
+            sha256="b519051c3441b54d832058c8d1e5c67b7c06e0b2ad2d86c7dbdbe3ac47ec4db2",
+            description="λ=650, was ladder-q4",
+            directory="vr-150-1000",
+            level=4,
+        ),
+        ModelEntry(
+            name="vr-150-1000-q5",
+            quality=None,
+            id="ef8b",
+            sha256="b519051c3441b54d832058c8d1e5c67b7c06e0b2ad2d86c7dbdbe3ac47ec4db2",
+            description="λ=1000, was ladder-q5",
+            directory="vr-150-1000",
+            level=5,
+        ),
+        ModelEntry(
+            name="cond-350-5600-q3",
+            quality=None,
+            id="66dc",
+            sha256="caac7651bd251c85c621866d291dd6f7465500a416ac9e12ba03f1f1cdfb555a",
+            description="λ=1400, was ladder-q6; decode-only",
+            directory="cond-350-5600",
+            level=3,
+        ),
+        ModelEntry(
             name="cond-350-5600-q4",
             quality=None,
             id="3583",
-            sha256="1ac94b92960e3d1a98e304bd591955a3caf8a7484dfedfc51c2e461c9b558d1b",
-            description="λ=2800, was ladder-q6",
+            sha256="caac7651bd251c85c621866d291dd6f7465500a416ac9e12ba03f1f1cdfb555a",
+            description="λ=2800, was ladder-q6; decode-only",
             directory="cond-350-5600",
             level=4,
         ),
@@ -207,8 +244,8 @@ REGISTRY: dict[str, ModelEntry] = {
             name="cond-350-5600-q5",
             quality=None,
             id="5b84",
-            sha256="1ac94b92960e3d1a98e304bd591955a3caf8a7484dfedfc51c2e461c9b558d1b",
-            description="λ=5600, was ladder-q7 and the default",
+            sha256="caac7651bd251c85c621866d291dd6f7465500a416ac9e12ba03f1f1cdfb555a",
+            description="λ=5600, was ladder-q7 and the default; decode-only",
             directory="cond-350-5600",
             level=5,
         ),
@@ -329,7 +366,7 @@ REGISTRY: dict[str, ModelEntry] = {
         ),
     ]
 }
-DEFAULT_MODEL = "ladder-q9"  # the rung nearest 40 bits per digit (37.6)
+DEFAULT_MODEL = "ladder-q10"  # the rung nearest 40 bits per digit (37.6)
 
 
 def models_dir() -> Path:

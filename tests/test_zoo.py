@@ -43,11 +43,14 @@ def test_files_of_retired_models_still_decode(stem, name):
 
 
 def test_files_of_the_former_default_still_decode():
-    """ladder-q7 until the 150-epoch model took its place: still shipped whole, so its files decode unchanged."""
+    """ladder-q7 until the 150-epoch model took its place: its model is now decode-only, its decoder kept as it
+    was (trained with float16 storage, nothing rounded again), so its files decode to exactly the same digits."""
     mz = container.read(DATA / "cond-350-5600-q5-three.mz")
     codec = zoo.for_file(mz.model_id)
     assert codec.name == "cond-350-5600-q5" and zoo.REGISTRY[codec.name].quality is None
     np.testing.assert_array_equal(codec.decompress(mz), np.load(DATA / "cond-350-5600-q5-three.npy"))
+    with pytest.raises(ModelError, match="^cond-350-5600-q5 only decodes the files it made"):
+        codec.compress(data.load_mnist("test")[:1])
 
 
 def test_default_model_reaches_17_db_on_100_test_digits():
