@@ -255,13 +255,13 @@ def _export_atomically(trainer, output: Path, meta: dict, force: bool, test_imag
     return meta
 
 
-RUN_ONLY_OPTIONS = ("--resume", "--force")  # how to treat an existing output, not part of the recipe
+RUN_ONLY_OPTIONS = ("--resume", "--force", "-f")  # how to treat an existing output, not part of the recipe
 
 
 def command_line() -> str:
     """The command that reproduces the running training, for the model card.
 
-    The running command without --resume and --force: a resumed run records
+    The running command without --resume and --force (-f): a resumed run records
     the same command as one that never stopped.
     """
     return " ".join(["mnistzip", *(a for a in sys.argv[1:] if a not in RUN_ONLY_OPTIONS)])

@@ -57,7 +57,7 @@ def test_model_card_records_a_resumed_run_as_the_command_that_reproduces_it(monk
     argv = ["mnistzip", "train", "--lmbda", "500", "--epochs", "150", "-o", "runs/m"]
     monkeypatch.setattr("sys.argv", argv + ["--resume"])
     assert command_line() == " ".join(argv)
-    monkeypatch.setattr("sys.argv", ["/venv/bin/mnistzip", "train", "--force", "--lmbda", "500"])
+    monkeypatch.setattr("sys.argv", ["/venv/bin/mnistzip", "train", "--force", "--lmbda", "500", "-f"])
     assert command_line() == "mnistzip train --lmbda 500"
 
 
