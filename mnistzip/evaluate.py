@@ -21,7 +21,8 @@ def measure(codec, images: np.ndarray, refine: float | None = None) -> dict:
     Speeds are of a warm codec: a few digits go through it before the clock starts.
     """
     n = len(images)
-    codec.decode(codec.encode(images[:WARM_UP])[0], len(images[:WARM_UP]))  # speeds leave out one-time start-up
+    warm = images[:WARM_UP]
+    codec.decode(codec.encode(warm)[0], len(warm))  # the speeds leave out one-time start-up
     started = time.perf_counter()
     if refine is None:
         payload, bits = codec.encode(images)
