@@ -100,20 +100,19 @@ class MnistzipGroup(TyperGroup):
     def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
-        except MnistzipError as e:
-            if _debug(ctx):
-                traceback.print_exc()
-            _error(str(e))
-            raise typer.Exit(int(e.exit_status)) from None
         except KeyboardInterrupt:
             raise _interrupted() from None
         except _FRAMEWORK_EXCEPTIONS:  # --help exits; usage errors become one line in main()
             raise
-        except Exception as e:  # a bug: say so in one line, keep the traceback for --debug
-            if _CtrlC.received:  # a Ctrl-C that an extension module turned into another exception
-                raise _interrupted() from None
+        except Exception as e:
+            if _CtrlC.received and getattr(e, "exit_status", None) != ExitStatus.INTERRUPTED:
+                raise _interrupted() from None  # a Ctrl-C that surfaced as another error (pybind11 converts it)
             if _debug(ctx):
                 traceback.print_exc()
+            if isinstance(e, MnistzipError):
+                _error(str(e))
+                raise typer.Exit(int(e.exit_status)) from None
+            # a bug: say so in one line, keep the traceback for --debug
             _error(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)")
             raise typer.Exit(int(ExitStatus.ERROR)) from None
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from mnistzip import container, data
-from mnistzip.errors import ExitStatus
+from mnistzip.errors import ExitStatus, ModelError
 
 
 def error_line(result) -> str:
@@ -368,7 +368,11 @@ def test_train_preset_fills_only_what_is_not_given(cli):
     assert recipe["prior"] == "logistic" and recipe["batch_size"] == 128  # from the preset
 
 
-def test_ctrl_c_that_an_extension_module_turned_into_another_error_is_reported(cli, monkeypatch):
+@pytest.mark.parametrize("turned_into", [
+    TypeError("Unable to convert function return value to a Python type!"),  # pybind11, while TF is imported
+    ModelError("models/m: cannot load the SavedModel (TypeError)"),  # the same, inside Codec.load
+])
+def test_ctrl_c_that_an_extension_module_turned_into_another_error_is_reported(cli, monkeypatch, turned_into):
     """A Ctrl-C while TensorFlow was being imported came out as 'internal error: TypeError: Unable to convert
     function return value to a Python type!' (pybind11 converts the KeyboardInterrupt), exit status 1."""
     import signal
@@ -379,7 +383,7 @@ def test_ctrl_c_that_an_extension_module_turned_into_another_error_is_reported(c
         try:
             signal.raise_signal(signal.SIGINT)
         except KeyboardInterrupt:
-            raise TypeError("Unable to convert function return value to a Python type!") from None
+            raise turned_into from None
 
     monkeypatch.setattr(zoo, "load", load)
     r = cli("compress", "mnist:test:0", "-o", "zero.mz")
