@@ -6,6 +6,7 @@ TensorFlow is imported only by the commands that run a model, so ``--help``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -56,13 +57,18 @@ class _CtrlC:
         signal.default_int_handler(signum, frame)
 
     @classmethod
-    def watch(cls):
-        """Install the handler where Python's own is (not where SIGINT is ignored); returns what to restore."""
+    @contextlib.contextmanager
+    def watched(cls):
+        """Watch SIGINT where Python's own handler is (not where it is ignored), and put that handler back."""
         cls.received = False
-        previous = signal.getsignal(signal.SIGINT)
-        if previous is signal.default_int_handler:
-            signal.signal(signal.SIGINT, cls.handler)
-        return previous
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            yield
+            return
+        signal.signal(signal.SIGINT, cls.handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class MnistzipGroup(TyperGroup):
@@ -72,9 +78,9 @@ class MnistzipGroup(TyperGroup):
         """Typer's entry point, with its usage errors as one line like every other error."""
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
-        previous = _CtrlC.watch()
         try:
-            status = super().main(*args, standalone_mode=False, **kwargs)
+            with _CtrlC.watched():
+                status = super().main(*args, standalone_mode=False, **kwargs)
         except typer.exceptions.TyperException as e:  # a usage error: unknown option, missing argument, ...
             message = e.format_message()
             if not message:
@@ -85,9 +91,6 @@ class MnistzipGroup(TyperGroup):
             sys.exit(getattr(e, "exit_code", ExitStatus.USAGE))
         except typer.Abort:
             sys.exit(_interrupted().exit_code)
-        finally:
-            if previous is signal.default_int_handler:
-                signal.signal(signal.SIGINT, previous)
         sys.exit(status if isinstance(status, int) else ExitStatus.SUCCESS)
 
     def make_context(self, *args, **kwargs):
