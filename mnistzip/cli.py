@@ -193,6 +193,10 @@ def train(
         SEED_RECIPE["prior"], "--prior",
         help="logistic, normal, deep (NoisyDeepFactorized) or conditional (each latent dimension given the ones before).",
     ),
+    quantization: str = typer.Option(
+        SEED_RECIPE["quantization"], "--quantization",
+        help="What the decoder trains on: noise (noisy latents) or mixed (latents rounded as the codec rounds them).",
+    ),
     preset: Optional[str] = typer.Option(None, "--preset", help="'seed': the seed recipe for every option not given."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model directory (default models/lmbda-L)."),
@@ -206,13 +210,13 @@ def train(
 ):
     """Train a codec on MNIST and export it as a SavedModel."""
     from .errors import InputError
-    from .model import DISTORTIONS, PRIORS
+    from .model import DISTORTIONS, PRIORS, QUANTIZATIONS
     from .train import command_line
     from .train import train as run
 
     settings = dict(
         latent_dims=latent_dims, width=width, epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
-        distortion=distortion, prior=prior,
+        distortion=distortion, prior=prior, quantization=quantization,
     )
     if preset is not None:
         if preset not in PRESETS:
@@ -226,6 +230,8 @@ def train(
         raise InputError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, not {lr_schedule!r}")
     if settings["prior"] not in PRIORS:
         raise InputError(f"--prior must be one of {', '.join(PRIORS)}, not {prior!r}")
+    if settings["quantization"] not in QUANTIZATIONS:
+        raise InputError(f"--quantization must be one of {', '.join(QUANTIZATIONS)}, not {quantization!r}")
     if any(v <= 0 for v in lmbda) or sorted(set(lmbda)) != list(lmbda):
         raise InputError(f"--lmbda values must be positive and ascending, not {', '.join(f'{v:g}' for v in lmbda)}")
     config = TrainConfig(

@@ -20,6 +20,9 @@ SIDE = 28
 WIDTH = 500  # units of the fully connected hidden layer on each side (the seed's)
 PRIORS = ("logistic", "normal", "deep", "conditional")  # conditional: each dimension given the ones before
 DISTORTIONS = ("mae", "mse")
+# What the decoder sees in training: the noisy latents the rate is measured on (the seed's), or "mixed":
+# the latents rounded as the codec rounds them, with a straight-through gradient (Minnen & Singh, 2020).
+QUANTIZATIONS = ("noise", "mixed")
 
 
 class AnalysisTransform(tf.keras.Sequential):
@@ -70,12 +73,15 @@ class CompressionTrainer(tf.keras.Model):
     """
 
     def __init__(self, latent_dims: int = 50, prior: str = "logistic", distortion: str = "mae", lmbdas=(2000.0,),
-                 width: int = WIDTH):
+                 width: int = WIDTH, quantization: str = "noise"):
         super().__init__()
         if prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, not {prior!r}")
         if distortion not in DISTORTIONS:
             raise ValueError(f"distortion must be one of {DISTORTIONS}, not {distortion!r}")
+        if quantization not in QUANTIZATIONS:
+            raise ValueError(f"quantization must be one of {QUANTIZATIONS}, not {quantization!r}")
+        self.quantization = quantization
         self.latent_dims = latent_dims
         self.prior_name = prior
         self.distortion_name = distortion
@@ -124,21 +130,28 @@ class CompressionTrainer(tf.keras.Model):
         return tfc.NoisyLogistic(loc=0.0, scale=scale)
 
     def _perturb(self, z, training: bool):
-        """What ``ContinuousBatchedEntropyModel.__call__`` does, with bits per (digit, quality):
-        uniform noise and the noisy prior's density in training, rounding and the exact
-        discrete probability in evaluation."""
+        """What ``ContinuousBatchedEntropyModel.__call__`` does, with bits per (digit, quality): the
+        latents the decoder sees, and their bits. Training: uniform noise and the noisy prior's density
+        (the decoder sees the noisy latents, or with "mixed" quantisation the rounded ones); evaluation:
+        rounding and the exact discrete probability."""
         if self.prior_name == "conditional":
             return self._perturb_conditional(z, training)
         prior = self.prior
+
+        def rounded():
+            return tfc.ContinuousBatchedEntropyModel(prior, coding_rank=2, compression=False).quantize(z)
+
         if training:
-            z = z + tf.random.uniform(tf.shape(z), -0.5, 0.5)
+            coded = z + tf.random.uniform(tf.shape(z), -0.5, 0.5)
+            seen = self._straight_through(z, rounded()) if self.quantization == "mixed" else coded
         else:
-            z = tfc.ContinuousBatchedEntropyModel(prior, coding_rank=2, compression=False).quantize(z)
-        return z, tf.reduce_sum(prior.log_prob(z), axis=-1) / -tf.math.log(2.0)
+            coded = seen = rounded()
+        return seen, tf.reduce_sum(prior.log_prob(coded), axis=-1) / -tf.math.log(2.0)
 
     def _perturb_conditional(self, z, training: bool):
         """``_perturb`` for the conditional prior: each dimension's density given the (noisy or quantised)
-        dimensions before it, at every quality; evaluation quantises centred on the predictions, as the codec does."""
+        dimensions before it, at every quality; quantisation is centred on the predictions, as the codec's.
+        "mixed" training centres on the predictions from the noisy latents (one pass, not one per dimension)."""
         n, q, dims = tf.shape(z)[0], self.qualities, self.latent_dims
         flat = tf.reshape(z, (-1, dims))
         gains = tf.reshape(tf.broadcast_to(self.gains, tf.shape(z)), (-1, dims))
@@ -148,11 +161,18 @@ class CompressionTrainer(tf.keras.Model):
             return conditional.parameters(self.conditional_net, y, gains, quality)
 
         if training:
-            flat = flat + tf.random.uniform(tf.shape(flat), -0.5, 0.5)
-            loc, scale = parameters_of(flat)
+            coded = flat + tf.random.uniform(tf.shape(flat), -0.5, 0.5)
+            loc, scale = parameters_of(coded)
+            seen = self._straight_through(flat, tf.round(flat - loc) + loc) if self.quantization == "mixed" else coded
         else:
-            flat, _, loc, scale = conditional.quantize(flat, parameters_of, dims)
-        return tf.reshape(flat, tf.shape(z)), tf.reshape(conditional.bits(loc, scale, flat), (n, q))
+            coded, _, loc, scale = conditional.quantize(flat, parameters_of, dims)
+            seen = coded
+        return tf.reshape(seen, tf.shape(z)), tf.reshape(conditional.bits(loc, scale, coded), (n, q))
+
+    @staticmethod
+    def _straight_through(z, rounded):
+        """``rounded`` forward, the identity backward: the encoder learns from the decoder through the rounding."""
+        return z + tf.stop_gradient(rounded - z)
 
     def call(self, x, training=False):
         """Per quality: rate (mean bits per digit), distortion (mean |x - x~| or squared, pixels in

@@ -12,7 +12,7 @@ DEFAULT_LMBDA = 2000.0
 LR_SCHEDULES = ("constant", "cosine")
 SEED_RECIPE = dict(  # the seed reports' recipe, which every default below follows
     latent_dims=50, width=500, epochs=15, batch_size=128, lr=1e-3, lr_schedule="constant", distortion="mae",
-    prior="logistic",
+    prior="logistic", quantization="noise",
 )
 PRESETS = {"seed": SEED_RECIPE}
 
@@ -30,6 +30,7 @@ class TrainConfig:
     lr_schedule: str = SEED_RECIPE["lr_schedule"]  # or "cosine": decay to 0 over the whole run
     distortion: str = SEED_RECIPE["distortion"]
     prior: str = SEED_RECIPE["prior"]
+    quantization: str = SEED_RECIPE["quantization"]  # or "mixed": the decoder trains on rounded latents
     seed: int = 0
     train_limit: int | None = None  # use only the first N training digits (tests)
     test_limit: int | None = None  # validate on the first N test digits (tests)
@@ -44,7 +45,8 @@ class TrainConfig:
 def recipe_family(recipe: dict) -> str:
     """The family of a recipe: models that differ only in λ (and seed or data limits) form one RD curve.
 
-    'seed' for the seed recipe, else e.g. 'mse/deep/L50/cosine/e30' ('.../L32/W200/...' for a width other than 500).
+    'seed' for the seed recipe, else e.g. 'mse/deep/L50/cosine/e30' ('.../L32/W200/...' for a width other than 500,
+    '.../e30/mixed' for a decoder trained on rounded latents).
     Keys missing from an older model card take their default.
     """
     shape = {k: recipe.get(k, SEED_RECIPE[k]) for k in SEED_RECIPE}
@@ -53,4 +55,5 @@ def recipe_family(recipe: dict) -> str:
         return "seed"
     width = [f"W{shape['width']}"] if shape["width"] != SEED_RECIPE["width"] else []
     return "/".join([*(["vr"] if variable else []), shape["distortion"], shape["prior"], f"L{shape['latent_dims']}",
-                     *width, shape["lr_schedule"], f"e{shape['epochs']}"])
+                     *width, shape["lr_schedule"], f"e{shape['epochs']}",
+                     *([shape["quantization"]] if shape["quantization"] != SEED_RECIPE["quantization"] else [])])

@@ -72,7 +72,8 @@ def train(
     from .model import CompressionTrainer
 
     tf.keras.utils.set_random_seed(config.seed)
-    trainer = CompressionTrainer(config.latent_dims, config.prior, config.distortion, config.lmbdas, config.width)
+    trainer = CompressionTrainer(config.latent_dims, config.prior, config.distortion, config.lmbdas, config.width,
+                                 config.quantization)
     steps = int(np.ceil(len(train_images) / config.batch_size))
     if config.steps_per_epoch:
         steps = min(steps, config.steps_per_epoch)
@@ -230,8 +231,8 @@ def _check_same_config(ckpt_dir: Path, config: TrainConfig) -> None:
     saved_path = ckpt_dir / "config.json"
     if not saved_path.exists():
         return
-    saved = json.loads(saved_path.read_text())
-    diff = {k: (saved.get(k), v) for k, v in asdict(config).items() if saved.get(k) != v}
+    saved = {**asdict(TrainConfig()), **json.loads(saved_path.read_text())}  # options added since take their default
+    diff = {k: (saved[k], v) for k, v in asdict(config).items() if saved[k] != v}
     if diff:
         k, (was, now) = next(iter(diff.items()))
         raise OutputError(f"cannot resume: the run was started with {k}={was}, not {k}={now}")

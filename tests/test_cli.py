@@ -315,10 +315,14 @@ def test_train_tiny_then_refuse_existing(cli):
     assert error_line(r) == "mnistzip: error: m already exists; pass --force to replace it"
 
 
-def test_train_bad_option(cli):
-    r = cli("train", "--distortion", "l3", "-o", "m")
+@pytest.mark.parametrize("option, value, message", [
+    ("--distortion", "l3", "--distortion must be one of mae, mse, not 'l3'"),
+    ("--quantization", "soft", "--quantization must be one of noise, mixed, not 'soft'"),
+])
+def test_train_bad_option(cli, option, value, message):
+    r = cli("train", option, value, "-o", "m")
     assert r.exit_code == ExitStatus.BAD_INPUT
-    assert error_line(r) == "mnistzip: error: --distortion must be one of mae, mse, not 'l3'"
+    assert error_line(r) == f"mnistzip: error: {message}"
 
 
 @pytest.mark.parametrize("command", ["compress", "decompress", "sample", "train", "eval", "models", "info"])

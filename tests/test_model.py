@@ -1,4 +1,5 @@
-"""Model exports: the decoder-only re-save that keeps a retired model's files decoding."""
+"""The trainer's quantisation in training; model exports: the decoder-only re-save that keeps a retired
+model's files decoding."""
 
 from __future__ import annotations
 
@@ -10,7 +11,30 @@ import pytest
 from mnistzip import data
 from mnistzip.codec import Codec
 from mnistzip.errors import ModelError
-from mnistzip.model import export_decoder
+from mnistzip.model import CompressionTrainer, export_decoder
+
+
+@pytest.mark.parametrize("prior", ["deep", "conditional"])
+def test_mixed_quantization_trains_the_decoder_on_rounded_latents_straight_through(prior):
+    """With "mixed", the decoder trains on the latents the codec would decode (noise only for the rate)."""
+    import tensorflow as tf
+
+    tf.random.set_seed(1)
+    z = tf.random.normal((50, 2, 6)) * 3  # (digits, qualities, latents), in the coded domain
+    seen = {}
+    for quantization in ("noise", "mixed"):
+        trainer = CompressionTrainer(6, prior, "mse", (300, 3000), width=16, quantization=quantization)
+        if prior == "conditional":  # predictions that do not move with the noise: loc 0 for every dimension
+            for v in trainer.conditional_net.variables:
+                v.assign(tf.zeros_like(v))
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            seen[quantization], bits = trainer._perturb(z, training=True)
+        assert bits.shape == (50, 2)
+        np.testing.assert_allclose(tape.gradient(seen[quantization], z), np.ones(z.shape))  # the encoder still learns
+    decoded = trainer._perturb(z, training=False)[0]
+    np.testing.assert_allclose(seen["mixed"], decoded, atol=1e-6)
+    assert np.abs(seen["noise"] - decoded).max() > 0.1
 
 
 @pytest.mark.parametrize("fixture", ["vr_model", "cond_model"])

@@ -45,6 +45,8 @@ def test_interrupted_run_leaves_no_model_and_resumes(tmp_path, mnist_dir):
         train(config, out, mnist_dir)
     with pytest.raises(OutputError, match="cannot resume: the run was started with lmbda=500, not lmbda=900"):
         train(TrainConfig(epochs=2, **{**TINY, "lmbda": 900}), out, mnist_dir, resume=True)
+    saved = checkpoint_dir(out) / "config.json"  # a run started before an option existed resumes with its default
+    saved.write_text(json.dumps({k: v for k, v in json.loads(saved.read_text()).items() if k != "quantization"}))
 
     result = train(config, out, mnist_dir, resume=True)
     assert [h["epoch"] for h in result.meta["history"]] == [1, 2]  # epoch 1 from the checkpoint
@@ -81,6 +83,7 @@ def test_recipe_family_groups_models_that_differ_only_in_lambda():
     old_card = {k: v for k, v in PRESETS["seed"].items() if k not in ("lr_schedule", "width")}  # before the options
     assert recipe_family(old_card) == "seed"
     assert recipe_family(dict(PRESETS["seed"], lmbda=[300, 900], width=160)) == "vr/mae/logistic/L50/W160/constant/e15"
+    assert recipe_family(dict(PRESETS["seed"], lmbda=300, quantization="mixed")) == "mae/logistic/L50/constant/e15/mixed"
 
 
 def _variables_bytes(model) -> int:
