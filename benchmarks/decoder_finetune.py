@@ -33,7 +33,8 @@ def main() -> None:
 
     from mnistzip import data
     from mnistzip.codec import Codec
-    from mnistzip.model import SynthesisTransform, to_unit
+    from mnistzip.metrics import psnr_of_mean_mse
+    from mnistzip.model import HalfStoredTransform, SynthesisTransform, to_uint8, to_unit
 
     card = json.loads((args.model / "model.json").read_text())
     if card.get("weights_dtype") != "float16":
@@ -50,16 +51,14 @@ def main() -> None:
 
     decoder = SynthesisTransform(card["recipe"]["width"])
     decoder.build((None, gains.shape[1]))
-    slots = [(layer, attr) for layer in decoder.layers for attr in ("kernel", "bias") if hasattr(layer, attr)]
+    slots = [(layer, attr) for layer in decoder.layers for attr in HalfStoredTransform.WEIGHTS
+             if hasattr(layer, attr)]
     for (layer, attr), half in zip(slots, saved.synthesis_transform.half_weights, strict=True):
         getattr(layer, attr).assign(tf.cast(half, tf.float32))
 
     def psnrs() -> list[float]:
-        out = []
-        for c, y in zip(levels, unit["test"]):
-            x = tf.saturate_cast(tf.round(decoder(y)[..., 0] * 255.0), tf.uint8).numpy()
-            out.append(round(float(10 * np.log10(255.0**2 / np.mean((x.astype(float) - test) ** 2))), 3))
-        return out
+        """PSNR (of the mean MSE) of each level's test digits, decoded to uint8 as the codec does."""
+        return [round(float(psnr_of_mean_mse(test, to_uint8(decoder(y)).numpy())), 3) for y in unit["test"]]
 
     before = psnrs()
     codec_psnr = [lv["test"]["psnr_of_mean_mse"] for lv in card["qualities"]]
