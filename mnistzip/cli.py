@@ -197,6 +197,10 @@ def train(
         SEED_RECIPE["quantization"], "--quantization",
         help="What the decoder trains on: noise (noisy latents) or mixed (latents rounded as the codec rounds them).",
     ),
+    decoder_epochs: int = typer.Option(
+        SEED_RECIPE["decoder_epochs"], "--decoder-epochs", min=0,
+        help="Then train the decoder alone this many epochs on the latents the codec decodes (same bits, better digits).",
+    ),
     preset: Optional[str] = typer.Option(None, "--preset", help="'seed': the seed recipe for every option not given."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model directory (default models/lmbda-L)."),
@@ -216,7 +220,7 @@ def train(
 
     settings = dict(
         latent_dims=latent_dims, width=width, epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
-        distortion=distortion, prior=prior, quantization=quantization,
+        distortion=distortion, prior=prior, quantization=quantization, decoder_epochs=decoder_epochs,
     )
     if preset is not None:
         if preset not in PRESETS:

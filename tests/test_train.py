@@ -108,3 +108,18 @@ def test_variable_rate_model_card(vr_model):
     assert card["default_quality"] == default["quality"] and card["id"] == default["id"]
     assert card["family"] == "vr/mse/logistic/L16/constant/e1"
     assert len(card["history"][0]["psnr"]) == 3
+
+
+@pytest.mark.parametrize("prior", ["deep", "conditional"])
+def test_decoder_epochs_keep_every_digits_bits_and_improve_the_digits(tmp_path, mnist_dir, prior):
+    """--decoder-epochs: the decoder alone trains on rounded latents; interrupted there, the run resumes."""
+    config = TrainConfig(lmbda=[300, 3000], latent_dims=8, width=64, distortion="mse", prior=prior, epochs=1,
+                         decoder_epochs=1, steps_per_epoch=20, train_limit=2560, test_limit=200)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "m", mnist_dir, reporter=StopAt(2))
+    result = train(config, tmp_path / "m", mnist_dir, resume=True)
+    trained, fine_tuned = result.meta["history"]
+    assert fine_tuned["rate"] == trained["rate"]  # the encoder and the entropy model did not move
+    assert all(after < before for before, after in zip(trained["distortion"], fine_tuned["distortion"]))
+    assert result.meta["family"] == f"vr/mse/{prior}/L8/W64/constant/e1/d1"
+    assert [lv["test"]["bits_entropy"] for lv in result.meta["qualities"]] == pytest.approx(trained["rate"], abs=2e-3)
