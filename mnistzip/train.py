@@ -80,7 +80,7 @@ def train(
     optimizer = tf.keras.optimizers.Adam(learning_rate=_learning_rate(config, steps))
     # the last phase's own optimizer: Adam from lr, cosine-decayed to 0 over the decoder epochs
     decoder_optimizer = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.CosineDecay(
-        config.lr, decay_steps=max(config.decoder_epochs, 1) * steps)) if config.decoder_epochs else None
+        config.lr, decay_steps=config.decoder_epochs * steps)) if config.decoder_epochs else None
     state = _RunState(ckpt_dir, trainer, optimizer, config, resume, decoder_optimizer)
     train_step, eval_step, decoder_step = _step_functions(trainer, optimizer, config.lmbdas, decoder_optimizer)
     dataset = (
@@ -118,7 +118,7 @@ def train(
 
 
 class _RunState:
-    """Checkpointed progress of a run: weights, optimizer, epochs done, seconds spent, history."""
+    """Checkpointed progress of a run: weights, optimizers, epochs done, seconds spent, history."""
 
     def __init__(self, ckpt_dir: Path, trainer, optimizer, config: TrainConfig, resume: bool, decoder_optimizer=None):
         import tensorflow as tf
