@@ -47,21 +47,12 @@ REGISTRY: dict[str, ModelEntry] = {
     e.name: e
     for e in [
         # The quality ladder: levels of five variable-rate models, the best of them at each rate
-        # (benchmarks/rd.py): vr-150-1000 and vr-300-520 (factorized priors) at the low end, then the
-        # conditional-prior models cond-500-1400-L16 (16 latents, narrower transforms), cond-1400-5600-e150
-        # and cond-4000-128000.
+        # (benchmarks/rd.py): vr-300-520 (factorized prior) at the low end, then the conditional-prior
+        # models cond-500-1400-L16 and cond-1000-2000-L24 (16 and 24 latents, narrower transforms),
+        # cond-1400-5600-e150 and cond-4000-128000.
         ModelEntry(
             name="ladder-q1",
             quality=1,
-            id="9bb4",
-            sha256="b519051c3441b54d832058c8d1e5c67b7c06e0b2ad2d86c7dbdbe3ac47ec4db2",
-            description="vr-150-1000 λ=250",
-            directory="vr-150-1000",
-            level=2,
-        ),
-        ModelEntry(
-            name="ladder-q2",
-            quality=2,
             id="3ee1",
             sha256="013f98f88598a6b73c338cfeccaff1168904905075f157b4e309666ff7a51de5",
             description="vr-300-520 λ=360",
@@ -69,8 +60,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=2,
         ),
         ModelEntry(
-            name="ladder-q3",
-            quality=3,
+            name="ladder-q2",
+            quality=2,
             id="fbcc",
             sha256="013f98f88598a6b73c338cfeccaff1168904905075f157b4e309666ff7a51de5",
             description="vr-300-520 λ=520",
@@ -78,8 +69,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=4,
         ),
         ModelEntry(
-            name="ladder-q4",
-            quality=4,
+            name="ladder-q3",
+            quality=3,
             id="52ca",
             sha256="8344f2a688419a02d649643ace60ba118160afef8e40a58f6a8647950e8eae25",
             description="cond-500-1400-L16 λ=500",
@@ -87,8 +78,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=1,
         ),
         ModelEntry(
-            name="ladder-q5",
-            quality=5,
+            name="ladder-q4",
+            quality=4,
             id="4464",
             sha256="8344f2a688419a02d649643ace60ba118160afef8e40a58f6a8647950e8eae25",
             description="cond-500-1400-L16 λ=700",
@@ -96,8 +87,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=2,
         ),
         ModelEntry(
-            name="ladder-q6",
-            quality=6,
+            name="ladder-q5",
+            quality=5,
             id="88ad",
             sha256="8344f2a688419a02d649643ace60ba118160afef8e40a58f6a8647950e8eae25",
             description="cond-500-1400-L16 λ=1000",
@@ -105,8 +96,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=3,
         ),
         ModelEntry(
-            name="ladder-q7",
-            quality=7,
+            name="ladder-q6",
+            quality=6,
             id="4640",
             sha256="8344f2a688419a02d649643ace60ba118160afef8e40a58f6a8647950e8eae25",
             description="cond-500-1400-L16 λ=1400",
@@ -114,8 +105,35 @@ REGISTRY: dict[str, ModelEntry] = {
             level=4,
         ),
         ModelEntry(
+            name="ladder-q7",
+            quality=7,
+            id="a080",
+            sha256="b79111a4b23fc0b89f403a0cddb563e6e0ffada134631e9bad73f86c07257966",
+            description="cond-1000-2000-L24 λ=1000",
+            directory="cond-1000-2000-L24",
+            level=1,
+        ),
+        ModelEntry(
             name="ladder-q8",
             quality=8,
+            id="ccdf",
+            sha256="b79111a4b23fc0b89f403a0cddb563e6e0ffada134631e9bad73f86c07257966",
+            description="cond-1000-2000-L24 λ=1400",
+            directory="cond-1000-2000-L24",
+            level=2,
+        ),
+        ModelEntry(
+            name="ladder-q9",
+            quality=9,
+            id="567a",
+            sha256="b79111a4b23fc0b89f403a0cddb563e6e0ffada134631e9bad73f86c07257966",
+            description="cond-1000-2000-L24 λ=2000",
+            directory="cond-1000-2000-L24",
+            level=3,
+        ),
+        ModelEntry(
+            name="ladder-q10",
+            quality=10,
             id="7388",
             sha256="baac84d2ceef211bd4790d837e15c41a9035aceda9200968f8552b3f5fdb5b9f",
             description="cond-1400-5600-e150 λ=1400",
@@ -123,8 +141,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=1,
         ),
         ModelEntry(
-            name="ladder-q9",
-            quality=9,
+            name="ladder-q11",
+            quality=11,
             id="1db9",
             sha256="baac84d2ceef211bd4790d837e15c41a9035aceda9200968f8552b3f5fdb5b9f",
             description="cond-1400-5600-e150 λ=2800",
@@ -132,8 +150,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=2,
         ),
         ModelEntry(
-            name="ladder-q10",
-            quality=10,
+            name="ladder-q12",
+            quality=12,
             id="482d",
             sha256="baac84d2ceef211bd4790d837e15c41a9035aceda9200968f8552b3f5fdb5b9f",
             description="cond-1400-5600-e150 λ=5600",
@@ -141,8 +159,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=3,
         ),
         ModelEntry(
-            name="ladder-q11",
-            quality=11,
+            name="ladder-q13",
+            quality=13,
             id="3129",
             sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=4000",
@@ -150,8 +168,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=1,
         ),
         ModelEntry(
-            name="ladder-q12",
-            quality=12,
+            name="ladder-q14",
+            quality=14,
             id="ee64",
             sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=8000",
@@ -159,8 +177,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=2,
         ),
         ModelEntry(
-            name="ladder-q13",
-            quality=13,
+            name="ladder-q15",
+            quality=15,
             id="c644",
             sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=16000",
@@ -168,8 +186,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=3,
         ),
         ModelEntry(
-            name="ladder-q14",
-            quality=14,
+            name="ladder-q16",
+            quality=16,
             id="39b3",
             sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=32000",
@@ -177,8 +195,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=4,
         ),
         ModelEntry(
-            name="ladder-q15",
-            quality=15,
+            name="ladder-q17",
+            quality=17,
             id="17cb",
             sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=64000",
@@ -186,8 +204,8 @@ REGISTRY: dict[str, ModelEntry] = {
             level=5,
         ),
         ModelEntry(
-            name="ladder-q16",
-            quality=16,
+            name="ladder-q18",
+            quality=18,
             id="c289",
             sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=128000",
@@ -196,11 +214,20 @@ REGISTRY: dict[str, ModelEntry] = {
         ),
         # Off the ladder, kept so that the files they made still decode.
         ModelEntry(
+            name="vr-150-1000-q2",
+            quality=None,
+            id="9bb4",
+            sha256="a156b62a79d3cdce82b1dd8c9f9f2a1374f04b85b5bcf7e92ef150db3db1c8e5",
+            description="λ=250, was ladder-q1; decode-only",
+            directory="vr-150-1000",
+            level=2,
+        ),
+        ModelEntry(
             name="vr-150-1000-q3",
             quality=None,
             id="0fb9",
-            sha256="b519051c3441b54d832058c8d1e5c67b7c06e0b2ad2d86c7dbdbe3ac47ec4db2",
-            description="λ=400, was ladder-q2",
+            sha256="a156b62a79d3cdce82b1dd8c9f9f2a1374f04b85b5bcf7e92ef150db3db1c8e5",
+            description="λ=400, was ladder-q2; decode-only",
             directory="vr-150-1000",
             level=3,
         ),
@@ -208,8 +235,8 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-150-1000-q4",
             quality=None,
             id="2c20",
-            sha256="b519051c3441b54d832058c8d1e5c67b7c06e0b2ad2d86c7dbdbe3ac47ec4db2",
-            description="λ=650, was ladder-q4",
+            sha256="a156b62a79d3cdce82b1dd8c9f9f2a1374f04b85b5bcf7e92ef150db3db1c8e5",
+            description="λ=650, was ladder-q4; decode-only",
             directory="vr-150-1000",
             level=4,
         ),
@@ -217,8 +244,8 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-150-1000-q5",
             quality=None,
             id="ef8b",
-            sha256="b519051c3441b54d832058c8d1e5c67b7c06e0b2ad2d86c7dbdbe3ac47ec4db2",
-            description="λ=1000, was ladder-q5",
+            sha256="a156b62a79d3cdce82b1dd8c9f9f2a1374f04b85b5bcf7e92ef150db3db1c8e5",
+            description="λ=1000, was ladder-q5; decode-only",
             directory="vr-150-1000",
             level=5,
         ),
@@ -366,7 +393,7 @@ REGISTRY: dict[str, ModelEntry] = {
         ),
     ]
 }
-DEFAULT_MODEL = "ladder-q10"  # the rung nearest 40 bits per digit (37.6)
+DEFAULT_MODEL = "ladder-q12"  # the rung nearest 40 bits per digit (37.6)
 
 
 def models_dir() -> Path:

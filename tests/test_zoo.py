@@ -42,14 +42,18 @@ def test_files_of_retired_models_still_decode(stem, name):
         codec.compress(data.load_mnist("test")[:1])
 
 
-def test_files_of_the_former_default_still_decode():
-    """ladder-q7 until the 150-epoch model took its place: its model is now decode-only, its decoder kept as it
-    was (trained with float16 storage, nothing rounded again), so its files decode to exactly the same digits."""
-    mz = container.read(DATA / "cond-350-5600-q5-three.mz")
+@pytest.mark.parametrize("stem, name", [
+    ("cond-350-5600-q5-three", "cond-350-5600-q5"),  # ladder-q7 (the default) until the 150-epoch model
+    ("vr-150-1000-q2-thirty", "vr-150-1000-q2"),  # ladder-q1 until the 24-latent rungs needed its room
+])
+def test_files_of_retired_float16_models_decode_exactly(stem, name):
+    """Models trained with float16 storage went decode-only with their decoder kept as it was (nothing rounded
+    again), so their files decode to exactly the same digits; compressing with them is refused."""
+    mz = container.read(DATA / f"{stem}.mz")
     codec = zoo.for_file(mz.model_id)
-    assert codec.name == "cond-350-5600-q5" and zoo.REGISTRY[codec.name].quality is None
-    np.testing.assert_array_equal(codec.decompress(mz), np.load(DATA / "cond-350-5600-q5-three.npy"))
-    with pytest.raises(ModelError, match="^cond-350-5600-q5 only decodes the files it made"):
+    assert codec.name == name and zoo.REGISTRY[codec.name].quality is None
+    np.testing.assert_array_equal(codec.decompress(mz), np.load(DATA / f"{stem}.npy"))
+    with pytest.raises(ModelError, match=f"^{name} only decodes the files it made"):
         codec.compress(data.load_mnist("test")[:1])
 
 
