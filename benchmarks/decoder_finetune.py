@@ -49,7 +49,7 @@ def main() -> None:
             (("train", train), ("test", test))}  # quantised latents in the decoder's domain (divided by the gain)
     print(f"{args.model.name}: quantised latents of {len(levels)} levels in {time.perf_counter() - started:.0f} s")
 
-    decoder = SynthesisTransform(card["recipe"]["width"])
+    decoder = SynthesisTransform(card["recipe"]["width"], card["recipe"].get("synthesis", "seed"))
     decoder.build((None, gains.shape[1]))
     slots = [(layer, attr) for layer in decoder.layers for attr in HalfStoredTransform.WEIGHTS
              if hasattr(layer, attr)]

@@ -201,6 +201,10 @@ def train(
         SEED_RECIPE["decoder_epochs"], "--decoder-epochs", min=0,
         help="Then train the decoder alone this many epochs on the latents the codec decodes (same bits, better digits).",
     ),
+    synthesis: str = typer.Option(
+        SEED_RECIPE["synthesis"], "--synthesis",
+        help="Decoder architecture: seed, or conv3 (more channels and a third convolution at full resolution).",
+    ),
     preset: Optional[str] = typer.Option(None, "--preset", help="'seed': the seed recipe for every option not given."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model directory (default models/lmbda-L)."),
@@ -214,13 +218,14 @@ def train(
 ):
     """Train a codec on MNIST and export it as a SavedModel."""
     from .errors import InputError
-    from .model import DISTORTIONS, PRIORS, QUANTIZATIONS
+    from .model import DISTORTIONS, PRIORS, QUANTIZATIONS, SYNTHESES
     from .train import command_line
     from .train import train as run
 
     settings = dict(
         latent_dims=latent_dims, width=width, epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
         distortion=distortion, prior=prior, quantization=quantization, decoder_epochs=decoder_epochs,
+        synthesis=synthesis,
     )
     if preset is not None:
         if preset not in PRESETS:
@@ -236,6 +241,8 @@ def train(
         raise InputError(f"--prior must be one of {', '.join(PRIORS)}, not {prior!r}")
     if settings["quantization"] not in QUANTIZATIONS:
         raise InputError(f"--quantization must be one of {', '.join(QUANTIZATIONS)}, not {quantization!r}")
+    if settings["synthesis"] not in SYNTHESES:
+        raise InputError(f"--synthesis must be one of {', '.join(SYNTHESES)}, not {synthesis!r}")
     if any(v <= 0 for v in lmbda) or sorted(set(lmbda)) != list(lmbda):
         raise InputError(f"--lmbda values must be positive and ascending, not {', '.join(f'{v:g}' for v in lmbda)}")
     config = TrainConfig(

@@ -12,7 +12,7 @@ DEFAULT_LMBDA = 2000.0
 LR_SCHEDULES = ("constant", "cosine")
 SEED_RECIPE = dict(  # the seed reports' recipe, which every default below follows
     latent_dims=50, width=500, epochs=15, batch_size=128, lr=1e-3, lr_schedule="constant", distortion="mae",
-    prior="logistic", quantization="noise", decoder_epochs=0,
+    prior="logistic", quantization="noise", decoder_epochs=0, synthesis="seed",
 )
 PRESETS = {"seed": SEED_RECIPE}
 
@@ -32,6 +32,7 @@ class TrainConfig:
     prior: str = SEED_RECIPE["prior"]
     quantization: str = SEED_RECIPE["quantization"]  # or "mixed": the decoder trains on rounded latents
     decoder_epochs: int = SEED_RECIPE["decoder_epochs"]  # then the decoder alone, on the latents the codec decodes
+    synthesis: str = SEED_RECIPE["synthesis"]  # decoder architecture: the seed's, or "conv3" (more convolution)
     seed: int = 0
     train_limit: int | None = None  # use only the first N training digits (tests)
     test_limit: int | None = None  # validate on the first N test digits (tests)
@@ -47,7 +48,7 @@ def recipe_family(recipe: dict) -> str:
     """The family of a recipe: models that differ only in λ (and seed or data limits) form one RD curve.
 
     'seed' for the seed recipe, else e.g. 'mse/deep/L50/cosine/e30' ('.../L32/W200/...' for a width other than 500,
-    '.../e30/mixed' for a decoder trained on rounded latents, '.../e30/d1' for one epoch of decoder fine-tuning).
+    '.../L32/conv3/...' for another decoder architecture, '.../e30/mixed' for a decoder trained on rounded latents, '.../e30/d1' for one epoch of decoder fine-tuning).
     Keys missing from an older model card take their default.
     """
     shape = {k: recipe.get(k, SEED_RECIPE[k]) for k in SEED_RECIPE}
@@ -55,7 +56,8 @@ def recipe_family(recipe: dict) -> str:
     if shape == SEED_RECIPE and not variable:
         return "seed"
     width = [f"W{shape['width']}"] if shape["width"] != SEED_RECIPE["width"] else []
+    synthesis = [shape["synthesis"]] if shape["synthesis"] != SEED_RECIPE["synthesis"] else []
     return "/".join([*(["vr"] if variable else []), shape["distortion"], shape["prior"], f"L{shape['latent_dims']}",
-                     *width, shape["lr_schedule"], f"e{shape['epochs']}",
+                     *width, *synthesis, shape["lr_schedule"], f"e{shape['epochs']}",
                      *([shape["quantization"]] if shape["quantization"] != SEED_RECIPE["quantization"] else []),
                      *([f"d{shape['decoder_epochs']}"] if shape["decoder_epochs"] else [])])

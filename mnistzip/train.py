@@ -73,7 +73,7 @@ def train(
 
     tf.keras.utils.set_random_seed(config.seed)
     trainer = CompressionTrainer(config.latent_dims, config.prior, config.distortion, config.lmbdas, config.width,
-                                 config.quantization)
+                                 config.quantization, config.synthesis)
     steps = int(np.ceil(len(train_images) / config.batch_size))
     if config.steps_per_epoch:
         steps = min(steps, config.steps_per_epoch)

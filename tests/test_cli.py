@@ -318,6 +318,7 @@ def test_train_tiny_then_refuse_existing(cli):
 @pytest.mark.parametrize("option, value, message", [
     ("--distortion", "l3", "--distortion must be one of mae, mse, not 'l3'"),
     ("--quantization", "soft", "--quantization must be one of noise, mixed, not 'soft'"),
+    ("--synthesis", "gdn", "--synthesis must be one of seed, conv3, not 'gdn'"),
 ])
 def test_train_bad_option(cli, option, value, message):
     r = cli("train", option, value, "-o", "m")

@@ -95,11 +95,12 @@ def test_a_float16_decoder_needs_a_float32_factorized_model(cond_model, tmp_path
         export_decoder(cond_model, tmp_path / "dec", note="retired", half=True)
 
 
-def test_a_half_precision_export_is_half_the_size_and_codes_the_same_way(tmp_path, mnist_dir):
+@pytest.mark.parametrize("synthesis", ["seed", "conv3"])
+def test_a_half_precision_export_is_half_the_size_and_codes_the_same_way(tmp_path, mnist_dir, synthesis):
     from mnistzip.train import TrainConfig, train
 
     config = TrainConfig(lmbda=[300, 3000], latent_dims=12, distortion="mse", prior="conditional", epochs=1,
-                         steps_per_epoch=5, train_limit=640, test_limit=100, seed=6)
+                         steps_per_epoch=5, train_limit=640, test_limit=100, seed=6, synthesis=synthesis)
     full = train(config, tmp_path / "full", data_dir=mnist_dir)
     half = train(config, tmp_path / "half", data_dir=mnist_dir, half=True)
     size = lambda d: sum(f.stat().st_size for f in d.rglob("*") if f.is_file())  # noqa: E731

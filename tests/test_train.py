@@ -84,6 +84,7 @@ def test_recipe_family_groups_models_that_differ_only_in_lambda():
     assert recipe_family(old_card) == "seed"
     assert recipe_family(dict(PRESETS["seed"], lmbda=[300, 900], width=160)) == "vr/mae/logistic/L50/W160/constant/e15"
     assert recipe_family(dict(PRESETS["seed"], lmbda=300, quantization="mixed")) == "mae/logistic/L50/constant/e15/mixed"
+    assert recipe_family(dict(PRESETS["seed"], lmbda=[300, 900], synthesis="conv3")) == "vr/mae/logistic/L50/conv3/constant/e15"
 
 
 def _variables_bytes(model) -> int:
