@@ -45,8 +45,8 @@ class SynthesisTransform(tf.keras.Sequential):
     "seed": the seed's two transposed convolutions (20 channels, then the digit).
     "conv3": twice the channels at 14x14 (40), a second upsampling to 16
     channels and a 3x3 convolution to the digit: the strokes are drawn by more
-    than one channel at full resolution (~4x the seed decoder's multiply-adds,
-    a few kB more weights).
+    than one channel at full resolution (41 k more weights; decoding ~30% slower,
+    measured in docs/results/levers.md).
     """
 
     def __init__(self, width: int = WIDTH, synthesis: str = "seed"):
