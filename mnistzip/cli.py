@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 
 from . import __version__, container
 from .errors import ExitStatus, MnistzipError, error_line
-from .recipe import DEFAULT_LMBDA, LR_SCHEDULES, PRESETS, SEED_RECIPE, TrainConfig
+from .recipe import CHOICES, DEFAULT_LMBDA, PRESETS, SEED_RECIPE, TrainConfig
 
 DEBUG_ENV = "MNISTZIP_DEBUG"
 # Typer >= 0.29 carries its own copy of Click: its exceptions are Typer's, not click's.
@@ -218,7 +218,6 @@ def train(
 ):
     """Train a codec on MNIST and export it as a SavedModel."""
     from .errors import InputError
-    from .model import DISTORTIONS, PRIORS, QUANTIZATIONS, SYNTHESES
     from .train import command_line
     from .train import train as run
 
@@ -233,16 +232,9 @@ def train(
         # the preset fills in what the command line leaves at its default; explicit options win
         explicit = {k for k in settings if ctx.get_parameter_source(k).name != "DEFAULT"}
         settings.update({k: v for k, v in PRESETS[preset].items() if k not in explicit})
-    if settings["distortion"] not in DISTORTIONS:
-        raise InputError(f"--distortion must be one of {', '.join(DISTORTIONS)}, not {distortion!r}")
-    if settings["lr_schedule"] not in LR_SCHEDULES:
-        raise InputError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, not {lr_schedule!r}")
-    if settings["prior"] not in PRIORS:
-        raise InputError(f"--prior must be one of {', '.join(PRIORS)}, not {prior!r}")
-    if settings["quantization"] not in QUANTIZATIONS:
-        raise InputError(f"--quantization must be one of {', '.join(QUANTIZATIONS)}, not {quantization!r}")
-    if settings["synthesis"] not in SYNTHESES:
-        raise InputError(f"--synthesis must be one of {', '.join(SYNTHESES)}, not {synthesis!r}")
+    for name, choices in CHOICES.items():
+        if settings[name] not in choices:
+            raise InputError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, not {settings[name]!r}")
     if any(v <= 0 for v in lmbda) or sorted(set(lmbda)) != list(lmbda):
         raise InputError(f"--lmbda values must be positive and ascending, not {', '.join(f'{v:g}' for v in lmbda)}")
     config = TrainConfig(

@@ -15,15 +15,10 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 
 from . import conditional
+from .recipe import DISTORTIONS, PRIORS, QUANTIZATIONS, SYNTHESES
 
 SIDE = 28
 WIDTH = 500  # units of the fully connected hidden layer on each side (the seed's)
-PRIORS = ("logistic", "normal", "deep", "conditional")  # conditional: each dimension given the ones before
-DISTORTIONS = ("mae", "mse")
-# What the decoder sees in training: the noisy latents the rate is measured on (the seed's), or "mixed":
-# the latents rounded as the codec rounds them, with a straight-through gradient (Minnen & Singh, 2020).
-QUANTIZATIONS = ("noise", "mixed")
-SYNTHESES = ("seed", "conv3")  # decoder architectures (see SynthesisTransform)
 
 
 class AnalysisTransform(tf.keras.Sequential):

@@ -10,6 +10,15 @@ from dataclasses import dataclass
 
 DEFAULT_LMBDA = 2000.0
 LR_SCHEDULES = ("constant", "cosine")
+DISTORTIONS = ("mae", "mse")
+PRIORS = ("logistic", "normal", "deep", "conditional")  # conditional: each dimension given the ones before
+# What the decoder sees in training: the noisy latents the rate is measured on (the seed's), or "mixed":
+# the latents rounded as the codec rounds them, with a straight-through gradient (Minnen & Singh, 2020).
+QUANTIZATIONS = ("noise", "mixed")
+SYNTHESES = ("seed", "conv3")  # decoder architectures (see model.SynthesisTransform)
+# the options that name one of a few choices, in the order the command line checks them
+CHOICES = dict(distortion=DISTORTIONS, lr_schedule=LR_SCHEDULES, prior=PRIORS, quantization=QUANTIZATIONS,
+               synthesis=SYNTHESES)
 SEED_RECIPE = dict(  # the seed reports' recipe, which every default below follows
     latent_dims=50, width=500, epochs=15, batch_size=128, lr=1e-3, lr_schedule="constant", distortion="mae",
     prior="logistic", quantization="noise", decoder_epochs=0, synthesis="seed",

@@ -317,6 +317,8 @@ def test_train_tiny_then_refuse_existing(cli):
 
 @pytest.mark.parametrize("option, value, message", [
     ("--distortion", "l3", "--distortion must be one of mae, mse, not 'l3'"),
+    ("--lr-schedule", "step", "--lr-schedule must be one of constant, cosine, not 'step'"),
+    ("--prior", "flat", "--prior must be one of logistic, normal, deep, conditional, not 'flat'"),
     ("--quantization", "soft", "--quantization must be one of noise, mixed, not 'soft'"),
     ("--synthesis", "gdn", "--synthesis must be one of seed, conv3, not 'gdn'"),
 ])
