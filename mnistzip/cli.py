@@ -234,7 +234,8 @@ def train(
         settings.update({k: v for k, v in PRESETS[preset].items() if k not in explicit})
     for name, choices in CHOICES.items():
         if settings[name] not in choices:
-            raise InputError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, not {settings[name]!r}")
+            option = "--" + name.replace("_", "-")
+            raise InputError(f"{option} must be one of {', '.join(choices)}, not {settings[name]!r}")
     if any(v <= 0 for v in lmbda) or sorted(set(lmbda)) != list(lmbda):
         raise InputError(f"--lmbda values must be positive and ascending, not {', '.join(f'{v:g}' for v in lmbda)}")
     config = TrainConfig(

@@ -15,7 +15,7 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 
 from . import conditional
-from .recipe import DISTORTIONS, PRIORS, QUANTIZATIONS, SYNTHESES
+from .recipe import DISTORTIONS, PRIORS, QUANTIZATIONS, SEED_RECIPE, SYNTHESES
 
 SIDE = 28
 WIDTH = 500  # units of the fully connected hidden layer on each side (the seed's)
@@ -601,7 +601,7 @@ class HalfDecoder(ExportedCodec):
         self.gains = tf.Variable(old.gains if hasattr(old, "gains") else tf.ones(self._shape), trainable=False, name="gains")
         self.latent_dims = tf.Variable(latent, trainable=False, dtype=tf.int32, name="latent_dims")
         recipe = meta.get("recipe", {})
-        synthesis = SynthesisTransform(recipe.get("width", WIDTH), recipe.get("synthesis", "seed"))
+        synthesis = SynthesisTransform(recipe.get("width", WIDTH), recipe.get("synthesis", SEED_RECIPE["synthesis"]))
         synthesis.build((None, latent))
         by_name = {v.name: v for v in old.synthesis_transform.variables}
         for weight in synthesis.weights:

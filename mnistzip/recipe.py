@@ -57,7 +57,8 @@ def recipe_family(recipe: dict) -> str:
     """The family of a recipe: models that differ only in λ (and seed or data limits) form one RD curve.
 
     'seed' for the seed recipe, else e.g. 'mse/deep/L50/cosine/e30' ('.../L32/W200/...' for a width other than 500,
-    '.../L32/conv3/...' for another decoder architecture, '.../e30/mixed' for a decoder trained on rounded latents, '.../e30/d1' for one epoch of decoder fine-tuning).
+    '.../L32/conv3/...' for another decoder architecture, '.../e30/mixed' for a decoder trained on rounded latents,
+    '.../e30/d1' for one epoch of decoder fine-tuning).
     Keys missing from an older model card take their default.
     """
     shape = {k: recipe.get(k, SEED_RECIPE[k]) for k in SEED_RECIPE}
