@@ -28,7 +28,6 @@ class ModelEntry:
     name: str
     quality: int | None  # place on the ladder, 1 = smallest files; None: off the ladder, kept to decode old files
     id: str  # the 4-hex-digit id written into .mz files
-    sha256: str  # of the model directory's files (see directory_digest)
     description: str
     directory: str = ""  # the model directory's name under models/ (default: the entry's name)
     level: int | None = None  # the quality level inside a variable-rate model
@@ -37,12 +36,31 @@ class ModelEntry:
     def path(self) -> Path:
         return models_dir() / (self.directory or self.name)
 
+    @property
+    def sha256(self) -> str:
+        """The registered digest of this entry's model directory (one per directory, shared by its levels)."""
+        return DIGESTS[self.directory or self.name]
+
     def card(self) -> dict:
         """This entry's part of model.json: id, λ and test figures (a level of a variable-rate model)."""
         meta = json.loads((self.path / "model.json").read_text())
         return meta["qualities"][self.level - 1] if self.level else meta
 
 
+# SHA-256 of each shipped model directory's files (see directory_digest): checked at every load
+DIGESTS: dict[str, str] = {
+    "vr-300-520": "013f98f88598a6b73c338cfeccaff1168904905075f157b4e309666ff7a51de5",
+    "cond-500-1400-L16": "8344f2a688419a02d649643ace60ba118160afef8e40a58f6a8647950e8eae25",
+    "cond-1000-2000-L24": "b79111a4b23fc0b89f403a0cddb563e6e0ffada134631e9bad73f86c07257966",
+    "cond-1400-5600-e150": "baac84d2ceef211bd4790d837e15c41a9035aceda9200968f8552b3f5fdb5b9f",
+    "cond-4000-128000": "7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
+    "vr-150-1000": "a156b62a79d3cdce82b1dd8c9f9f2a1374f04b85b5bcf7e92ef150db3db1c8e5",
+    "cond-350-5600": "caac7651bd251c85c621866d291dd6f7465500a416ac9e12ba03f1f1cdfb555a",
+    "vr-250-2000": "37748eb26ee626d6d1561608ac2aa53fbf4882ae292bcb9ed4d8c3d3ef06ef95",
+    "vr-500-8000": "7e067c22ae98f7a1b1befbb39e4d5e6ff42931457844f4eb6f6ae18c7d7cfd1e",
+    "vr-4000-64000": "aaca32a43047f59735160c6622569fc790bb4c7a0c14117b84d5be93302d000a",
+    "seed-2000": "810eb2c1b49f244dee3742ad4a84baada3b2abbe11860fd9d41df878b496d791",
+}
 REGISTRY: dict[str, ModelEntry] = {
     e.name: e
     for e in [
@@ -54,7 +72,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q1",
             quality=1,
             id="3ee1",
-            sha256="013f98f88598a6b73c338cfeccaff1168904905075f157b4e309666ff7a51de5",
             description="vr-300-520 λ=360",
             directory="vr-300-520",
             level=2,
@@ -63,7 +80,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q2",
             quality=2,
             id="fbcc",
-            sha256="013f98f88598a6b73c338cfeccaff1168904905075f157b4e309666ff7a51de5",
             description="vr-300-520 λ=520",
             directory="vr-300-520",
             level=4,
@@ -72,7 +88,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q3",
             quality=3,
             id="52ca",
-            sha256="8344f2a688419a02d649643ace60ba118160afef8e40a58f6a8647950e8eae25",
             description="cond-500-1400-L16 λ=500",
             directory="cond-500-1400-L16",
             level=1,
@@ -81,7 +96,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q4",
             quality=4,
             id="4464",
-            sha256="8344f2a688419a02d649643ace60ba118160afef8e40a58f6a8647950e8eae25",
             description="cond-500-1400-L16 λ=700",
             directory="cond-500-1400-L16",
             level=2,
@@ -90,7 +104,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q5",
             quality=5,
             id="88ad",
-            sha256="8344f2a688419a02d649643ace60ba118160afef8e40a58f6a8647950e8eae25",
             description="cond-500-1400-L16 λ=1000",
             directory="cond-500-1400-L16",
             level=3,
@@ -99,7 +112,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q6",
             quality=6,
             id="4640",
-            sha256="8344f2a688419a02d649643ace60ba118160afef8e40a58f6a8647950e8eae25",
             description="cond-500-1400-L16 λ=1400",
             directory="cond-500-1400-L16",
             level=4,
@@ -108,7 +120,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q7",
             quality=7,
             id="a080",
-            sha256="b79111a4b23fc0b89f403a0cddb563e6e0ffada134631e9bad73f86c07257966",
             description="cond-1000-2000-L24 λ=1000",
             directory="cond-1000-2000-L24",
             level=1,
@@ -117,7 +128,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q8",
             quality=8,
             id="ccdf",
-            sha256="b79111a4b23fc0b89f403a0cddb563e6e0ffada134631e9bad73f86c07257966",
             description="cond-1000-2000-L24 λ=1400",
             directory="cond-1000-2000-L24",
             level=2,
@@ -126,7 +136,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q9",
             quality=9,
             id="567a",
-            sha256="b79111a4b23fc0b89f403a0cddb563e6e0ffada134631e9bad73f86c07257966",
             description="cond-1000-2000-L24 λ=2000",
             directory="cond-1000-2000-L24",
             level=3,
@@ -135,7 +144,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q10",
             quality=10,
             id="7388",
-            sha256="baac84d2ceef211bd4790d837e15c41a9035aceda9200968f8552b3f5fdb5b9f",
             description="cond-1400-5600-e150 λ=1400",
             directory="cond-1400-5600-e150",
             level=1,
@@ -144,7 +152,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q11",
             quality=11,
             id="1db9",
-            sha256="baac84d2ceef211bd4790d837e15c41a9035aceda9200968f8552b3f5fdb5b9f",
             description="cond-1400-5600-e150 λ=2800",
             directory="cond-1400-5600-e150",
             level=2,
@@ -153,7 +160,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q12",
             quality=12,
             id="482d",
-            sha256="baac84d2ceef211bd4790d837e15c41a9035aceda9200968f8552b3f5fdb5b9f",
             description="cond-1400-5600-e150 λ=5600",
             directory="cond-1400-5600-e150",
             level=3,
@@ -162,7 +168,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q13",
             quality=13,
             id="3129",
-            sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=4000",
             directory="cond-4000-128000",
             level=1,
@@ -171,7 +176,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q14",
             quality=14,
             id="ee64",
-            sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=8000",
             directory="cond-4000-128000",
             level=2,
@@ -180,7 +184,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q15",
             quality=15,
             id="c644",
-            sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=16000",
             directory="cond-4000-128000",
             level=3,
@@ -189,7 +192,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q16",
             quality=16,
             id="39b3",
-            sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=32000",
             directory="cond-4000-128000",
             level=4,
@@ -198,7 +200,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q17",
             quality=17,
             id="17cb",
-            sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=64000",
             directory="cond-4000-128000",
             level=5,
@@ -207,7 +208,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="ladder-q18",
             quality=18,
             id="c289",
-            sha256="7565e82854a10853a558b7ebe926253786eae3986febcf006d91cc3980c45a72",
             description="cond-4000-128000 λ=128000",
             directory="cond-4000-128000",
             level=6,
@@ -217,7 +217,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-150-1000-q2",
             quality=None,
             id="9bb4",
-            sha256="a156b62a79d3cdce82b1dd8c9f9f2a1374f04b85b5bcf7e92ef150db3db1c8e5",
             description="λ=250, was ladder-q1; decode-only",
             directory="vr-150-1000",
             level=2,
@@ -226,7 +225,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-150-1000-q3",
             quality=None,
             id="0fb9",
-            sha256="a156b62a79d3cdce82b1dd8c9f9f2a1374f04b85b5bcf7e92ef150db3db1c8e5",
             description="λ=400, was ladder-q2; decode-only",
             directory="vr-150-1000",
             level=3,
@@ -235,7 +233,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-150-1000-q4",
             quality=None,
             id="2c20",
-            sha256="a156b62a79d3cdce82b1dd8c9f9f2a1374f04b85b5bcf7e92ef150db3db1c8e5",
             description="λ=650, was ladder-q4; decode-only",
             directory="vr-150-1000",
             level=4,
@@ -244,7 +241,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-150-1000-q5",
             quality=None,
             id="ef8b",
-            sha256="a156b62a79d3cdce82b1dd8c9f9f2a1374f04b85b5bcf7e92ef150db3db1c8e5",
             description="λ=1000, was ladder-q5; decode-only",
             directory="vr-150-1000",
             level=5,
@@ -253,7 +249,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="cond-350-5600-q3",
             quality=None,
             id="66dc",
-            sha256="caac7651bd251c85c621866d291dd6f7465500a416ac9e12ba03f1f1cdfb555a",
             description="λ=1400, was ladder-q6; decode-only",
             directory="cond-350-5600",
             level=3,
@@ -262,7 +257,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="cond-350-5600-q4",
             quality=None,
             id="3583",
-            sha256="caac7651bd251c85c621866d291dd6f7465500a416ac9e12ba03f1f1cdfb555a",
             description="λ=2800, was ladder-q6; decode-only",
             directory="cond-350-5600",
             level=4,
@@ -271,7 +265,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="cond-350-5600-q5",
             quality=None,
             id="5b84",
-            sha256="caac7651bd251c85c621866d291dd6f7465500a416ac9e12ba03f1f1cdfb555a",
             description="λ=5600, was ladder-q7 and the default; decode-only",
             directory="cond-350-5600",
             level=5,
@@ -280,7 +273,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-250-2000-q1",
             quality=None,
             id="8b93",
-            sha256="37748eb26ee626d6d1561608ac2aa53fbf4882ae292bcb9ed4d8c3d3ef06ef95",
             description="λ=250, was ladder-q1; decode-only",
             directory="vr-250-2000",
             level=1,
@@ -289,7 +281,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-250-2000-q2",
             quality=None,
             id="a566",
-            sha256="37748eb26ee626d6d1561608ac2aa53fbf4882ae292bcb9ed4d8c3d3ef06ef95",
             description="λ=500, was ladder-q2; decode-only",
             directory="vr-250-2000",
             level=2,
@@ -298,7 +289,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-250-2000-q3",
             quality=None,
             id="c266",
-            sha256="37748eb26ee626d6d1561608ac2aa53fbf4882ae292bcb9ed4d8c3d3ef06ef95",
             description="λ=1000, was ladder-q3; decode-only",
             directory="vr-250-2000",
             level=3,
@@ -307,7 +297,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-250-2000-q4",
             quality=None,
             id="c46c",
-            sha256="37748eb26ee626d6d1561608ac2aa53fbf4882ae292bcb9ed4d8c3d3ef06ef95",
             description="λ=2000, was ladder-q4; decode-only",
             directory="vr-250-2000",
             level=4,
@@ -316,7 +305,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-500-8000-q3",
             quality=None,
             id="b211",
-            sha256="7e067c22ae98f7a1b1befbb39e4d5e6ff42931457844f4eb6f6ae18c7d7cfd1e",
             description="λ=2000, was ladder-q5; decode-only",
             directory="vr-500-8000",
             level=3,
@@ -325,7 +313,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-500-8000-q4",
             quality=None,
             id="c93e",
-            sha256="7e067c22ae98f7a1b1befbb39e4d5e6ff42931457844f4eb6f6ae18c7d7cfd1e",
             description="λ=4000, was ladder-q6; decode-only",
             directory="vr-500-8000",
             level=4,
@@ -334,7 +321,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-500-8000-q5",
             quality=None,
             id="c06b",
-            sha256="7e067c22ae98f7a1b1befbb39e4d5e6ff42931457844f4eb6f6ae18c7d7cfd1e",
             description="λ=8000, was ladder-q7; decode-only",
             directory="vr-500-8000",
             level=5,
@@ -343,7 +329,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-4000-64000-q1",
             quality=None,
             id="d35f",
-            sha256="aaca32a43047f59735160c6622569fc790bb4c7a0c14117b84d5be93302d000a",
             description="λ=4000, was ladder-q7; decode-only",
             directory="vr-4000-64000",
             level=1,
@@ -352,7 +337,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-4000-64000-q2",
             quality=None,
             id="e114",
-            sha256="aaca32a43047f59735160c6622569fc790bb4c7a0c14117b84d5be93302d000a",
             description="λ=8000, was ladder-q8; decode-only",
             directory="vr-4000-64000",
             level=2,
@@ -361,7 +345,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-4000-64000-q3",
             quality=None,
             id="c693",
-            sha256="aaca32a43047f59735160c6622569fc790bb4c7a0c14117b84d5be93302d000a",
             description="λ=16000, was ladder-q9; decode-only",
             directory="vr-4000-64000",
             level=3,
@@ -370,7 +353,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-4000-64000-q4",
             quality=None,
             id="e970",
-            sha256="aaca32a43047f59735160c6622569fc790bb4c7a0c14117b84d5be93302d000a",
             description="λ=32000, was ladder-q10; decode-only",
             directory="vr-4000-64000",
             level=4,
@@ -379,7 +361,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="vr-4000-64000-q5",
             quality=None,
             id="0b0e",
-            sha256="aaca32a43047f59735160c6622569fc790bb4c7a0c14117b84d5be93302d000a",
             description="λ=64000, was ladder-q11; decode-only",
             directory="vr-4000-64000",
             level=5,
@@ -388,7 +369,6 @@ REGISTRY: dict[str, ModelEntry] = {
             name="seed-2000",
             quality=None,
             id="ec58",
-            sha256="810eb2c1b49f244dee3742ad4a84baada3b2abbe11860fd9d41df878b496d791",
             description="seed recipe, λ=2000 (first default; decode-only)",
         ),
     ]

@@ -21,6 +21,8 @@ def test_registry_entries_match_their_files():
         assert entry.card()["id"] == entry.id
     assert zoo.DEFAULT_MODEL in zoo.REGISTRY
     assert len({e.id for e in zoo.REGISTRY.values()}) == len(zoo.REGISTRY)
+    shipped = {p.name for p in zoo.models_dir().iterdir() if p.is_dir()}
+    assert set(zoo.DIGESTS) == {e.path.name for e in zoo.REGISTRY.values()} == shipped  # no stray digest or folder
 
 
 @pytest.mark.parametrize("stem, name", [
