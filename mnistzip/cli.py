@@ -323,7 +323,13 @@ def compress(
     if len(digits.images) > container.MAX_DIGITS:
         raise InputError(f"{len(digits.images)} digits: one .mz file holds at most {container.MAX_DIGITS}")
     codec = zoo.load(model, quality=quality)
-    mz = codec.compress(digits.images, refine=_refine_lmbda(codec, refine, refine_lmbda))
+    lmbda = _refine_lmbda(codec, refine, refine_lmbda)
+    if lmbda is None:
+        mz = codec.compress(digits.images)
+    else:
+        with _progress() as progress:
+            task = progress.add_task(f"refining {_digits(len(digits.images))}", total=1.0)
+            mz = codec.compress(digits.images, refine=lmbda, progress=lambda done: progress.update(task, completed=done))
     size = container.write(output, mz, force=force)
     console.print(f"{output}: {_digits(mz.count)}, {size} bytes, {8 * size / mz.count:.1f} bits/digit (model {codec.name})")
 
@@ -480,9 +486,9 @@ def _print_eval(rows: list[dict], bd: dict, reference: str, split: str, n: int) 
 
 def _progress():
     """A progress display for steps that take more than a moment (hidden when not a terminal)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                     console=Console(stderr=True), transient=True)
 
 

@@ -119,19 +119,20 @@ class Codec:
 
     # ------------------------------------------------------------------ coding
 
-    def compress(self, images: np.ndarray, refine: float | None = None) -> MzFile:
+    def compress(self, images: np.ndarray, refine: float | None = None, progress=None) -> MzFile:
         """Digits → the contents of one .mz file (one range-coded stream for all).
 
         ``refine=λ`` searches each digit's quantised latents for a lower
-        rate + λ·MSE before coding (see :meth:`refine`); the decoder is unchanged.
+        rate + λ·MSE before coding (see :meth:`refine`, which reports to ``progress``);
+        the decoder is unchanged.
         """
         if refine is None:
             payload, _ = self.encode(images)
         else:
-            payload = self.encode_latents(self.refine(images, refine))
+            payload = self.encode_latents(self.refine(images, refine, progress=progress))
         return MzFile(model_id=self.id, count=len(images), payload=payload)
 
-    def refine(self, images: np.ndarray, lmbda: float, rounds: int = 2) -> np.ndarray:
+    def refine(self, images: np.ndarray, lmbda: float, rounds: int = 2, progress=None) -> np.ndarray:
         """Encode-time optimisation: quantised latents with a lower bits + λ·MSE (pixels in [0, 1]).
 
         Greedy coordinate search: each round tries one step up and one step
@@ -141,6 +142,9 @@ class Codec:
         the same; only the encoder works harder (two decodes per dimension).
         With a conditional prior a step moves the predictions of the later
         dimensions, which are re-quantised around them before the trial is scored.
+
+        ``progress``, if given, is called with the fraction of the search done
+        (0 to 1) after every trial: refining thousands of digits takes minutes.
         """
         images = check_digits(images)
         target = images.astype(np.float64) / 255.0
@@ -156,21 +160,28 @@ class Codec:
 
         active = np.arange(len(y))
         current = coded_loss(y, active)[1]
+        steps = (-1.0, 1.0)
+        trials, done = rounds * len(dims) * len(steps), 0
         for _ in range(rounds):
             # A digit that did not move in a round had every step tried at its final latents
             # and rejected: another round would reject them again, so only movers go on.
             moved = np.zeros(len(y), bool)
             for d in dims:
-                for step in (-1.0, 1.0):
+                for step in steps:
                     trial = y[active]
                     trial[:, d] += step
                     trial, trial_loss = coded_loss(trial, active)  # conditional: later dimensions re-quantised
                     better = trial_loss < current[active] - 1e-9
                     won = active[better]
                     y[won], current[won], moved[won] = trial[better], trial_loss[better], True
+                    done += 1
+                    if progress is not None:
+                        progress(done / trials)
             active = np.flatnonzero(moved)
             if not len(active):
                 break
+        if progress is not None and done < trials:
+            progress(1.0)  # the search settled before its last round
         return y
 
     @functools.cached_property
