@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 
 from . import __version__, container
 from .errors import ExitStatus, MnistzipError, error_line
-from .recipe import CHOICES, DEFAULT_LMBDA, PRESETS, SEED_RECIPE, TrainConfig
+from .recipe import CHOICES, DEFAULT_LMBDA, PRESETS, SEED_RECIPE, TrainConfig, check_choice
 
 DEBUG_ENV = "MNISTZIP_DEBUG"
 # Typer >= 0.29 carries its own copy of Click: its exceptions are Typer's, not click's.
@@ -232,10 +232,11 @@ def train(
         # the preset fills in what the command line leaves at its default; explicit options win
         explicit = {k for k in settings if ctx.get_parameter_source(k).name != "DEFAULT"}
         settings.update({k: v for k, v in PRESETS[preset].items() if k not in explicit})
-    for name, choices in CHOICES.items():
-        if settings[name] not in choices:
-            option = "--" + name.replace("_", "-")
-            raise InputError(f"{option} must be one of {', '.join(choices)}, not {settings[name]!r}")
+    for name in CHOICES:
+        try:
+            check_choice(name, settings[name], label="--" + name.replace("_", "-"))
+        except ValueError as e:
+            raise InputError(str(e)) from None
     if any(v <= 0 for v in lmbda) or sorted(set(lmbda)) != list(lmbda):
         raise InputError(f"--lmbda values must be positive and ascending, not {', '.join(f'{v:g}' for v in lmbda)}")
     config = TrainConfig(

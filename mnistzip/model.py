@@ -15,7 +15,7 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 
 from . import conditional
-from .recipe import DISTORTIONS, PRIORS, QUANTIZATIONS, SEED_RECIPE, SYNTHESES
+from .recipe import SEED_RECIPE, check_choice
 
 SIDE = 28
 WIDTH = 500  # units of the fully connected hidden layer on each side (the seed's)
@@ -46,8 +46,7 @@ class SynthesisTransform(tf.keras.Sequential):
 
     def __init__(self, width: int = WIDTH, synthesis: str = "seed"):
         super().__init__(name="synthesis_transform")
-        if synthesis not in SYNTHESES:
-            raise ValueError(f"synthesis must be one of {SYNTHESES}, not {synthesis!r}")
+        check_choice("synthesis", synthesis)
         conv = dict(kernel_size=5, strides=2, padding="same", activation="leaky_relu")
         self.add(tf.keras.layers.Dense(width, activation="leaky_relu", name="fc_1"))
         self.add(tf.keras.layers.Dense(2450, activation="leaky_relu", name="fc_2"))
@@ -85,12 +84,8 @@ class CompressionTrainer(tf.keras.Model):
     def __init__(self, latent_dims: int = 50, prior: str = "logistic", distortion: str = "mae", lmbdas=(2000.0,),
                  width: int = WIDTH, quantization: str = "noise", synthesis: str = "seed"):
         super().__init__()
-        if prior not in PRIORS:
-            raise ValueError(f"prior must be one of {PRIORS}, not {prior!r}")
-        if distortion not in DISTORTIONS:
-            raise ValueError(f"distortion must be one of {DISTORTIONS}, not {distortion!r}")
-        if quantization not in QUANTIZATIONS:
-            raise ValueError(f"quantization must be one of {QUANTIZATIONS}, not {quantization!r}")
+        for name, value in (("prior", prior), ("distortion", distortion), ("quantization", quantization)):
+            check_choice(name, value)
         self.quantization = quantization
         self.latent_dims = latent_dims
         self.prior_name = prior

@@ -26,6 +26,12 @@ SEED_RECIPE = dict(  # the seed reports' recipe, which every default below follo
 PRESETS = {"seed": SEED_RECIPE}
 
 
+def check_choice(name: str, value: str, label: str | None = None) -> None:
+    """Refuse a ``value`` that is not one of ``CHOICES[name]``, naming them (``label``: what to call the option)."""
+    if value not in CHOICES[name]:
+        raise ValueError(f"{label or name} must be one of {', '.join(CHOICES[name])}, not {value!r}")
+
+
 @dataclass
 class TrainConfig:
     """Every choice that shapes a trained model (the seed recipe by default)."""

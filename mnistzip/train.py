@@ -19,7 +19,7 @@ import numpy as np
 
 from . import data
 from .errors import OutputError
-from .recipe import LR_SCHEDULES, TrainConfig, recipe_family
+from .recipe import TrainConfig, check_choice, recipe_family
 
 CHECKPOINT_SUFFIX = ".training"
 DEFAULT_BITS = 40.0  # a variable-rate model's default quality is the one nearest this many bits per digit
@@ -207,11 +207,10 @@ def _learning_rate(config: TrainConfig, steps_per_epoch: int):
     """Adam's learning rate: constant (the seed recipe) or cosine-decayed over the run."""
     import tensorflow as tf
 
+    check_choice("lr_schedule", config.lr_schedule)
     if config.lr_schedule == "constant":
         return config.lr
-    if config.lr_schedule == "cosine":
-        return tf.keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=config.epochs * steps_per_epoch)
-    raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, not {config.lr_schedule!r}")
+    return tf.keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=config.epochs * steps_per_epoch)
 
 
 def evaluate_trainer(eval_step, images: np.ndarray, batch: int = 1000) -> dict:

@@ -112,3 +112,14 @@ def test_a_half_precision_export_is_half_the_size_and_codes_the_same_way(tmp_pat
     digits = data.load_mnist("test")[:30]
     np.testing.assert_array_equal(codec.decompress(codec.compress(digits)),
                                   codec.synthesize(codec.quantize(codec.latents(digits))))
+
+
+@pytest.mark.parametrize("choice, message", [
+    (dict(prior="flat"), "prior must be one of logistic, normal, deep, conditional, not 'flat'"),
+    (dict(distortion="l3"), "distortion must be one of mae, mse, not 'l3'"),
+    (dict(quantization="soft"), "quantization must be one of noise, mixed, not 'soft'"),
+    (dict(synthesis="gdn"), "synthesis must be one of seed, conv3, not 'gdn'"),
+])
+def test_a_python_caller_is_told_the_choices(choice, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        CompressionTrainer(latent_dims=4, **choice)

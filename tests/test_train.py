@@ -71,7 +71,7 @@ def test_learning_rate_schedules():
     assert float(cosine(0)) == pytest.approx(0.01)
     assert float(cosine(100)) == pytest.approx(0.005)
     assert float(cosine(200)) == pytest.approx(0.0, abs=1e-9)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^lr_schedule must be one of constant, cosine, not 'step'$"):
         _learning_rate(TrainConfig(lr_schedule="step"), 100)
 
 
