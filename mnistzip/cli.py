@@ -422,13 +422,15 @@ def evaluate(
         for spec, codec in zip(specs, codecs_loaded):
             task = progress.add_task(codec.name, total=1)
             measured = [measure(codec, images)]
+            progress.update(task, advance=1)
             if refine:
-                measured.append(measure(codec, images, refine=_refine_lmbda(codec, True, None)))
+                task = progress.add_task(f"{codec.name} --refine", total=1.0)
+                measured.append(measure(codec, images, refine=_refine_lmbda(codec, True, None),
+                                        progress=lambda done: progress.update(task, completed=done)))
             if spec in rungs:  # the ladder is one curve, whichever models its rungs come from
                 for row, suffix in zip(measured, ("", " +refine")):
                     row["family"] = zoo.LADDER_FAMILY + suffix
             rows += measured
-            progress.update(task, advance=1)
         for c in chosen:
             for q in baselines.points(c):
                 task = progress.add_task(c.name if q is None else f"{c.name} q{q}", total=len(images))

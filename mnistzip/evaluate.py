@@ -12,12 +12,13 @@ from . import container, metrics
 WARM_UP = 16  # digits coded once before timing: a loaded model's first call sets up its graphs
 
 
-def measure(codec, images: np.ndarray, refine: float | None = None) -> dict:
+def measure(codec, images: np.ndarray, refine: float | None = None, progress=None) -> dict:
     """Every figure ``mnistzip eval`` reports, for one codec on ``images``.
 
     Bits on disk are counted two ways: all digits in one archive (the header
     and checksum shared) and each digit as its own one-digit file. With
-    ``refine=λ`` the latents are refined at encode time (see Codec.refine).
+    ``refine=λ`` the latents are refined at encode time (see Codec.refine, which
+    reports to ``progress``).
     Speeds are of a warm codec: a few digits go through it before the clock starts.
     """
     n = len(images)
@@ -28,7 +29,7 @@ def measure(codec, images: np.ndarray, refine: float | None = None) -> dict:
         payload, bits = codec.encode(images)
         latents = None
     else:
-        latents = codec.refine(images, refine)
+        latents = codec.refine(images, refine, progress=progress)
         payload = codec.encode_latents(latents)
         bits = codec.latent_bits(latents)
     compress_s = time.perf_counter() - started

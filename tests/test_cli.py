@@ -206,6 +206,14 @@ def test_eval_json(cli, tiny_model, tiny_codec):
     assert row["compress_digits_per_s"] > 0 and row["decompress_digits_per_s"] > 0
 
 
+def test_eval_refine_adds_a_refined_row(cli, tiny_model):
+    r = cli("eval", "--model", tiny_model, "--limit", "10", "--refine", "--json", "-")
+    assert r.exit_code == 0, r.output
+    plain, refined = json.loads(r.stdout)["results"]
+    assert (plain["model"], refined["model"]) == ("tiny", "tiny --refine")
+    assert refined["family"] == plain["family"] + " +refine" and refined["model_id"] == plain["model_id"]
+
+
 def test_eval_ladder_is_one_curve(cli):
     from mnistzip import zoo
 
