@@ -330,7 +330,8 @@ def compress(
     else:
         with _progress() as progress:
             task = progress.add_task(f"refining {_digits(len(digits.images))}", total=1.0)
-            mz = codec.compress(digits.images, refine=lmbda, progress=lambda done: progress.update(task, completed=done))
+            mz = codec.compress(digits.images, refine=lmbda,
+                                progress=lambda done: progress.update(task, completed=done))
     size = container.write(output, mz, force=force)
     console.print(f"{output}: {_digits(mz.count)}, {size} bytes, {8 * size / mz.count:.1f} bits/digit (model {codec.name})")
 
