@@ -35,7 +35,6 @@ def main() -> None:
     from mnistzip.codec import Codec
     from mnistzip.metrics import psnr_of_mean_mse
     from mnistzip.model import HalfStoredTransform, SynthesisTransform, to_uint8, to_unit
-    from mnistzip.recipe import SEED_RECIPE
 
     card = json.loads((args.model / "model.json").read_text())
     if card.get("weights_dtype") != "float16":
@@ -50,7 +49,7 @@ def main() -> None:
             (("train", train), ("test", test))}  # quantised latents in the decoder's domain (divided by the gain)
     print(f"{args.model.name}: quantised latents of {len(levels)} levels in {time.perf_counter() - started:.0f} s")
 
-    decoder = SynthesisTransform(card["recipe"]["width"], card["recipe"].get("synthesis", SEED_RECIPE["synthesis"]))
+    decoder = SynthesisTransform.of(card["recipe"])
     decoder.build((None, gains.shape[1]))
     slots = [(layer, attr) for layer in decoder.layers for attr in HalfStoredTransform.WEIGHTS
              if hasattr(layer, attr)]

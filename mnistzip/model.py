@@ -15,10 +15,10 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 
 from . import conditional
-from .recipe import SEED_RECIPE, check_choice
+from .recipe import SEED_RECIPE, check_choice, complete
 
 SIDE = 28
-WIDTH = 500  # units of the fully connected hidden layer on each side (the seed's)
+WIDTH = SEED_RECIPE["width"]  # units of the fully connected hidden layer on each side (the seed's)
 
 
 class AnalysisTransform(tf.keras.Sequential):
@@ -44,7 +44,7 @@ class SynthesisTransform(tf.keras.Sequential):
     measured in docs/results/levers.md).
     """
 
-    def __init__(self, width: int = WIDTH, synthesis: str = "seed"):
+    def __init__(self, width: int = WIDTH, synthesis: str = SEED_RECIPE["synthesis"]):
         super().__init__(name="synthesis_transform")
         check_choice("synthesis", synthesis)
         conv = dict(kernel_size=5, strides=2, padding="same", activation="leaky_relu")
@@ -58,6 +58,12 @@ class SynthesisTransform(tf.keras.Sequential):
             self.add(tf.keras.layers.Conv2DTranspose(40, name="conv_1", **conv))
             self.add(tf.keras.layers.Conv2DTranspose(16, name="conv_2", **conv))
             self.add(tf.keras.layers.Conv2D(1, 3, padding="same", activation="leaky_relu", name="conv_3"))
+
+    @classmethod
+    def of(cls, recipe: dict) -> "SynthesisTransform":
+        """The decoder a model card's recipe describes (an older card's missing choices are the seed's)."""
+        recipe = complete(recipe)
+        return cls(recipe["width"], recipe["synthesis"])
 
 
 def to_unit(x: tf.Tensor) -> tf.Tensor:
@@ -82,7 +88,7 @@ class CompressionTrainer(tf.keras.Model):
     """
 
     def __init__(self, latent_dims: int = 50, prior: str = "logistic", distortion: str = "mae", lmbdas=(2000.0,),
-                 width: int = WIDTH, quantization: str = "noise", synthesis: str = "seed"):
+                 width: int = WIDTH, quantization: str = "noise", synthesis: str = SEED_RECIPE["synthesis"]):
         super().__init__()
         for name, value in (("prior", prior), ("distortion", distortion), ("quantization", quantization)):
             check_choice(name, value)
@@ -595,8 +601,7 @@ class HalfDecoder(ExportedCodec):
         self.entropy_model.quantization_offset = tf.Variable(tf.stack(offsets), trainable=False, name="quantization_offset")
         self.gains = tf.Variable(old.gains if hasattr(old, "gains") else tf.ones(self._shape), trainable=False, name="gains")
         self.latent_dims = tf.Variable(latent, trainable=False, dtype=tf.int32, name="latent_dims")
-        recipe = meta.get("recipe", {})
-        synthesis = SynthesisTransform(recipe.get("width", WIDTH), recipe.get("synthesis", SEED_RECIPE["synthesis"]))
+        synthesis = SynthesisTransform.of(meta.get("recipe", {}))
         synthesis.build((None, latent))
         by_name = {v.name: v for v in old.synthesis_transform.variables}
         for weight in synthesis.weights:

@@ -59,15 +59,20 @@ class TrainConfig:
         return [float(v) for v in self.lmbda] if isinstance(self.lmbda, (list, tuple)) else [float(self.lmbda)]
 
 
+def complete(recipe: dict) -> dict:
+    """The recipe's model-shaping choices (SEED_RECIPE's keys); one missing from an older card takes its seed default."""
+    return {k: recipe.get(k, SEED_RECIPE[k]) for k in SEED_RECIPE}
+
+
 def recipe_family(recipe: dict) -> str:
     """The family of a recipe: models that differ only in λ (and seed or data limits) form one RD curve.
 
     'seed' for the seed recipe, else e.g. 'mse/deep/L50/cosine/e30' ('.../L32/W200/...' for a width other than 500,
     '.../L32/conv3/...' for another decoder architecture, '.../e30/mixed' for a decoder trained on rounded latents,
     '.../e30/d1' for one epoch of decoder fine-tuning).
-    Keys missing from an older model card take their default.
+    Keys missing from an older model card take their default (see complete).
     """
-    shape = {k: recipe.get(k, SEED_RECIPE[k]) for k in SEED_RECIPE}
+    shape = complete(recipe)
     variable = isinstance(recipe.get("lmbda"), (list, tuple))
     if shape == SEED_RECIPE and not variable:
         return "seed"

@@ -39,7 +39,7 @@ class ModelEntry:
     @property
     def sha256(self) -> str:
         """The registered digest of this entry's model directory (one per directory, shared by its levels)."""
-        return DIGESTS[self.directory or self.name]
+        return DIGESTS[self.path.name]
 
     def card(self) -> dict:
         """This entry's part of model.json: id, λ and test figures (a level of a variable-rate model)."""

@@ -123,3 +123,17 @@ def test_a_half_precision_export_is_half_the_size_and_codes_the_same_way(tmp_pat
 def test_a_python_caller_is_told_the_choices(choice, message):
     with pytest.raises(ValueError, match=f"^{message}$"):
         CompressionTrainer(latent_dims=4, **choice)
+
+
+def test_an_older_card_describes_the_seed_decoder():
+    from mnistzip.model import SynthesisTransform
+
+    def layers(recipe):
+        decoder = SynthesisTransform.of(recipe)
+        decoder.build((None, 8))
+        return [(layer.name, layer.weights[0].shape[-1] if layer.weights else None) for layer in decoder.layers]
+
+    seed = layers({})  # a card from before --width and --synthesis existed
+    assert seed[0] == ("fc_1", 500) and [n for n, _ in seed][-2:] == ["conv_1", "conv_2"]
+    conv3 = layers(dict(width=250, synthesis="conv3"))
+    assert conv3[0] == ("fc_1", 250) and conv3[-1][0] == "conv_3"
