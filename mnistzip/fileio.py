@@ -1,50 +1,175 @@
-"""Safe output: never clobber without --force, never leave a half-written file."""
+"""Safe output: the rules every file mnistzip writes follows.
+
+1. Nothing is clobbered without ``--force``, and ``--force`` replaces the one
+   output *file* named, nothing else.
+2. A folder is never deleted or replaced: a folder output must not exist yet
+   (gzip and zstd never remove folders either). The one exception is a model
+   directory that mnistzip wrote itself, which ``train --force`` may replace:
+   the caller passes a ``replaceable`` test that proves it (every file in it is
+   one mnistzip wrote).
+3. An output that is the same file as an input is refused, ``--force`` or not
+   (:func:`os.path.samefile`, so hard and symbolic links count).
+4. The destination is checked before any work: its folder exists and is writable.
+5. Outputs are written atomically: into a temporary sibling, renamed into
+   place when complete. A temporary left behind by a killed run is removed by
+   the next run for the same destination, when its name proves it is
+   mnistzip's (this host, a process that no longer runs) and it holds only
+   what mnistzip writes there.
+
+``-`` (:data:`STDIO`) names standard input or output; writing binary data to
+a terminal is refused, as zstd does.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import os
+import re
 import shutil
+import socket
+import sys
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import InputError, OutputError
+
+STDIO = "-"  # standard input as an input, standard output as an output
+TEMP_TAG = "mnistzip"  # in every temporary's name: .NAME.mnistzip-HOST-PID-RANDOM.tmp
+TEMP_SUFFIX = ".tmp"
 
 
-def check_writable(path: str | os.PathLike, force: bool) -> Path:
-    """Fail early (before any work): ``path`` exists without ``force``, is a device or pipe, or has no folder."""
+def is_stdio(path: str | os.PathLike | None) -> bool:
+    """Whether ``path`` is ``-``: standard input or output."""
+    return path is not None and str(path) == STDIO
+
+
+def stdin_binary(what: str):
+    """Standard input for binary data (checked before any work): refused when it is a terminal or closed."""
+    stdin = sys.stdin
+    try:
+        closed = stdin is None or getattr(stdin, "closed", False)
+        if not closed and stdin.isatty():
+            raise InputError(f"standard input is a terminal; pipe {what} into mnistzip")
+    except ValueError:  # isatty() on a closed file
+        closed = True
+    stream = getattr(stdin, "buffer", None)
+    if closed or stream is None:
+        raise InputError(f"standard input is closed or not binary; pipe {what} into mnistzip")
+    return stream
+
+
+def read_stdin(limit: int, what: str) -> bytes:
+    """All of standard input, at most ``limit`` bytes; ``what`` says what it should hold ("an image"), for errors.
+
+    A terminal is refused (mnistzip would wait for typing), and so is a closed or empty input.
+    """
+    stream = stdin_binary(what)
+    chunks: list[bytes] = []
+    left = limit + 1  # one byte more tells "too much" from "exactly the limit"
+    try:
+        while left > 0:
+            chunk = stream.read(left)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as e:
+        raise InputError(f"standard input: cannot read ({e.strerror or e})") from None
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise InputError(f"standard input holds over {limit:,} bytes; {what} is never that large")
+    if not data:
+        raise InputError(f"standard input is empty; pipe {what} into mnistzip")
+    return data
+
+
+def stdout_binary():
+    """Standard output for binary data, refused when it is a terminal."""
+    if sys.stdout is None:
+        raise OutputError("no standard output to write to")
+    if sys.stdout.isatty():
+        raise OutputError("refusing to write binary data to a terminal; redirect it (> FILE or | COMMAND) or give -o FILE")
+    return sys.stdout.buffer
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name the same existing file (links included)."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def check_writable(
+    path: str | os.PathLike,
+    force: bool,
+    inputs: Iterable[str | os.PathLike] = (),
+    replaceable: Callable[[Path], bool] | None = None,
+    directory: bool = False,
+) -> Path:
+    """Fail early (before any work) when ``path`` may not or cannot be written (rules 1 to 4 above).
+
+    ``directory``: the output is a folder, so an existing file of that name is refused too.
+    """
     path = Path(path)
-    if path.exists() and not force:
-        raise OutputError(f"{path} already exists; pass --force to overwrite it")
-    if path.exists() and not (path.is_file() or path.is_dir()):
-        raise OutputError(f"{path} is not a regular file; refusing to replace it")
+    for source in inputs:
+        if not is_stdio(source) and same_file(path, source):
+            raise OutputError(f"{path} is also an input; mnistzip never writes over its input (choose another output)")
+    if path.is_dir():
+        if replaceable is None:
+            raise OutputError(f"{path} is a folder; mnistzip never replaces a folder (remove it or choose another name)")
+        if not force:
+            raise OutputError(f"{path} already exists; pass --force to overwrite it")
+        if not replaceable(path):
+            raise OutputError(
+                f"{path} holds files mnistzip did not write; mnistzip never replaces such a folder "
+                "(remove it or choose another name)"
+            )
+    elif os.path.lexists(path):
+        if path.exists() and not path.is_file():
+            raise OutputError(f"{path} is not a regular file; refusing to replace it")
+        if directory:
+            raise OutputError(f"{path} already exists; a folder output needs a name that does not exist")
+        if not force:
+            raise OutputError(f"{path} already exists; pass --force to overwrite it")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write in directory {parent} (permission denied)")
     return path
 
 
-def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> None:
+def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False, inputs: Iterable = ()) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory, then rename."""
-    with atomic_output(path, force) as tmp:
+    with atomic_output(path, force, inputs=inputs) as tmp:
         tmp.write_bytes(data)
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, force: bool = False, directory: bool = False):
-    """Yield a temporary path to fill; on success it replaces ``path`` in one rename.
+def atomic_output(
+    path: str | os.PathLike,
+    force: bool = False,
+    directory: bool = False,
+    inputs: Iterable[str | os.PathLike] = (),
+    replaceable: Callable[[Path], bool] | None = None,
+):
+    """Yield a temporary path (a file, or a folder with ``directory``) to fill; on success it becomes ``path``.
 
     Without ``force`` the final step refuses an existing destination, even one
     that appeared meanwhile (hard link for files, rename onto nothing for folders).
     """
-    path = check_writable(path, force)
+    path = check_writable(path, force, inputs, replaceable, directory)
     parent = path.parent
+    remove_leftovers(path)
+    prefix, suffix = temp_prefix(path), TEMP_SUFFIX
     try:
         if directory:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+            tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=parent))
         else:
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+            fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=parent)
             os.close(fd)
             tmp = Path(name)
         os.chmod(tmp, _default_mode(directory))  # mkstemp's 0600 would make outputs private
@@ -55,12 +180,71 @@ def atomic_output(path: str | os.PathLike, force: bool = False, directory: bool 
         if not directory:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
-        _commit(tmp, path, force, directory)
+        _commit(tmp, path, force, directory, replaceable)
     except OSError as e:
         raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
     finally:
-        if tmp.exists():
+        if os.path.lexists(tmp):
             shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+
+
+def temp_prefix(path: Path) -> str:
+    """The start of this process's temporaries for ``path``: it names the host and the process."""
+    return f".{path.name}.{TEMP_TAG}-{socket.gethostname()}-{os.getpid()}-"
+
+
+def remove_leftovers(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries of ``path`` that killed mnistzip runs on this host left behind; return them.
+
+    One is removed only when everything proves it is mnistzip's: its name is
+    ``.NAME.mnistzip-HOST-PID-RANDOM.tmp`` for this destination and this host,
+    process PID no longer runs, and it is a regular file or a folder holding
+    only regular ``.png`` files (what a folder output writes).
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    pattern = re.compile(
+        re.escape(f".{path.name}.{TEMP_TAG}-{socket.gethostname()}-") + r"(\d+)-[A-Za-z0-9_]+" + re.escape(TEMP_SUFFIX)
+    )
+    removed = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = pattern.fullmatch(entry.name)
+        if not m or _running(int(m.group(1))):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+            elif entry.is_dir(follow_symlinks=False) and _only_pngs(Path(entry.path)):
+                shutil.rmtree(entry.path)
+            else:
+                continue
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs (or may: a process of another user counts as running)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def _only_pngs(folder: Path) -> bool:
+    """Whether ``folder`` holds nothing but regular .png files (no links, no subfolders)."""
+    with os.scandir(folder) as it:
+        return all(e.is_file(follow_symlinks=False) and e.name.endswith(".png") for e in it)
 
 
 def _default_mode(directory: bool) -> int:
@@ -70,32 +254,59 @@ def _default_mode(directory: bool) -> int:
     return (0o777 if directory else 0o666) & ~umask
 
 
-def _commit(tmp: Path, path: Path, force: bool, directory: bool) -> None:
+def _commit(tmp: Path, path: Path, force: bool, directory: bool, replaceable) -> None:
     """Move the finished temporary into place, refusing to clobber unless forced."""
-    if force:
-        if directory and path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+    if directory:
+        if path.is_dir():
+            # only a folder that the caller proved is mnistzip's own (check_writable refused any other)
+            if not (force and replaceable is not None and replaceable(path)):
+                raise OutputError(f"{path} is a folder; mnistzip never replaces a folder (remove it or choose another name)")
+            old = Path(tempfile.mkdtemp(prefix=temp_prefix(path), suffix=".old", dir=path.parent))
             os.replace(path, old / path.name)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+            return
+        if os.path.lexists(path):
+            _exists(path, force)
+        os.rename(tmp, path)
+        return
+    if force:
+        if path.is_dir():
+            raise OutputError(f"{path} is a folder; mnistzip never replaces a folder (remove it or choose another name)")
+        os.replace(tmp, path)
         return
     try:
-        if directory:
-            if path.exists():
-                _exists(path)
-            os.rename(tmp, path)
-        else:
-            os.link(tmp, path)  # fails if path appeared meanwhile
-            tmp.unlink()
+        os.link(tmp, path)  # fails if path appeared meanwhile
+        tmp.unlink()
     except FileExistsError:
-        _exists(path)
+        _exists(path, force)
 
 
-def _exists(path: Path):
-    """Raise the one error for a destination that exists."""
+def _exists(path: Path, force: bool):
+    """Raise the one error for a destination that exists (it appeared while the output was written)."""
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder; mnistzip never replaces a folder (remove it or choose another name)")
+    if force:
+        raise OutputError(f"{path} already exists; a folder output needs a name that does not exist")
     raise OutputError(f"{path} already exists; pass --force to overwrite it")
+
+
+def written_by_mnistzip(root: str | os.PathLike, card: str = "model.json") -> bool:
+    """Whether every file in the folder ``root`` is one mnistzip wrote: a model directory whose ``card``
+    records the digest of all its other files (``files_sha256``), with no hidden file or link beside them."""
+    import json
+
+    root = Path(root)
+    try:
+        expected = json.loads((root / card).read_text()).get("files_sha256")
+        for folder, dirs, files in os.walk(root):
+            for name in [*files, *dirs]:
+                entry = Path(folder, name)
+                if name.startswith(".") or name == "__pycache__" or entry.is_symlink():
+                    return False
+        return bool(expected) and tree_digest(root, exclude=(card,)) == expected
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def tree_digest(root: str | os.PathLike, exclude: tuple[str, ...] = ()) -> str:

@@ -546,7 +546,7 @@ def export_decoder(source, destination, note: str, half: bool = False, force: bo
     import json
     from pathlib import Path
 
-    from .fileio import atomic_output, tree_digest
+    from .fileio import atomic_output, tree_digest, written_by_mnistzip
 
     source, destination = Path(source), Path(destination)
     old = tf.saved_model.load(str(source))
@@ -563,7 +563,7 @@ def export_decoder(source, destination, note: str, half: bool = False, force: bo
             if hasattr(old, name):
                 setattr(kept, name, getattr(old, name))
     meta.update(decode_only=True, note=note)
-    with atomic_output(destination, force=force, directory=True) as tmp:
+    with atomic_output(destination, force=force, directory=True, replaceable=written_by_mnistzip) as tmp:
         tf.saved_model.save(kept, str(tmp))
         meta["files_sha256"] = tree_digest(tmp, exclude=("model.json",))
         (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -68,6 +69,9 @@ def train(
     test_images = data.load_mnist("test", data_dir)[: config.test_limit]
 
     import tensorflow as tf
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.ERROR)  # TFC's notes on its tracing ("Computing quantization offsets ...")
 
     from .model import CompressionTrainer
 
@@ -234,16 +238,28 @@ def evaluate_trainer(eval_step, images: np.ndarray, batch: int = 1000) -> dict:
 
 
 def _check_destination(output: Path, ckpt_dir: Path, resume: bool, force: bool) -> None:
-    """Refuse to clobber a model or silently restart an interrupted run."""
-    if output.exists() and not force:
-        raise OutputError(f"{output} already exists; pass --force to replace it")
+    """Refuse to clobber a model (``--force`` replaces only one mnistzip wrote) or silently restart a run."""
+    from .fileio import check_writable, written_by_mnistzip
+
+    check_writable(output, force, replaceable=written_by_mnistzip, directory=True)
     if ckpt_dir.exists() and not resume:
-        if force:
-            shutil.rmtree(ckpt_dir)
-        else:
+        if not force:
             raise OutputError(
                 f"{ckpt_dir} holds an interrupted run; pass --resume to continue it or --force to start over"
             )
+        if not _only_checkpoints(ckpt_dir):
+            raise OutputError(f"{ckpt_dir} holds files mnistzip did not write; remove it yourself to start over")
+        shutil.rmtree(ckpt_dir)
+
+
+CHECKPOINT_FILES = re.compile(r"config\.json|history\.json|checkpoint|ckpt-\d+\.(index|data-\d+-of-\d+)")
+
+
+def _only_checkpoints(ckpt_dir: Path) -> bool:
+    """Whether ``ckpt_dir`` holds only what a run keeps there (so ``--force`` may remove it)."""
+    return ckpt_dir.is_dir() and not ckpt_dir.is_symlink() and all(
+        e.is_file(follow_symlinks=False) and CHECKPOINT_FILES.fullmatch(e.name) for e in os.scandir(ckpt_dir)
+    )
 
 
 def _check_same_config(ckpt_dir: Path, config: TrainConfig) -> None:
@@ -262,10 +278,10 @@ def _export_atomically(trainer, output: Path, meta: dict, force: bool, test_imag
     """Export and measure the model in a temporary sibling directory, then rename it into place."""
     from .codec import Codec
     from .evaluate import measure
-    from .fileio import atomic_output
+    from .fileio import atomic_output, written_by_mnistzip
     from .model import export
 
-    with atomic_output(output, force=force, directory=True) as tmp:
+    with atomic_output(output, force=force, directory=True, replaceable=written_by_mnistzip) as tmp:
         meta = export(trainer, tmp, meta, half=half)
         codec = Codec.load(tmp, verify=False)
         for level in meta["qualities"]:

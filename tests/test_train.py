@@ -51,7 +51,7 @@ def test_interrupted_run_leaves_no_model_and_resumes(tmp_path, mnist_dir):
     result = train(config, out, mnist_dir, resume=True)
     assert [h["epoch"] for h in result.meta["history"]] == [1, 2]  # epoch 1 from the checkpoint
     assert (out / "model.json").is_file() and not checkpoint_dir(out).exists()
-    with pytest.raises(OutputError, match="already exists; pass --force to replace it"):
+    with pytest.raises(OutputError, match="already exists; pass --force to overwrite it"):
         train(config, out, mnist_dir)
 
 
