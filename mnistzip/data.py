@@ -1,4 +1,4 @@
-"""Digits in: MNIST (IDX files or TFDS), MNIST references and image files.
+"""Digits in: MNIST (IDX files or TFDS), MNIST references, image files, folders of them and standard input.
 
 Everything here returns ``uint8`` arrays of shape ``(N, 28, 28)``, white ink on
 black as in MNIST. No TensorFlow is imported unless TFDS is asked for.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import io
 import os
 import re
 import struct
@@ -15,28 +16,63 @@ import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from .errors import DataError, InputError
+from .fileio import STDIO, read_stdin, stdin_binary
 
 DATA_DIR_ENV = "MNISTZIP_DATA_DIR"
 SIDE = 28  # MNIST digits are 28 x 28
 BOX = 20  # MNIST fitted each digit's bounding box into 20 x 20
 MIN_SIDE = 8  # smaller images hold no recognisable digit
+# A 50 MP phone photo of a digit is the largest input we mean to serve. Checked from the header
+# before decoding; below Pillow's own MAX_IMAGE_PIXELS (89,478,485), whose warning is therefore moot.
+MAX_PIXELS = 50_000_000
+# Longer images are box-reduced by Pillow before anything else (a JPEG is decoded at a reduced
+# scale): the digit ends up 20 pixels tall, and a float64 copy of 2048 x 2048 is 32 MB, where one
+# of a 50 MP photo would be 400 MB.
+MAX_SIDE = 2048
+STDIN_NAME = "standard input"  # what messages call it
+STDIN_STEM = "stdin"  # its entry in Digits.names
+MAX_STDIN_BYTES = 64 * 2**20  # one image from a pipe; more is surely not one image
 IDX_IMAGES_MAGIC = 2051  # big-endian uint32: 0x00000803 (uint8, 3 dimensions)
 SPLIT_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
 SPLIT_SIZES = {"train": 60_000, "test": 10_000}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+# The Pillow readers used (the formats of IMAGE_SUFFIXES), with their names in messages. Pillow's
+# others are never tried: EPS would run Ghostscript, and a digit needs none of them.
+IMAGE_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP", "BMP": "BMP", "GIF": "GIF", "TIFF": "TIFF"}
+_FORMAT_LIST = ", ".join(list(IMAGE_FORMATS.values())[:-1]) + " or " + list(IMAGE_FORMATS.values())[-1]
+EXIF_ORIENTATION = 0x0112  # the EXIF (and TIFF) Orientation tag
+# Orientation value -> the PIL.Image.Transpose that shows the image upright (as PIL.ImageOps.exif_transpose)
+EXIF_TRANSPOSE = {
+    2: "FLIP_LEFT_RIGHT",
+    3: "ROTATE_180",
+    4: "FLIP_TOP_BOTTOM",
+    5: "TRANSPOSE",
+    6: "ROTATE_270",
+    7: "TRANSVERSE",
+    8: "ROTATE_90",
+}
+_SWAPS_SIDES = {"TRANSPOSE", "ROTATE_270", "TRANSVERSE", "ROTATE_90"}  # the transposes that swap width and height
 REFERENCE = re.compile(r"^mnist:(train|test)(?::(\d+)(?:-(\d+))?)?$")
 
 
 @dataclass(frozen=True)
 class Digits:
-    """Digits read from the inputs, with a name for each (file or reference)."""
+    """Digits read from the inputs, with a name and a source for each.
+
+    ``names``: the file's stem, ``mnist-test-7`` for a reference, ``stdin``.
+    ``sources``: where each digit came from, to show a user: the input as
+    given, joined with the path inside it for a folder (``scans/a/1.png``),
+    the single digit's reference (``mnist:test:7``), or ``-`` for standard input.
+    """
 
     images: np.ndarray  # (N, 28, 28) uint8
     names: list[str]
+    sources: list[str]
     notes: list[str] = field(default_factory=list)  # things a user should know (e.g. frames skipped)
 
 
@@ -158,67 +194,205 @@ def parse_reference(text: str) -> tuple[str, slice] | None:
 # --------------------------------------------------------------------------- images
 
 
-def load_image(path: str | os.PathLike, invert: bool | None = None, notes: list[str] | None = None) -> np.ndarray:
-    """Read one image file as an MNIST-style 28x28 uint8 digit.
+def load_image(
+    source: str | os.PathLike | BinaryIO,
+    invert: bool | None = None,
+    notes: list[str] | None = None,
+    name: str | None = None,
+) -> np.ndarray:
+    """Read one image (a path, or a binary file object such as standard input) as an MNIST-style 28x28 uint8 digit.
 
-    ``invert=None`` decides from the background (dark ink on light paper is
-    inverted); True/False force it. Alpha, when it varies, is taken as the ink.
-    An animated image gives its first frame (and a line in ``notes``).
+    ``name`` is what messages call the image: by default the path, or
+    ``standard input`` for a file object. ``invert=None`` decides from the
+    background (dark ink on light paper is inverted); True/False force it.
+    Alpha, when it varies, is taken as the ink.
+
+    Only PNG, JPEG, WebP, BMP, GIF and TIFF are opened (whatever the file is
+    called): Pillow's other readers are not needed for a digit and some (EPS)
+    run external programs. The pixel count (at most ``MAX_PIXELS``) is
+    checked from the header before any pixel is decoded; each side must be at
+    least ``MIN_SIDE``. An image longer than ``MAX_SIDE`` is reduced by Pillow
+    first, so memory stays bounded. The EXIF orientation is applied (phone photos store
+    pixels sideways). An image of several frames gives its first; a blank
+    image gives an all-zero digit (a compressor compresses what it is given).
+
+    ``notes`` gets one line (naming the image) for each thing a user should
+    know: several frames, a blank image of another size than 28x28 (a blank
+    28x28 image is simply a blank digit), unreadable EXIF data, and Pillow's
+    warnings about the file (which would otherwise print as several lines).
+
+    Integer (``I``, ``I;16``) and float (``F``) images may hold any values:
+    NaN and values below 0 are no ink, +inf and values above full scale are
+    full ink (``I`` is 16-bit when a value exceeds 255, else 8-bit; ``F`` is
+    0..255).
     """
     from PIL import Image, UnidentifiedImageError
 
-    path = Path(path)
+    if name is None:
+        name = str(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else STDIN_NAME
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                img.seek(0)  # animated images: the first frame is used
-                frames = getattr(img, "n_frames", 1)
-                if frames > 1 and notes is not None:
-                    notes.append(f"{path}: {frames} frames; the first is used")
-                ink, from_alpha = _to_gray(img)
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise InputError(f"{path}: image too large (decompression bomb limit)") from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)  # Pillow's complaints about a file become a note
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS, lower, is checked instead
+            with Image.open(source, formats=list(IMAGE_FORMATS)) as img:
+                raw, full, from_alpha = _read_pixels(img, name, notes)
+    except Image.DecompressionBombError:  # over twice Pillow's limit: refused inside Image.open, size unseen
+        raise InputError(
+            f"{name}: image is over {2 * Image.MAX_IMAGE_PIXELS:,} pixels; mnistzip reads at most {MAX_PIXELS:,} pixels"
+        ) from None
     except UnidentifiedImageError:
-        raise InputError(f"{path}: not an image Pillow can read") from None
+        raise InputError(f"{name}: not a {_FORMAT_LIST} image") from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected an image file") from None
+        raise InputError(f"{name}: is a directory, expected an image file") from None
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+        raise InputError(f"{name}: no such file") from None
     except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
+        raise InputError(f"{name}: permission denied") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"{path}: cannot decode image ({e})") from None
-    h, w = ink.shape
-    if min(h, w) < MIN_SIDE:
-        raise InputError(f"{path}: image is {w}x{h}; expected at least {MIN_SIDE}x{MIN_SIDE} pixels")
+        raise InputError(f"{name}: cannot decode image ({e})") from None
+    _note_warnings(caught, name, notes)
+    # outside the block above: NumPy's own warnings are not a note, and there are none to give
+    ink = np.nan_to_num(raw, copy=not raw.flags.writeable, nan=0.0, posinf=full, neginf=0.0)
+    np.clip(ink, 0.0, full, out=ink)
+    if full != 255.0:
+        ink *= 255.0 / full
     if not from_alpha:
         if invert is None:
             invert = _background_is_light(ink)
         if invert:
-            ink = 255.0 - ink
+            np.subtract(255.0, ink, out=ink)
     if ink.shape != (SIDE, SIDE):
-        ink = normalize_digit(ink, name=str(path))
+        if _is_blank(ink) and notes is not None:
+            notes.append(f"{name}: no ink found; coded as a blank digit")
+        ink = normalize_digit(ink)
     return np.clip(np.rint(ink), 0, 255).astype(np.uint8)
 
 
-def _to_gray(img) -> tuple[np.ndarray, bool]:
-    """Gray levels 0..255 as float, and whether they come from a varying alpha channel."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        return arr * (255.0 / 65535.0 if arr.max() > 255 or img.mode.startswith("I;16") else 1.0), False
-    if img.mode == "F":
-        return np.asarray(img, dtype=np.float64).clip(0, 255), False
-    has_alpha = img.mode in ("LA", "RGBA", "PA", "La", "RGBa") or "transparency" in img.info
-    if has_alpha:
+def _read_pixels(img, name: str, notes: list[str] | None) -> tuple[np.ndarray, float, bool]:
+    """An opened image's pixels as float: (array, the value of full ink, whether it is a varying alpha channel).
+
+    Checks the size from the header first, then decodes (a JPEG at a reduced
+    scale when large), reads the orientation, reduces and orients.
+    """
+    w, h = img.size
+    if w * h > MAX_PIXELS:
+        raise InputError(f"{name}: image is {w}x{h} pixels; mnistzip reads at most {MAX_PIXELS:,} pixels")
+    # is_animated, unlike n_frames, never walks every frame of a GIF or TIFF
+    if getattr(img, "is_animated", False) and notes is not None:
+        notes.append(f"{name}: several frames; the first is used")
+    img.seek(0)
+    long_side = max(w, h)
+    if long_side > MAX_SIDE:  # a JPEG decodes at 1/2, 1/4 or 1/8 scale, no smaller than asked; others ignore it
+        img.draft(None, (max(1, w * MAX_SIDE // long_side), max(1, h * MAX_SIDE // long_side)))
+    img.load()  # decode errors surface here, not hidden in reading EXIF (a PNG's may follow the pixels)
+    method = _orientation(img, name, notes)
+    if method is not None and method.name in _SWAPS_SIDES:
+        w, h = h, w
+    if min(w, h) < MIN_SIDE:
+        raise InputError(f"{name}: image is {w}x{h}; expected at least {MIN_SIDE}x{MIN_SIDE} pixels")
+    full = _full_scale(img)
+    img = _reduced(img)
+    if method is not None:
+        img = img.transpose(method)
+    return _to_gray(img, full)
+
+
+def _orientation(img, name: str, notes: list[str] | None):
+    """The Pillow transpose that shows the image upright (EXIF or XMP Orientation), or None.
+
+    The same mapping as ``PIL.ImageOps.exif_transpose``, but applied by the
+    caller after reduction, so a large image is never transposed at full size.
+    A broken EXIF block is metadata lost, not an unreadable image: it is
+    ignored, with a note.
+    """
+    from PIL import Image
+
+    try:
+        value = img.getexif().get(EXIF_ORIENTATION)
+    except Exception as e:  # noqa: BLE001 - Pillow's EXIF parser raises many kinds on a corrupt block
+        if notes is not None:
+            notes.append(f"{name}: unreadable EXIF data ignored ({type(e).__name__}); the image is used as stored")
+        return None
+    if not isinstance(value, int) or value not in EXIF_TRANSPOSE:
+        return None
+    return Image.Transpose[EXIF_TRANSPOSE[value]]
+
+
+def _full_scale(img) -> float:
+    """The value of full ink: 65535 for 16-bit data (``I;16``, or ``I`` holding a value above 255), else 255.
+
+    Decided on the whole image before any reduction, whose averages could hide it.
+    """
+    if img.mode.startswith("I;16"):
+        return 65535.0
+    if img.mode == "I":
+        return 65535.0 if img.getextrema()[1] > 255 else 255.0
+    return 255.0
+
+
+def _is_numeric(img) -> bool:
+    """Integer or float gray levels (``I``, ``I;16*``, ``F``): read as numbers, any alpha key ignored."""
+    return img.mode in ("I", "F") or img.mode.startswith("I;16")
+
+
+def _has_alpha(img) -> bool:
+    return img.mode in ("LA", "RGBA", "PA", "La", "RGBa") or "transparency" in img.info
+
+
+def _reduced(img):
+    """The image box-averaged by a whole factor so its longer side is at most ``MAX_SIDE``; unchanged if it is.
+
+    Pillow cannot reduce bilevel, palette or 16-bit images, and must not
+    average palette indices or colour keys, so those are converted first:
+    alpha of any kind to RGBA (as ``_to_gray`` would), palette or bilevel
+    to gray, 16-bit to 32-bit. Bands with alpha are reduced one at a time,
+    unweighted by alpha (only the alpha, or the colour ignoring it, is
+    used), which spares Pillow's premultiplied copy of a large image.
+    """
+    from PIL import Image
+
+    long_side = max(img.size)
+    if long_side <= MAX_SIDE:
+        return img
+    factor = -(-long_side // MAX_SIDE)
+    if _is_numeric(img):
+        if img.mode != "F":
+            img = img.convert("I")
+    elif _has_alpha(img):
+        if img.mode not in ("LA", "RGBA"):
+            img = img.convert("RGBA")
+        bands = [img.getchannel(i).reduce(factor) for i in range(len(img.getbands()))]
+        return Image.merge(img.mode, bands)
+    elif img.mode in ("1", "P"):
+        img = img.convert("L")
+    return img.reduce(factor)
+
+
+def _to_gray(img, full: float = 255.0) -> tuple[np.ndarray, float, bool]:
+    """Gray levels as float (unclipped), the value of full ink, and whether they come from a varying alpha channel."""
+    if _is_numeric(img):
+        return np.asarray(img, dtype=np.float64), full, False
+    if _has_alpha(img):
         rgba = img.convert("RGBA")
-        alpha = np.asarray(rgba, dtype=np.float64)[..., 3]
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64)
         if alpha.min() != alpha.max():
-            return alpha, True
+            return alpha, 255.0, True
         img = rgba.convert("RGB")
     if img.mode not in ("L", "RGB"):
         img = img.convert("RGB")
-    return np.asarray(img.convert("L"), dtype=np.float64), False
+    return np.asarray(img.convert("L"), dtype=np.float64), 255.0, False
+
+
+def _note_warnings(caught: list, name: str, notes: list[str] | None) -> None:
+    """Pillow's warnings about a file (e.g. corrupt EXIF) as one note, not a multi-line warning on stderr."""
+    messages = [str(w.message).strip().splitlines()[0] for w in caught if issubclass(w.category, UserWarning)]
+    messages = list(dict.fromkeys(m for m in messages if m))
+    if messages and notes is not None:
+        more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
+        notes.append(f"{name}: the image reader warned: {messages[0]}{more}")
+    for w in caught:  # anything else goes on as if never caught
+        if not issubclass(w.category, UserWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _background_is_light(gray: np.ndarray) -> bool:
@@ -227,25 +401,41 @@ def _background_is_light(gray: np.ndarray) -> bool:
     return float(np.median(border)) > 127.5
 
 
-def normalize_digit(ink: np.ndarray, name: str = "image") -> np.ndarray:
-    """Make a digit MNIST-like: fit its bounding box in 20x20 (aspect kept), centre of mass at the centre of 28x28."""
+def _is_blank(ink: np.ndarray) -> bool:
+    """True when no pixel reaches half a grey level: nothing would survive rounding to uint8, so no digit to frame."""
+    return not float(ink.max()) >= 0.5
+
+
+def normalize_digit(ink: np.ndarray) -> np.ndarray:
+    """Make a digit MNIST-like: fit its bounding box in 20x20 (aspect kept), centre of mass at the centre of 28x28.
+
+    ``ink`` is any 2-D float array, 0 (no ink) to 255 (full ink); NaN and
+    values outside count as 0 or 255. A blank image (see ``_is_blank``) gives
+    an all-zero digit rather than an error: a compressor compresses what it is
+    given, and a blank reconstruction must survive a round trip. ``load_image``
+    adds a note when that happens.
+    """
     from PIL import Image
 
-    mask = ink > 0.1 * ink.max() if ink.max() > 0 else np.zeros_like(ink, dtype=bool)
-    if not mask.any():
-        raise InputError(f"{name}: no digit found (the image is blank)")
-    rows, cols = np.nonzero(mask)
-    crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    ink = np.nan_to_num(np.array(ink, dtype=np.float64), copy=False, nan=0.0, posinf=255.0, neginf=0.0)
+    np.clip(ink, 0, 255, out=ink)
+    out = np.zeros((SIDE, SIDE), dtype=np.float64)
+    if _is_blank(ink):
+        return out
+    mask = ink > 0.1 * ink.max()
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))  # not np.nonzero: 16 bytes a pixel
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     h, w = crop.shape
     scale = BOX / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize(size, Image.LANCZOS))
     small = small.clip(0, 255)
     total = small.sum()
+    if not total > 0:  # Lanczos lobes ate a faint speck: nothing left to place
+        return out
     cy, cx = (np.indices(small.shape) * small).reshape(2, -1).sum(axis=1) / total
     top = int(np.clip(round(SIDE / 2 - cy - 0.5), 0, SIDE - small.shape[0]))
     left = int(np.clip(round(SIDE / 2 - cx - 0.5), 0, SIDE - small.shape[1]))
-    out = np.zeros((SIDE, SIDE), dtype=np.float64)
     out[top : top + small.shape[0], left : left + small.shape[1]] = small
     return out
 
@@ -254,19 +444,87 @@ def normalize_digit(ink: np.ndarray, name: str = "image") -> np.ndarray:
 
 
 def check_inputs(inputs: list[str]) -> None:
-    """Refuse, before any work, an input that is neither an MNIST reference nor an existing path."""
+    """Refuse, before any work, an input that is neither an MNIST reference, ``-`` nor an existing path.
+
+    ``-`` (standard input) holds one image, so it may be given once, and not
+    from a terminal: mnistzip would wait for a paste that never comes.
+    """
+    if inputs.count(STDIO) > 1:
+        raise InputError(f"{STDIO} (standard input) is given {inputs.count(STDIO)} times; it holds one image")
     for item in inputs:
-        if parse_reference(item) is None and not Path(item).exists():
+        if item == STDIO:
+            stdin_binary("an image")
+        elif parse_reference(item) is None and not Path(item).exists():
             raise InputError(f"{item}: no such file, directory or MNIST reference (e.g. mnist:test:7)")
+
+
+def folder_images(folder: str | os.PathLike) -> list[tuple[str, ...]]:
+    """The image files in a folder and its subfolders, as relative path parts, in the order their digits are read.
+
+    A file counts when its suffix is in ``IMAGE_SUFFIXES`` (any case) and it is
+    a regular file or a symbolic link to one. The order is that of the tuples
+    of path parts, each part compared by Unicode code point (so case-sensitive,
+    and ``10.png`` before ``2.png``): ``a/1.png``, ``a/b/2.png``, ``a/c.png``,
+    ``a.png``, ``b.png``. A subfolder's files thus stay together, at the place
+    of the subfolder's name among its siblings.
+
+    Names beginning with ``.`` (files and folders, at any depth) are skipped:
+    they are hidden, and hold tool data, not digits (``.git``, macOS's
+    ``._scan.png`` resource forks). Symbolic links to folders are followed,
+    but a folder is read once, at its first place in this order (folders are
+    known by device and inode), so a link loop (``a/up -> ..``) neither hangs
+    nor repeats a file.
+    """
+    root = os.fspath(folder)
+    found: list[tuple[str, ...]] = []
+    seen: set[tuple[int, int]] = set()
+    # depth-first through names in order; a stack, not recursion, so any depth of folders is fine
+    stack = [((), iter(_visit(root, seen) or []))]  # the root is not seen yet: never None
+    while stack:
+        parts, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        try:
+            is_dir = entry.is_dir()
+            is_file = not is_dir and entry.is_file()
+        except OSError as e:
+            raise InputError(f"{entry.path}: cannot read ({e.strerror or e})") from None
+        if is_dir:
+            inner = _visit(entry.path, seen)
+            if inner is not None:
+                stack.append((parts + (entry.name,), iter(inner)))
+        elif is_file and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+            found.append(parts + (entry.name,))
+    return found
+
+
+def _visit(directory: str, seen: set[tuple[int, int]]) -> list[os.DirEntry] | None:
+    """A folder's entries not hidden, sorted by name; None when the folder was read already."""
+    try:
+        st = os.stat(directory)
+        if (st.st_dev, st.st_ino) in seen:
+            return None
+        seen.add((st.st_dev, st.st_ino))
+        with os.scandir(directory) as it:
+            return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError as e:
+        raise InputError(f"{directory}: cannot read directory ({e.strerror or e})") from None
 
 
 def collect_digits(
     inputs: list[str], data_dir: str | os.PathLike | None = None, invert: bool | None = None
 ) -> Digits:
-    """Gather digits from image files, directories of images and MNIST references, in order."""
+    """Gather digits from image files, folders of images, MNIST references and ``-`` (standard input), in order.
+
+    A folder gives its image files at any depth, in the order of
+    :func:`folder_images`. Each input must give at least one digit.
+    """
     check_inputs(inputs)
     images: list[np.ndarray] = []
     names: list[str] = []
+    sources: list[str] = []
     notes: list[str] = []
     for item in inputs:
         ref = parse_reference(item)
@@ -275,17 +533,25 @@ def collect_digits(
             block = load_mnist(split, data_dir)[sl]
             images.append(block)
             names.extend(f"mnist-{split}-{i}" for i in range(sl.start, sl.stop))
-            continue
-        path = Path(item)
-        if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            sources.extend(f"mnist:{split}:{i}" for i in range(sl.start, sl.stop))
+        elif item == STDIO:
+            blob = read_stdin(MAX_STDIN_BYTES, "an image")
+            images.append(load_image(io.BytesIO(blob), invert, notes, name=STDIN_NAME)[None])
+            names.append(STDIN_STEM)
+            sources.append(STDIO)
+        elif os.path.isdir(item):
+            files = folder_images(item)
             if not files:
-                raise InputError(f"{path}: directory holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+                raise InputError(f"{Path(item)}: directory holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            for parts in files:
+                path = os.path.join(item, *parts)
+                images.append(load_image(path, invert, notes)[None])
+                names.append(Path(parts[-1]).stem)
+                sources.append(path)
         else:
-            files = [path]
-        for f in files:
-            images.append(load_image(f, invert, notes)[None])
-            names.append(f.stem)
+            images.append(load_image(item, invert, notes)[None])
+            names.append(Path(item).stem)
+            sources.append(item)
     if not images:
         raise InputError("no input digits given")
-    return Digits(np.concatenate(images).astype(np.uint8), names, notes)
+    return Digits(np.concatenate(images).astype(np.uint8), names, sources, notes)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import re
 import struct
 import sys
 import types
+import warnings
 import zlib
 from pathlib import Path
 
@@ -21,6 +23,9 @@ from mnistzip.errors import DataError, InputError
 REAL_DIR = Path(os.environ.get("MNISTZIP_DATA_DIR") or "/work/shared/mnist")
 TEST_STEM = "t10k-images-idx3-ubyte"
 BAD_REFERENCE = "expected mnist:SPLIT, mnist:SPLIT:I or mnist:SPLIT:I-J"
+NOT_AN_IMAGE = "not a PNG, JPEG, WebP, BMP, GIF or TIFF image"
+SEVERAL_FRAMES = "several frames; the first is used"
+NO_INK = "no ink found; coded as a blank digit"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -508,12 +513,16 @@ def test_animated_gif_uses_first_frame(tmp_path, digit):
     path = save(frames[0], tmp_path / "d.gif", save_all=True, append_images=frames[1:], duration=100)
     with Image.open(path) as check:
         assert check.n_frames == 2
-    np.testing.assert_array_equal(data.load_image(path), digit)
+    notes = []
+    np.testing.assert_array_equal(data.load_image(path, notes=notes), digit)
+    assert notes == [f"{path}: {SEVERAL_FRAMES}"]
 
 
 def test_blank_28x28_image_comes_back_blank(tmp_path):
-    out = data.load_image(save_l(np.zeros((28, 28), np.uint8), tmp_path / "b.png"))
+    notes = []
+    out = data.load_image(save_l(np.zeros((28, 28), np.uint8), tmp_path / "b.png"), notes=notes)
     assert out.shape == (28, 28) and not out.any()
+    assert notes == []  # a blank digit as such: nothing to tell
 
 
 # --------------------------------------------------------------------------- image files, normalised
@@ -576,14 +585,18 @@ def test_smallest_accepted_size_is_8x8(tmp_path):
 
 def test_blank_image_of_other_size(tmp_path):
     path = save_l(np.zeros((40, 40), np.uint8), tmp_path / "blank.png")
-    with pytest.raises(InputError, match=re.escape(f"{path}: no digit found")):
-        data.load_image(path)
+    notes = []
+    out = data.load_image(path, notes=notes)
+    assert out.shape == (28, 28) and out.dtype == np.uint8 and not out.any()
+    assert notes == [f"{path}: {NO_INK}"]
 
 
 def test_blank_white_image_of_other_size(tmp_path):
     path = save_l(np.full((40, 30), 255, np.uint8), tmp_path / "paper.png")
-    with pytest.raises(InputError, match="no digit found"):
-        data.load_image(path)
+    notes = []
+    assert not data.load_image(path, notes=notes).any()
+    assert notes == [f"{path}: {NO_INK}"]
+    assert not data.load_image(path).any()  # without a notes list: the same digit, no error
 
 
 @pytest.mark.parametrize(("w", "h"), [(1, 1), (5, 5), (7, 40), (40, 7)])
@@ -595,7 +608,7 @@ def test_too_small_images(tmp_path, w, h):
 
 def test_text_file(tmp_path):
     path = write(tmp_path / "notes.png", b"this is not an image\n")
-    with pytest.raises(InputError, match=re.escape(f"{path}: not an image Pillow can read")):
+    with pytest.raises(InputError, match=re.escape(f"{path}: {NOT_AN_IMAGE}")):
         data.load_image(path)
 
 
@@ -619,14 +632,20 @@ def test_missing_image_file(tmp_path):
         data.load_image(path)
 
 
-@pytest.mark.parametrize("side", [10_000, 20_000])  # over the limit (a warning), over twice it (an error)
-def test_decompression_bomb(tmp_path, monkeypatch, side):
+@pytest.mark.parametrize(
+    ("side", "size"),
+    [
+        (10_000, "is 10000x10000 pixels"),  # over Pillow's limit (a warning): our own check, with the size
+        (20_000, f"is over {2 * Image.MAX_IMAGE_PIXELS:,} pixels"),  # over twice it: Pillow refuses in Image.open
+    ],
+)
+def test_decompression_bomb(tmp_path, monkeypatch, side, size):
     path = png_with_size(tmp_path / "bomb.png", side, side)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
     with Image.open(path) as check:  # the patched header really claims the huge size
         assert check.size == (side, side)
     monkeypatch.undo()
-    with pytest.raises(InputError, match=re.escape(f"{path}: image too large (decompression bomb limit)")):
+    with pytest.raises(InputError, match=re.escape(f"{path}: image {size}; mnistzip reads at most 50,000,000 pixels")):
         data.load_image(path)
 
 
@@ -647,6 +666,14 @@ def test_collect_mixes_references_files_and_directories_in_order(tmp_path, mnist
     got = data.collect_digits(["mnist:test:7", str(single), str(folder), "mnist:train:1-2"], REAL_DIR)
 
     assert got.names == ["mnist-test-7", "zero", "a_zero_dark", "b_one", "mnist-train-1", "mnist-train-2"]
+    assert got.sources == [
+        "mnist:test:7",
+        str(single),
+        str(folder / "a_zero_dark.PNG"),
+        str(folder / "b_one.png"),
+        "mnist:train:1",
+        "mnist:train:2",
+    ]
     assert got.images.shape == (6, 28, 28) and got.images.dtype == np.uint8
     np.testing.assert_array_equal(got.images[0], mnist_test[7])
     np.testing.assert_array_equal(got.images[1], ring())
@@ -682,3 +709,476 @@ def test_collect_bad_reference_is_an_input_error():
 def test_collect_nothing():
     with pytest.raises(InputError, match="no input digits given"):
         data.collect_digits([], REAL_DIR)
+
+
+# --------------------------------------------------------------------------- image size limits
+
+
+def test_max_pixels_fits_a_50_mp_photo_and_is_below_pillows_own_limit():
+    assert 8160 * 6120 <= data.MAX_PIXELS <= Image.MAX_IMAGE_PIXELS
+
+
+def test_image_over_max_pixels_is_refused_from_the_header_alone(tmp_path, monkeypatch):
+    from PIL import ImageFile
+
+    path = png_with_size(tmp_path / "huge.png", 9400, 9400)  # under Pillow's limit, over ours
+
+    def no_decoding(self):
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    message = f"{path}: image is 9400x9400 pixels; mnistzip reads at most 50,000,000 pixels"
+    with pytest.raises(InputError, match=re.escape(message)):
+        data.load_image(path)
+
+
+def test_max_pixels_is_the_largest_accepted(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "MAX_PIXELS", 28 * 28)
+    np.testing.assert_array_equal(data.load_image(save_l(ring(), tmp_path / "ok.png")), ring())
+    path = save_l(ring(28, 29), tmp_path / "wide.png")
+    message = f"{path}: image is 29x28 pixels; mnistzip reads at most 784 pixels"
+    with pytest.raises(InputError, match=re.escape(message)):
+        data.load_image(path)
+
+
+def doubled(a: np.ndarray) -> np.ndarray:
+    """Each pixel as a 2x2 block: Pillow's reduce(2) gives ``a`` back exactly."""
+    return np.kron(a, np.ones((2, 2), dtype=a.dtype))
+
+
+def in_mode(arr: np.ndarray, mode: str) -> Image.Image:
+    """A white-on-black uint8 digit as an image of ``mode`` (RGBA and LA: the digit is the alpha)."""
+    if mode == "I;16":
+        return Image.fromarray(arr.astype(np.uint16) * 257)
+    if mode in ("RGBA", "LA"):
+        return Image.fromarray(np.stack([np.zeros_like(arr)] * (len(mode) - 1) + [arr], axis=-1), mode)
+    if mode == "L-dark":
+        return Image.fromarray(255 - arr)
+    return Image.fromarray(arr).convert(mode)
+
+
+@pytest.mark.parametrize("mode", ["L-dark", "RGB", "RGBA", "LA", "P", "1", "I;16"])
+def test_image_longer_than_max_side_is_reduced_first(tmp_path, mode):
+    small = seven(data.MAX_SIDE // 4, data.MAX_SIDE, top=100, left=900, size=300, stroke=40)
+    notes = []
+    big = data.load_image(save(in_mode(doubled(small), mode), tmp_path / "big.png"), notes=notes)
+    assert_mnist_like(big)
+    np.testing.assert_array_equal(big, data.load_image(save(in_mode(small, mode), tmp_path / "small.png")))
+    assert notes == []
+
+
+def test_a_large_image_never_becomes_a_full_size_float_array(tmp_path):
+    import tracemalloc
+
+    h, w = data.MAX_SIDE // 2, 2 * data.MAX_SIDE
+    path = save_l(doubled(ring(h // 2, w // 2, r_out=200, r_in=150)), tmp_path / "big.png")
+    tracemalloc.start()
+    try:
+        out = data.load_image(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_mnist_like(out)
+    assert peak < h * w * 8, f"peak {peak / 2**20:.0f} MiB"  # less than one float64 copy of the file's pixels
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path, monkeypatch):
+    path = save(Image.fromarray(doubled(doubled(ring(200, 1100, r_out=90, r_in=50)))), tmp_path / "big.jpg", quality=95)
+    sizes = []
+    real_reduce = Image.Image.reduce
+
+    def spy(self, factor, box=None):
+        sizes.append(self.size)
+        return real_reduce(self, factor, box)
+
+    monkeypatch.setattr(Image.Image, "reduce", spy)
+    out = data.load_image(path)
+    assert_mnist_like(out)
+    assert sizes == [(2200, 400)]  # 4400 x 800 decoded at half scale (JPEG draft), then reduced to 1100 x 200
+
+
+# --------------------------------------------------------------------------- image formats
+
+MINIMAL_EPS = (
+    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\nshowpage\n%%EOF\n"
+)
+
+
+def test_image_formats_are_those_of_the_suffixes():
+    Image.init()
+    assert {Image.registered_extensions()[s] for s in data.IMAGE_SUFFIXES} == set(data.IMAGE_FORMATS)
+
+
+def test_eps_named_png_is_refused_without_running_ghostscript(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    from PIL import EpsImagePlugin
+
+    started = []
+
+    def no_process(*args, **kwargs):
+        started.append(args)
+        raise AssertionError("a process was started")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    monkeypatch.setattr(subprocess, "check_call", no_process)
+    monkeypatch.setattr(shutil, "which", lambda name, *args, **kwargs: f"/usr/bin/{name}")  # as if gs were there
+    monkeypatch.setattr(EpsImagePlugin, "gs_binary", None, raising=False)  # forget a cached "not found"
+    path = write(tmp_path / "drawing.png", MINIMAL_EPS)
+    with pytest.raises(InputError, match=re.escape(f"{path}: {NOT_AN_IMAGE}")):
+        data.load_image(path)
+    assert started == []
+
+
+@pytest.mark.parametrize("fmt", ["PPM", "TGA", "PCX", "ICO", "EPS"])
+def test_other_formats_pillow_reads_are_refused(tmp_path, fmt):
+    path = tmp_path / "digit.png"
+    Image.fromarray(ring()).convert("RGB").save(path, format=fmt)
+    with Image.open(path) as check:
+        assert check.format == fmt  # Pillow itself would read it
+    with pytest.raises(InputError, match=re.escape(f"{path}: {NOT_AN_IMAGE}")):
+        data.load_image(path)
+
+
+@pytest.mark.parametrize("suffix", [".webp", ".bmp", ".tif"])
+def test_each_format_is_read(tmp_path, digit, suffix):
+    kwargs = {"lossless": True} if suffix == ".webp" else {}
+    path = save(Image.fromarray(digit), tmp_path / f"d{suffix}", **kwargs)
+    np.testing.assert_array_equal(data.load_image(path), digit)
+
+
+def test_phone_jpeg_with_several_pictures_is_read(tmp_path, digit):
+    """Phones write MPO (a JPEG followed by other pictures); Pillow opens it through its JPEG reader."""
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(digit).save(path, format="MPO", save_all=True, append_images=[Image.fromarray(255 - digit)])
+    with Image.open(path) as check:
+        assert check.format == "MPO"
+    notes = []
+    out = data.load_image(path, notes=notes)
+    assert np.abs(out.astype(int) - digit).mean() < 3
+    assert notes == [f"{path}: {SEVERAL_FRAMES}"]
+
+
+def test_frames_are_never_counted(tmp_path, digit, monkeypatch):
+    from PIL import GifImagePlugin
+
+    def counted(self):
+        raise AssertionError("n_frames walks every frame")
+
+    monkeypatch.setattr(GifImagePlugin.GifImageFile, "n_frames", property(counted))
+    frames = [Image.fromarray(digit)] + [Image.fromarray(np.full_like(digit, v)) for v in (50, 100, 150)]
+    path = save(frames[0], tmp_path / "d.gif", save_all=True, append_images=frames[1:])
+    notes = []
+    np.testing.assert_array_equal(data.load_image(path, notes=notes), digit)
+    assert notes == [f"{path}: {SEVERAL_FRAMES}"]
+
+
+def test_pillow_warnings_become_one_note(tmp_path, digit):
+    bad_exif = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x05" + b"\x01\x12\0\x03\0\0\0\x01\0\x06\0\0" + b"\x99" * 7
+    path = save(Image.fromarray(digit), tmp_path / "d.jpg", exif=bad_exif, quality=95)
+    notes = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = data.load_image(path, notes=notes)
+    assert np.abs(out.astype(int) - digit).mean() < 3
+    assert len(notes) == 1 and notes[0].startswith(f"{path}: the image reader warned: Corrupt EXIF data")
+
+
+# --------------------------------------------------------------------------- EXIF orientation
+
+
+def exif_with_orientation(value: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[data.EXIF_ORIENTATION] = value
+    return exif
+
+
+def test_jpeg_orientation_6_is_turned_upright(tmp_path):
+    stored = seven(60, 40, top=5, left=5, size=30, stroke=5)  # as a phone held sideways stores it
+    upright = np.asarray(Image.fromarray(stored).transpose(Image.Transpose.ROTATE_270))  # 90 degrees clockwise
+    tagged = save(Image.fromarray(stored), tmp_path / "tagged.jpg", exif=exif_with_orientation(6), quality=95)
+    plain = save(Image.fromarray(upright), tmp_path / "plain.jpg", quality=95)
+    got, want = data.load_image(tagged).astype(int), data.load_image(plain).astype(int)
+    assert np.abs(got - want).max() <= 8  # JPEG's 8x8 blocks round a little differently once turned
+    sideways = data.load_image(save(Image.fromarray(stored), tmp_path / "untagged.jpg", quality=95)).astype(int)
+    assert np.abs(sideways - want).max() > 100
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_matches_pillows_exif_transpose(tmp_path, orientation):
+    from PIL import ImageOps
+
+    stored = seven(60, 40, top=5, left=5, size=30, stroke=5)
+    path = save(Image.fromarray(stored), tmp_path / "d.png", exif=exif_with_orientation(orientation))
+    with Image.open(path) as img:
+        want = data.load_image(save(ImageOps.exif_transpose(img), tmp_path / "upright.png"))
+    np.testing.assert_array_equal(data.load_image(path), want)
+
+
+def test_large_image_is_reduced_then_turned(tmp_path):
+    stored = seven(data.MAX_SIDE // 4, data.MAX_SIDE, top=100, left=900, size=300, stroke=40)
+    upright = np.ascontiguousarray(np.rot90(stored, -1))
+    path = save(Image.fromarray(doubled(stored)), tmp_path / "big.png", exif=exif_with_orientation(6))
+    np.testing.assert_array_equal(data.load_image(path), data.load_image(save_l(upright, tmp_path / "upright.png")))
+
+
+def test_size_in_messages_is_the_upright_size(tmp_path):
+    path = save(Image.fromarray(np.zeros((40, 7), np.uint8)), tmp_path / "d.png", exif=exif_with_orientation(6))
+    with pytest.raises(InputError, match=re.escape(f"{path}: image is 40x7; expected at least 8x8 pixels")):
+        data.load_image(path)
+
+
+# --------------------------------------------------------------------------- integer and float images
+
+
+@pytest.fixture
+def strict_warnings():
+    """Every warning an error: no input may make NumPy (or anything) print a RuntimeWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+def save_array(arr: np.ndarray, path: Path) -> Path:
+    img = Image.fromarray(arr)
+    assert img.mode in ("I", "F"), img.mode
+    return save(img, path)
+
+
+@pytest.mark.parametrize("side", [28, 40])
+def test_int32_image_with_negative_values(tmp_path, strict_warnings, side):
+    ink = ring(side, side) > 0
+    arr = np.where(ink, 255, -1000).astype(np.int32)
+    arr[0, 0] = -(2**31)
+    out = data.load_image(save_array(arr, tmp_path / "d.tif"))
+    if side == 28:
+        np.testing.assert_array_equal(out, ring())  # negatives are no ink; 255 is full ink (8-bit)
+    else:
+        assert_mnist_like(out)
+
+
+def test_int32_image_beyond_16_bits(tmp_path, strict_warnings):
+    arr = np.where(ring() > 0, 65535, 0).astype(np.int32)  # above 255: 16-bit
+    arr[14, 5] = 2**31 - 1  # on the ring: still full ink
+    assert ring()[14, 5] == 255
+    np.testing.assert_array_equal(data.load_image(save_array(arr, tmp_path / "d.tif")), ring())
+
+
+def test_int32_image_all_negative_is_blank(tmp_path, strict_warnings):
+    path = save_array(np.full((40, 40), -7, np.int32), tmp_path / "d.tif")
+    notes = []
+    assert not data.load_image(path, notes=notes).any()
+    assert notes == [f"{path}: {NO_INK}"]
+
+
+def test_float_image_with_nan_and_infinities(tmp_path, strict_warnings):
+    arr = np.where(ring() > 0, 255.0, np.nan).astype(np.float32)
+    arr[14, 5] = np.inf  # on the ring: full ink
+    arr[13, 22] = 1e30
+    arr[0, 0] = -np.inf  # paper: no ink
+    arr[1, 1] = -1e30
+    assert ring()[14, 5] == ring()[13, 22] == 255 and ring()[0, 0] == ring()[1, 1] == 0
+    np.testing.assert_array_equal(data.load_image(save_array(arr, tmp_path / "d.tif")), ring())
+
+
+@pytest.mark.parametrize("side", [28, 40])
+def test_all_nan_float_image_is_blank(tmp_path, strict_warnings, side):
+    path = save_array(np.full((side, side), np.nan, np.float32), tmp_path / "d.tif")
+    notes = []
+    assert not data.load_image(path, notes=notes).any()
+    assert notes == ([] if side == 28 else [f"{path}: {NO_INK}"])
+
+
+@pytest.mark.parametrize(
+    "ink",
+    [
+        np.zeros((40, 40)),
+        np.full((40, 40), np.nan),
+        np.full((40, 40), -np.inf),
+        np.full((40, 40), 0.3),  # under half a grey level: rounds to nothing
+    ],
+    ids=["zeros", "nan", "minus-inf", "faint"],
+)
+def test_normalize_digit_of_a_blank_is_a_blank_digit(strict_warnings, ink):
+    out = data.normalize_digit(ink)
+    assert out.shape == (28, 28) and not out.any()
+
+
+def test_normalize_digit_of_a_single_faint_pixel(strict_warnings):
+    ink = np.zeros((40, 40))
+    ink[3, 30] = 0.6
+    out = data.normalize_digit(ink)
+    assert out.shape == (28, 28) and np.isfinite(out).all()
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def a_digit(path: Path, value: int = 255) -> Path:
+    """A 28x28 image whose one lit pixel (row 0, column ``value % 28``) tells which file it came from."""
+    img = np.zeros((28, 28), np.uint8)
+    img[0, value % 28] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_l(img, path)
+
+
+def test_folder_order_is_by_path_parts_with_subfolders_kept_together(tmp_path):
+    root = tmp_path / "scans"
+    for rel in ["b.png", "a/1.png", "a/b/2.png", "a.png", "a/c.png", "a/10.png", "B.png", "a-b/3.png"]:
+        a_digit(root / rel)
+    assert data.folder_images(root) == [
+        ("B.png",), ("a", "1.png"), ("a", "10.png"), ("a", "b", "2.png"), ("a", "c.png"), ("a-b", "3.png"),
+        ("a.png",), ("b.png",),
+    ]  # fmt: skip
+
+
+def test_folder_is_read_recursively_with_sources(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for i, rel in enumerate(["scans/b.png", "scans/a/1.png", "scans/a/b/2.png"]):
+        a_digit(Path(rel), 100 + i)
+    got = data.collect_digits(["scans"], REAL_DIR)
+    assert got.sources == ["scans/a/1.png", "scans/a/b/2.png", "scans/b.png"]
+    assert got.names == ["1", "2", "b"]
+    assert [int(img.max()) for img in got.images] == [101, 102, 100]
+    assert data.collect_digits(["scans/"], REAL_DIR).sources[0] == "scans/a/1.png"
+
+
+def test_folder_with_images_only_in_subfolders(tmp_path):
+    a_digit(tmp_path / "deep" / "er" / "est" / "d.png")
+    got = data.collect_digits([str(tmp_path)], REAL_DIR)
+    assert got.sources == [str(tmp_path / "deep" / "er" / "est" / "d.png")]
+
+
+def test_hidden_files_and_folders_are_skipped(tmp_path):
+    a_digit(tmp_path / "d.png")
+    a_digit(tmp_path / ".hidden.png")
+    a_digit(tmp_path / "._d.png")  # a macOS resource fork: not an image at all
+    a_digit(tmp_path / ".git" / "x.png")
+    a_digit(tmp_path / "sub" / ".cache" / "y.png")
+    assert data.folder_images(tmp_path) == [("d.png",)]
+
+
+def test_folder_with_no_images_at_any_depth(tmp_path):
+    write(tmp_path / "sub" / "notes.txt", b"no images here")
+    (tmp_path / "empty").mkdir()
+    a_digit(tmp_path / ".hidden" / "d.png")
+    with pytest.raises(InputError, match=re.escape(f"{tmp_path}: directory holds no image files (.bmp, .gif")):
+        data.collect_digits([str(tmp_path)], REAL_DIR)
+
+
+def test_symbolic_link_loop_neither_hangs_nor_repeats(tmp_path):
+    a_digit(tmp_path / "a" / "1.png")
+    a_digit(tmp_path / "z.png")
+    (tmp_path / "a" / "up").symlink_to("..")  # a/up/a/up/... without end
+    (tmp_path / "a" / "here").symlink_to(".")
+    assert data.folder_images(tmp_path) == [("a", "1.png"), ("z.png",)]
+
+
+def test_symbolic_links_to_folders_are_followed_and_a_folder_is_read_once(tmp_path):
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    a_digit(elsewhere / "e.png")
+    a_digit(root / "real" / "r.png")
+    root.joinpath("linked").symlink_to(elsewhere)
+    root.joinpath("same").symlink_to(root / "real")  # "real" comes first in the order: read there
+    root.joinpath("link.png").symlink_to(root / "real" / "r.png")  # a link to a file is a file
+    (root / "broken.png").symlink_to(tmp_path / "nowhere.png")  # leads to no file: not an image file
+    assert data.folder_images(root) == [("link.png",), ("linked", "e.png"), ("real", "r.png")]
+
+
+def test_unreadable_subfolder_is_an_error_not_a_lost_digit(tmp_path, monkeypatch):
+    a_digit(tmp_path / "d.png")
+    a_digit(tmp_path / "locked" / "d.png")
+    locked = str(tmp_path / "locked")
+    real_scandir = os.scandir
+
+    def scandir(path):  # as chmod 000 would, even for root
+        if os.fspath(path) == locked:
+            raise PermissionError(13, "Permission denied", path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(InputError, match=re.escape(f"{locked}: cannot read directory (Permission denied)")):
+        data.collect_digits([str(tmp_path)], REAL_DIR)
+
+
+# --------------------------------------------------------------------------- standard input
+
+
+class FakeStdin:
+    """What sys.stdin offers that mnistzip uses: a binary ``buffer`` and ``isatty()``."""
+
+    def __init__(self, content: bytes = b"", tty: bool = False):
+        self.buffer = io.BytesIO(content)
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def png_bytes(arr: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(arr).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_load_image_reads_a_binary_file_object(digit):
+    np.testing.assert_array_equal(data.load_image(io.BytesIO(png_bytes(255 - digit))), digit)
+    with pytest.raises(InputError, match=re.escape(f"upload: {NOT_AN_IMAGE}")):
+        data.load_image(io.BytesIO(b"GIF? no"), name="upload")
+    with pytest.raises(InputError, match=re.escape(f"standard input: {NOT_AN_IMAGE}")):
+        data.load_image(io.BytesIO(MINIMAL_EPS))
+
+
+def test_collect_reads_one_image_from_standard_input(tmp_path, monkeypatch, digit):
+    monkeypatch.setattr(sys, "stdin", FakeStdin(png_bytes(digit)))
+    single = save_l(255 - digit, tmp_path / "zero.png")
+    got = data.collect_digits(["mnist:test:0", "-", str(single)], REAL_DIR)
+    assert got.sources == ["mnist:test:0", "-", str(single)]
+    assert got.names == ["mnist-test-0", "stdin", "zero"]
+    np.testing.assert_array_equal(got.images[1], digit)
+
+
+def test_standard_input_notes_name_it(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", FakeStdin(png_bytes(np.zeros((40, 40), np.uint8))))
+    assert data.collect_digits(["-"], REAL_DIR).notes == [f"standard input: {NO_INK}"]
+
+
+def test_standard_input_that_is_a_terminal_is_refused(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", FakeStdin(tty=True))
+    message = "standard input is a terminal; pipe an image into mnistzip"
+    with pytest.raises(InputError, match=re.escape(message)):
+        data.check_inputs(["-"])
+    with pytest.raises(InputError, match=re.escape(message)):
+        data.collect_digits(["-"], REAL_DIR)
+
+
+def test_standard_input_at_most_once(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", FakeStdin(png_bytes(ring())))
+    data.check_inputs(["-", "mnist:test:1"])
+    with pytest.raises(InputError, match=re.escape("- (standard input) is given 2 times; it holds one image")):
+        data.check_inputs(["-", "mnist:test:1", "-"])
+
+
+def test_standard_input_too_large(monkeypatch):
+    monkeypatch.setattr(data, "MAX_STDIN_BYTES", 100)
+    monkeypatch.setattr(sys, "stdin", FakeStdin(b"x" * 101))
+    message = "standard input holds over 100 bytes; an image is never that large"
+    with pytest.raises(InputError, match=re.escape(message)):
+        data.collect_digits(["-"], REAL_DIR)
+    monkeypatch.setattr(sys, "stdin", FakeStdin(b"x" * 100))  # exactly the limit: read, then not an image
+    with pytest.raises(InputError, match=re.escape(f"standard input: {NOT_AN_IMAGE}")):
+        data.collect_digits(["-"], REAL_DIR)
+
+
+def test_standard_input_empty(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", FakeStdin(b""))
+    message = "standard input is empty; pipe an image into mnistzip"
+    with pytest.raises(InputError, match=re.escape(message)):
+        data.collect_digits(["-"], REAL_DIR)
+
+
+def test_standard_input_closed(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", None)
+    with pytest.raises(InputError, match="standard input is closed"):
+        data.check_inputs(["-"])
