@@ -137,13 +137,21 @@ def bad_inputs_table() -> list[tuple[str, str, int]]:
         (t / "mnist-bad" / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01" + bytes(12)))
         (t / "mnist-short").mkdir()
         (t / "mnist-short" / "t10k-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, 10000, 28, 28) + bytes(99))
+        Image.new("1", (9400, 9400)).save(t / "pixels.png")  # 79 KB on disk, 88 megapixels
+        (t / "ghost.png").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+        (t / "mine").mkdir()
+        (t / "mine" / "notes.txt").write_text("precious")
+        runner.invoke(app, ["compress", str(t / "full.png"), "-o", str(t / "archive.png")])
+        default_id = zoo.REGISTRY[zoo.DEFAULT_MODEL].id
+        (t / "big.mz").write_bytes(fuzz_mod.with_crc(b"\x89Z\x01" + bytes.fromhex(default_id) + b"\x80\x80\x40" + bytes(16)))
+        (t / "plain").write_text("a file without suffix")
         cases = [
             ("empty file", ["compress", str(t / "empty.png"), "-o", str(t / "o.mz")]),
             ("a directory with no images", ["compress", str(t / "folder"), "-o", str(t / "o.mz")]),
             ("a text file named .png", ["compress", str(t / "notes.png"), "-o", str(t / "o.mz")]),
             ("a truncated PNG", ["compress", str(t / "truncated.png"), "-o", str(t / "o.mz")]),
             ("a 1x1 image", ["compress", str(t / "one-pixel.png"), "-o", str(t / "o.mz")]),
-            ("a blank 50x50 image", ["compress", str(t / "blank.png"), "-o", str(t / "o.mz")]),
+            ("a blank 50x50 image (a blank digit, with a note)", ["compress", str(t / "blank.png"), "-o", str(t / "o0.mz")]),
             ("a PNG claiming 10000x10000 (decompression bomb)", ["compress", str(t / "bomb.png"), "-o", str(t / "o.mz")]),
             ("a 16-bit PNG (accepted)", ["compress", str(t / "sixteen-bit.png"), "-o", str(t / "o1.mz")]),
             ("a palette PNG (accepted)", ["compress", str(t / "palette.png"), "-o", str(t / "o2.mz")]),
@@ -154,12 +162,21 @@ def bad_inputs_table() -> list[tuple[str, str, int]]:
             ("a missing data directory", ["compress", "mnist:test:0", "--data-dir", str(t / "nope"), "-o", str(t / "o.mz")]),
             ("a data directory with the wrong IDX magic", ["compress", "mnist:test:0", "--data-dir", str(t / "mnist-bad"), "-o", str(t / "o.mz")]),
             ("a short IDX file", ["compress", "mnist:test:0", "--data-dir", str(t / "mnist-short"), "-o", str(t / "o.mz")]),
-            ("an existing output without --force", ["compress", str(t / "full.png"), "-o", str(t / "full.png")]),
+            ("an existing output without --force", ["compress", str(t / "full.png"), "-o", str(t / "o1.mz")]),
             ("an output folder that does not exist", ["compress", str(t / "full.png"), "-o", str(t / "no/o.mz")]),
             ("a device as output, with --force", ["compress", str(t / "full.png"), "-o", "/dev/null", "--force"]),
             ("an .mz that is really a PNG", ["decompress", str(t / "full.png")]),
             ("a missing .mz", ["decompress", str(t / "missing.mz")]),
             ("a directory as the .mz", ["info", str(t / "folder")]),
+            ("a 1-bit PNG of 9400x9400 pixels (79 KB)", ["compress", str(t / "pixels.png"), "-o", str(t / "o5.mz")]),
+            ("an EPS file named .png (no Ghostscript is started)", ["compress", str(t / "ghost.png"), "-o", str(t / "o6.mz")]),
+            ("an existing folder as the output, with --force", ["decompress", str(t / "archive.png"), "-o",
+                                                                  str(t / "mine"), "--force"]),
+            ("the input as the output, with --force", ["compress", str(t / "full.png"), "-o", str(t / "full.png"),
+                                                       "--force"]),
+            ("an .mz named .png, decompressed onto itself", ["decompress", str(t / "archive.png"), "--force"]),
+            ("a grid PNG of 2^20 digits (header alone)", ["decompress", str(t / "big.mz"), "-o", str(t / "g.png")]),
+            ("a folder output whose name is a file", ["decompress", str(t / "archive.png"), "-o", str(t / "plain"), "--force"]),
         ]
         for name, args in cases:
             r = runner.invoke(app, args)

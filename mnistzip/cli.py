@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import List, Optional
@@ -21,7 +23,8 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from . import __version__, container
-from .errors import ExitStatus, MnistzipError, error_line
+from .errors import ExitStatus, MnistzipError, error_line, one_line
+from .fileio import STDIO
 from .recipe import CHOICES, DEFAULT_LMBDA, PRESETS, SEED_RECIPE, TrainConfig, check_choice
 
 DEBUG_ENV = "MNISTZIP_DEBUG"
@@ -81,10 +84,15 @@ class MnistzipGroup(TyperGroup):
         try:
             with _CtrlC.watched():
                 status = super().main(*args, standalone_mode=False, **kwargs)
+                sys.stdout.flush()  # here, not at exit, so that a closed pipe is noticed below
+        except BrokenPipeError:  # `mnistzip ... | head`: the reader has gone; end quietly, as gzip does
+            _stdout_closed()
         except typer.exceptions.TyperException as e:  # a usage error: unknown option, missing argument, ...
             message = e.format_message()
-            if not message:
-                e.show()  # no arguments at all: Typer shows the help
+            if type(e).__name__ == "NoArgsIsHelpError":  # no arguments at all: the help, as --help shows it
+                typer.echo(message)
+            elif not message:
+                e.show()
             else:
                 path = e.ctx.command_path if getattr(e, "ctx", None) else "mnistzip"
                 _error(f"{message.rstrip('.')} (see '{path} --help')")
@@ -99,12 +107,16 @@ class MnistzipGroup(TyperGroup):
             return super().make_context(*args, **kwargs)
         except KeyboardInterrupt:  # Typer would turn it into a silent exit 130
             raise _interrupted() from None
+        except BrokenPipeError:  # while --help printed (Click would exit with status 1)
+            _stdout_closed()
 
     def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise _interrupted() from None
+        except BrokenPipeError:
+            _stdout_closed()
         except _FRAMEWORK_EXCEPTIONS:  # --help exits; usage errors become one line in main()
             raise
         except Exception as e:
@@ -120,6 +132,15 @@ class MnistzipGroup(TyperGroup):
             raise typer.Exit(int(ExitStatus.ERROR)) from None
 
 
+def _stdout_closed():
+    """Exit quietly (status 141, as a process killed by SIGPIPE) when standard output's reader has gone."""
+    try:  # Python would complain again when it flushes standard output at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(ExitStatus.CLOSED_PIPE)
+
+
 def _digits(n: int) -> str:
     """'1 digit', '10 digits'."""
     return f"{n} digit{'' if n == 1 else 's'}"
@@ -131,6 +152,7 @@ def _debug(ctx: typer.Context) -> bool:
 
 app = typer.Typer(
     cls=MnistzipGroup,
+    rich_markup_mode=None,  # help text as written: Rich markup would turn "mnist:train:0-99" into an emoji
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -154,7 +176,17 @@ def main(
     ctx.obj = {"debug": debug}
 
 
+def _finite(value):
+    """A float option's check: NaN and infinity are no values for λ or a learning rate."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    for v in values:
+        if v is not None and not math.isfinite(v):
+            raise typer.BadParameter(f"must be a finite number, not {v}")
+    return value
+
+
 ModelOpt = typer.Option(None, "--model", "-m", help="Shipped model name or model directory.")
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="Say more: where each digit came from (index → path).")
 QualityOpt = typer.Option(
     None, "--quality", "-q", min=1, help="Rung of the shipped quality ladder (1 = smallest files; see 'mnistzip models'), "
     "or a level of the variable-rate model given with --model."
@@ -172,7 +204,7 @@ DataDirOpt = typer.Option(
 def train(
     ctx: typer.Context,
     lmbda: List[float] = typer.Option(
-        [DEFAULT_LMBDA], "--lmbda", help="Rate-distortion trade-off: loss = rate + lmbda * distortion. Repeat it (ascending) "
+        [DEFAULT_LMBDA], "--lmbda", callback=_finite, help="Rate-distortion trade-off: loss = rate + lmbda * distortion. Repeat it (ascending) "
         "for one variable-rate model with a quality level per lambda."
     ),
     latent_dims: int = typer.Option(
@@ -184,7 +216,7 @@ def train(
     ),
     epochs: int = typer.Option(SEED_RECIPE["epochs"], "--epochs", min=1, help="Passes over the training split."),
     batch_size: int = typer.Option(SEED_RECIPE["batch_size"], "--batch-size", min=1, help="Digits per training step."),
-    lr: float = typer.Option(SEED_RECIPE["lr"], "--lr", min=0.0, help="Adam learning rate."),
+    lr: float = typer.Option(SEED_RECIPE["lr"], "--lr", min=0.0, callback=_finite, help="Adam learning rate."),
     lr_schedule: str = typer.Option(
         SEED_RECIPE["lr_schedule"], "--lr-schedule", help="constant or cosine (decay to 0)."
     ),
@@ -206,7 +238,7 @@ def train(
         help="Decoder architecture: seed, or conv3 (more channels and a third convolution at full resolution).",
     ),
     preset: Optional[str] = typer.Option(None, "--preset", help="'seed': the seed recipe for every option not given."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model directory (default models/lmbda-L)."),
     data_dir: Optional[Path] = DataDirOpt,
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
@@ -296,33 +328,51 @@ class _RichReporter:
 
 @app.command()
 def compress(
-    inputs: List[str] = typer.Argument(..., help="PNG/JPEG files, folders of them, or mnist:test:7, mnist:train:0-99, mnist:test."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The .mz file to write."),
+    inputs: List[str] = typer.Argument(
+        ..., help="PNG, JPEG, WebP, BMP, GIF or TIFF files; folders of them (read recursively, in sorted order of "
+        "their paths); - for standard input; or MNIST references: mnist:test:7, mnist:train:0-99, mnist:test."
+    ),
+    output: Optional[str] = typer.Option(
+        None, "--output", "-o", help="The .mz file to write, - for standard output (default: INPUT.mz for one file, "
+        "standard output for -)."
+    ),
     model: Optional[str] = ModelOpt,
     quality: Optional[int] = QualityOpt,
     data_dir: Optional[Path] = DataDirOpt,
     no_invert: bool = typer.Option(False, "--no-invert", help="Keep dark-on-light images as they are."),
     refine: bool = typer.Option(False, "--refine", help="Search each digit's latents for fewer bits and less error (slower)."),
-    refine_lmbda: Optional[float] = typer.Option(None, "--refine-lmbda", min=0.0, help="λ of --refine's bits + λ·MSE (default: the model's λ)."),
+    refine_lmbda: Optional[float] = typer.Option(
+        None, "--refine-lmbda", min=0.0, callback=_finite, help="λ of --refine's bits + λ·MSE (default: the model's λ)."
+    ),
+    verbose: bool = VerboseOpt,
     force: bool = ForceOpt,
 ):
     """Compress digits into one .mz file."""
     from . import data, zoo
     from .errors import InputError
-    from .fileio import check_writable
+    from .fileio import check_writable, is_stdio, stdout_binary
 
     data.check_inputs(inputs)
     if output is None:
-        if len(inputs) == 1 and Path(inputs[0]).is_file():
-            output = Path(inputs[0]).with_suffix(container.SUFFIX)
+        if len(inputs) == 1 and is_stdio(inputs[0]):
+            output = STDIO
+        elif len(inputs) == 1 and Path(inputs[0]).is_file():
+            output = str(Path(inputs[0]).with_suffix(container.SUFFIX))
         else:
-            raise InputError("give the output file with -o OUT.mz")
-    check_writable(output, force)
+            raise InputError("give the output file with -o OUT.mz (or -o - for standard output)")
+    say = _Say(data_out=is_stdio(output), verbose=verbose)
+    if is_stdio(output):
+        stdout_binary()
+    else:
+        check_writable(output, force, inputs)
     digits = data.collect_digits(inputs, data_dir, invert=False if no_invert else None)
     for note in digits.notes:
-        typer.echo(f"mnistzip: note: {note}", err=True)
+        typer.echo(f"mnistzip: note: {one_line(note)}", err=True)
     if len(digits.images) > container.MAX_DIGITS:
         raise InputError(f"{len(digits.images)} digits: one .mz file holds at most {container.MAX_DIGITS}")
+    if not is_stdio(output):
+        check_writable(output, force, digits.sources)  # a file found inside an input folder counts too
+    say.detail(*(f"{i} → {source}" for i, source in enumerate(digits.sources)))
     codec = zoo.load(model, quality=quality)
     lmbda = _refine_lmbda(codec, refine, refine_lmbda)
     if lmbda is None:
@@ -332,45 +382,61 @@ def compress(
             task = progress.add_task(f"refining {_digits(len(digits.images))}", total=1.0)
             mz = codec.compress(digits.images, refine=lmbda,
                                 progress=lambda done: progress.update(task, completed=done))
-    size = container.write(output, mz, force=force)
-    console.print(f"{output}: {_digits(mz.count)}, {size} bytes, {8 * size / mz.count:.1f} bits/digit (model {codec.name})")
+    size = container.write(output, mz, force=force, inputs=digits.sources)
+    say.result(f"{_shown(output)}: {_digits(mz.count)}, {size} bytes, {8 * size / mz.count:.1f} bits/digit "
+               f"(model {codec.name})")
 
 
 def _refine_lmbda(codec, refine: bool, lmbda: float | None) -> float | None:
     """The λ for encode-time refinement, or None when it is off."""
     if not refine and lmbda is None:
         return None
-    return lmbda if lmbda is not None else float(codec.level.get("lmbda", 2000.0))
+    return lmbda if lmbda is not None else float(codec.level.get("lmbda", DEFAULT_LMBDA))
+
+
+FormatOpt = typer.Option(
+    None, "--format", help="With -o - (standard output): png (one digit, or a grid) or npy. Default: png."
+)
 
 
 @app.command()
 def decompress(
-    source: Path = typer.Argument(..., help="The .mz file."),
-    output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="OUT.png (one digit, or a grid), OUT.npy (N x 28 x 28 uint8), or a folder."
+    source: str = typer.Argument(..., help="The .mz file, or - for standard input."),
+    output: Optional[str] = typer.Option(
+        None, "--output", "-o", help="OUT.png (one digit, or a grid), OUT.npy (N x 28 x 28 uint8), a new folder, or - "
+        "for standard output (default: SOURCE.png; standard output for -)."
     ),
+    fmt: Optional[str] = FormatOpt,
     model: Optional[str] = ModelOpt,
+    verbose: bool = VerboseOpt,
     force: bool = ForceOpt,
 ):
     """Decompress an .mz file to PNG(s) or a NumPy array."""
     from . import output as out
     from . import zoo
+    from .fileio import is_stdio
 
     mz = container.read(source)
-    output = output or source.with_suffix(out.PNG)
-    out.check_output(output, force)
+    if output is None:
+        output = STDIO if is_stdio(source) else str(Path(source).with_suffix(out.PNG))
+    say = _Say(data_out=is_stdio(output), verbose=verbose)
+    kind = out.check_output(output, force, count=mz.count, fmt=fmt, inputs=[source])
     codec = zoo.for_file(mz.model_id, model)
-    images = codec.decompress(mz)
-    kind = out.save_digits(images, output, force=force)
-    what = {"png": "grid" if len(images) > 1 else "image", "npy": "array", "dir": "folder"}[kind]
-    console.print(f"{output}: {_digits(len(images))} ({what})")
+    with _DelayedProgress(f"decoding {_digits(mz.count)}") as progress:
+        out.save_digits(codec.decompress_batches(mz, progress=progress), output, force=force, count=mz.count,
+                        fmt=fmt, inputs=[source])
+    what = {"png": "grid" if mz.count > 1 else "image", "npy": "array", "dir": "folder"}[kind]
+    say.result(f"{_shown(output)}: {_digits(mz.count)} ({what})")
 
 
 @app.command()
 def sample(
     n: int = typer.Option(16, "-n", min=1, max=4096, help="Number of digits to generate."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed, for reproducible samples."),
-    output: Path = typer.Option(Path("samples.png"), "--output", "-o", help="Grid PNG, .npy, or a folder."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Random seed (0 or more), for reproducible samples."),
+    output: str = typer.Option(
+        "samples.png", "--output", "-o", help="Grid PNG, .npy, a new folder, or - for standard output."
+    ),
+    fmt: Optional[str] = FormatOpt,
     model: Optional[str] = ModelOpt,
     quality: Optional[int] = QualityOpt,
     force: bool = ForceOpt,
@@ -378,11 +444,12 @@ def sample(
     """Generate digits: random bytes through the decoder (no sanity check)."""
     from . import output as out
     from . import zoo
+    from .fileio import is_stdio
 
-    out.check_output(output, force)
+    out.check_output(output, force, count=n, fmt=fmt)
     images = zoo.load(model, quality=quality).sample(n, seed)
-    out.save_digits(images, output, force=force)
-    console.print(f"{output}: {_digits(n)} generated")
+    out.save_digits(images, output, force=force, fmt=fmt)
+    _Say(data_out=is_stdio(output)).result(f"{_shown(output)}: {_digits(n)} generated")
 
 
 # --------------------------------------------------------------------------- eval / info / models
@@ -488,6 +555,58 @@ def _print_eval(rows: list[dict], bd: dict, reference: str, split: str, n: int) 
         console.print(f"BD-rate of {fam} against {reference}: {text}")
 
 
+def _shown(path) -> str:
+    """How a path is named in messages (- is standard input or output)."""
+    return "standard output" if str(path) == STDIO else str(path)
+
+
+class _Say:
+    """Where a command's report goes: standard output, unless that carries the data (-o -); then standard error,
+    and only with -v (a pipe stays quiet, as gzip's does)."""
+
+    def __init__(self, data_out: bool, verbose: bool = False):
+        self.data_out, self.verbose = data_out, verbose
+        self.console = Console(stderr=True, highlight=False) if data_out else console
+
+    def result(self, line: str) -> None:
+        """The command's one-line summary."""
+        if self.verbose or not self.data_out:
+            self.console.print(one_line(line), markup=False)
+
+    def detail(self, *lines: str) -> None:
+        """Lines shown with -v only."""
+        if self.verbose:
+            for line in lines:
+                self.console.print(one_line(line), markup=False)
+
+
+class _DelayedProgress:
+    """A progress bar on standard error that appears once a task has taken more than DELAY seconds
+    (and only on a terminal); used as ``with _DelayedProgress(text) as progress: work(progress=progress)``."""
+
+    DELAY = 2.0
+
+    def __init__(self, description: str):
+        self.description, self.bar, self.started = description, None, time.monotonic()
+
+    def __enter__(self):
+        return self.update
+
+    def update(self, fraction: float) -> None:
+        if self.bar is None:
+            if time.monotonic() - self.started < self.DELAY:
+                return
+            self.bar = _progress()
+            self.bar.start()
+            self.task = self.bar.add_task(self.description, total=1.0)
+        self.bar.update(self.task, completed=fraction)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False
+
+
 def _progress():
     """A progress display for steps that take more than a moment (hidden when not a terminal)."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -498,13 +617,14 @@ def _progress():
 
 @app.command()
 def info(
-    source: Path = typer.Argument(..., help="The .mz file."),
+    source: str = typer.Argument(..., help="The .mz file, or - for standard input."),
     as_json: bool = typer.Option(False, "--json", help="Print the fields as JSON."),
 ):
     """Show an .mz file's header and where its bytes go."""
     from . import zoo
 
     mz = container.read(source)
+    source = _shown(source)
     entry = zoo.by_id(mz.model_id)
     fields = dict(
         file=str(source), version=mz.version, model_id=mz.model_id, model=entry.name if entry else None,

@@ -202,12 +202,16 @@ class Codec:
 
     def decompress(self, mz: MzFile) -> np.ndarray:
         """The contents of an .mz file → uint8 digits (N, 28, 28); the file must name this model."""
+        self._check_id(mz)
+        return self.decode(mz.payload, mz.count)
+
+    def _check_id(self, mz: MzFile) -> None:
+        """Refuse a file that this model (at this level) did not make."""
         if mz.model_id != self.id:
             raise UnknownModel(
                 f"the file was made with model {mz.model_id}, not with {self.name} ({self.id}); "
                 f"pass --model with the model that made it"
             )
-        return self.decode(mz.payload, mz.count)
 
     def encode(self, images: np.ndarray) -> tuple[bytes, np.ndarray]:
         """Digits → (one range-coded string, entropy estimate in bits per digit)."""
@@ -216,14 +220,27 @@ class Codec:
         string, bits = self._module.compress(images, *self._q)
         return string.numpy(), bits.numpy()
 
+    def decompress_batches(self, mz: MzFile, progress=None):
+        """Like :meth:`decompress`, as batches of at most ``SYNTHESIS_BATCH`` digits: memory stays bounded
+        whatever the count. The whole stream is decoded (and checked) before the first batch comes;
+        ``progress``, if given, is called with the fraction done (0 to 1)."""
+        self._check_id(mz)
+        return self.decode_batches(mz.payload, mz.count, progress)
+
     def decode(self, payload: bytes, count: int) -> np.ndarray:
         """One range-coded string holding ``count`` digits → uint8 digits."""
-        latents = self.decode_latents(payload, count)
-        return np.concatenate(
-            [self.synthesize(latents[i : i + SYNTHESIS_BATCH]) for i in range(0, count, SYNTHESIS_BATCH)]
-        )
+        return np.concatenate(list(self.decode_batches(payload, count)))
 
-    def decode_latents(self, payload: bytes, count: int) -> np.ndarray:
+    def decode_batches(self, payload: bytes, count: int, progress=None):
+        """One range-coded string holding ``count`` digits → uint8 digits, a batch at a time (see
+        :meth:`decompress_batches`). Decoding the latents counts as the first half of the progress."""
+        latents = self.decode_latents(payload, count, progress=None if progress is None else lambda f: progress(f / 2))
+        for i in range(0, count, SYNTHESIS_BATCH):
+            yield self.synthesize(latents[i : i + SYNTHESIS_BATCH])
+            if progress is not None:
+                progress(0.5 + 0.5 * min(count, i + SYNTHESIS_BATCH) / count)
+
+    def decode_latents(self, payload: bytes, count: int, progress=None) -> np.ndarray:
         """One range-coded string holding ``count`` digits → their quantised latents (N, latent_dims)."""
         import tensorflow as tf
 

@@ -6,7 +6,7 @@ Layout (all multi-byte integers big-endian; spec in docs/format.md)::
     0       2     magic            b"\\x89Z"
     2       1     format version   1
     3       2     model id         first 16 bits of the model's weights digest
-    5       1-5   digit count N    unsigned LEB128, 1 <= N <= MAX_DIGITS
+    5       1-3   digit count N    unsigned LEB128, 1 <= N <= MAX_DIGITS
     ...     ...   payload          one range-coded string holding all N digits
     -2      2     CRC-16/CCITT     over every byte before it (init 0xFFFF)
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BadMzFile, ChecksumMismatch, NotAnMzFile, TruncatedFile, UnsupportedVersion
-from .fileio import write_atomic
+from .fileio import is_stdio, read_stdin, stdout_binary, write_atomic
 
 MAGIC = b"\x89Z"
 VERSION = 1
@@ -100,7 +100,13 @@ def loads(data: bytes) -> MzFile:
 
 
 def read(path: str | os.PathLike) -> MzFile:
-    """Read and parse an ``.mz`` file, with one-line errors for unreadable paths."""
+    """Read and parse an ``.mz`` file (``-``: standard input), with one-line errors for unreadable paths."""
+    if is_stdio(path):
+        data = read_stdin(MAX_FILE_BYTES, "an .mz file")
+        try:
+            return loads(data)
+        except BadMzFile as e:
+            raise type(e)(f"standard input: {e}") from None
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -108,7 +114,10 @@ def read(path: str | os.PathLike) -> MzFile:
             raise BadMzFile(f"{path}: is a directory, expected an .mz file")
         if size > MAX_FILE_BYTES:
             raise BadMzFile(f"{path}: {size} bytes is larger than any .mz file ({MAX_FILE_BYTES} bytes at most)")
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)  # a file that grew meanwhile, or a device, stops here
+        if len(data) > MAX_FILE_BYTES:
+            raise BadMzFile(f"{path}: larger than any .mz file ({MAX_FILE_BYTES} bytes at most)")
     except FileNotFoundError:
         raise BadMzFile(f"{path}: no such file") from None
     except PermissionError:
@@ -121,10 +130,15 @@ def read(path: str | os.PathLike) -> MzFile:
         raise type(e)(f"{path}: {e}") from None
 
 
-def write(path: str | os.PathLike, mz: MzFile, force: bool = False) -> int:
-    """Write an ``.mz`` file atomically; returns its size in bytes."""
+def write(path: str | os.PathLike, mz: MzFile, force: bool = False, inputs=()) -> int:
+    """Write an ``.mz`` file atomically (``-``: to standard output); returns its size in bytes."""
     blob = dumps(mz)
-    write_atomic(path, blob, force=force)
+    if is_stdio(path):
+        out = stdout_binary()
+        out.write(blob)
+        out.flush()
+    else:
+        write_atomic(path, blob, force=force, inputs=inputs)
     return len(blob)
 
 

@@ -9,9 +9,14 @@ from __future__ import annotations
 from enum import IntEnum
 
 
+def one_line(text: str) -> str:
+    """``text`` with what would break or hide a line (newlines, control characters) escaped, as repr() does."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def error_line(message: str) -> str:
-    """How every error reaches a user: one line on stderr."""
-    return f"mnistzip: error: {message}"
+    """How every error reaches a user: one line on stderr (a file name holding a newline stays on it)."""
+    return f"mnistzip: error: {one_line(message)}"
 
 
 class ExitStatus(IntEnum):
@@ -26,6 +31,7 @@ class ExitStatus(IntEnum):
     OUTPUT = 6  # an output we may not or could not write
     DATA = 7  # MNIST cannot be found or read
     INTERRUPTED = 130  # Ctrl-C
+    CLOSED_PIPE = 141  # standard output's reader went away (`| head`): as a process killed by SIGPIPE, no message
 
 
 class MnistzipError(Exception):

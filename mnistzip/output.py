@@ -1,23 +1,42 @@
-"""Digits out: one PNG, a grid PNG, a folder of PNGs, or a NumPy array, always written atomically."""
+"""Digits out: one PNG, a grid PNG, a folder of PNGs, or a NumPy array, written atomically and in batches.
+
+Digits arrive as an iterable of ``(k, 28, 28)`` uint8 batches, so an archive
+of a million digits never sits in memory at once: an ``.npy`` is streamed to
+disk after its header, a folder is filled batch by batch. A grid PNG is one
+picture and must be held whole, so it is refused above :data:`MAX_GRID_DIGITS`
+(before anything is decoded). ``-`` writes to standard output, in the format
+``fmt`` names (``png`` or ``npy``).
+"""
 
 from __future__ import annotations
 
 import io
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
+from .data import SIDE
 from .errors import OutputError
-from .fileio import atomic_output, check_writable
+from .fileio import atomic_output, check_writable, is_stdio, stdout_binary
 
 NPY = ".npy"
 PNG = ".png"
+STREAM_FORMATS = ("png", "npy")  # what standard output can carry (a folder cannot)
+MAX_GRID_DIGITS = 1 << 16  # a 256 x 256 grid: 7168 x 7168 pixels, 49 MiB in memory
 
 
-def kind_of(path: str | os.PathLike) -> str:
-    """'npy', 'png' or 'dir', from the output path's suffix (no suffix: a folder of PNGs)."""
+def kind_of(path: str | os.PathLike, fmt: str | None = None) -> str:
+    """'npy', 'png' or 'dir', from the output path's suffix (no suffix: a folder of PNGs), or ``fmt`` for ``-``."""
+    if is_stdio(path):
+        fmt = fmt or "png"
+        if fmt not in STREAM_FORMATS:
+            raise OutputError(f"--format must be one of {', '.join(STREAM_FORMATS)}, not {fmt!r}")
+        return fmt
+    if fmt is not None:
+        raise OutputError(f"--format is for -o - (standard output); the suffix of {path} says its format")
     suffix = Path(path).suffix.lower()
     if suffix == NPY:
         return "npy"
@@ -28,10 +47,21 @@ def kind_of(path: str | os.PathLike) -> str:
     raise OutputError(f"{path}: unknown output type {suffix!r}; expected .png, .npy or a folder name")
 
 
-def check_output(path: str | os.PathLike, force: bool) -> Path:
-    """Validate an output path before any work is done."""
-    kind_of(path)
-    return check_writable(path, force)
+def check_output(
+    path: str | os.PathLike, force: bool, count: int | None = None, fmt: str | None = None, inputs: Iterable = ()
+) -> str:
+    """Validate an output before any work is done; returns its kind. ``count``: digits it will hold."""
+    kind = kind_of(path, fmt)
+    if kind == "png" and count is not None and count > MAX_GRID_DIGITS:
+        raise OutputError(
+            f"{path}: {count:,} digits are too many for one grid PNG (at most {MAX_GRID_DIGITS:,}); "
+            "write a folder or an .npy file"
+        )
+    if is_stdio(path):
+        stdout_binary()
+    else:
+        check_writable(path, force, inputs, directory=kind == "dir")
+    return kind
 
 
 def grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
@@ -46,24 +76,86 @@ def grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
     return canvas
 
 
-def save_digits(images: np.ndarray, path: str | os.PathLike, force: bool = False, names: list[str] | None = None) -> str:
-    """Write digits to ``path`` by its kind; returns the kind written."""
+def save_digits(
+    images: np.ndarray | Iterable[np.ndarray],
+    path: str | os.PathLike,
+    force: bool = False,
+    names: list[str] | None = None,
+    count: int | None = None,
+    fmt: str | None = None,
+    inputs: Iterable = (),
+) -> str:
+    """Write digits to ``path`` by its kind; returns the kind written.
+
+    ``images`` is one (N, 28, 28) array or an iterable of batches whose sizes
+    add up to ``count`` (required then).
+    """
+    if isinstance(images, np.ndarray):
+        count, batches = len(images), [images]
+    else:
+        batches = images
+        if count is None:
+            raise ValueError("count is required with an iterable of batches")
+    kind = check_output(path, force, count, fmt, inputs)
+    if kind == "npy":
+        writer = _write_npy
+    elif kind == "png":
+        writer = _write_png
+    else:
+        writer = _write_folder
+    if is_stdio(path):
+        writer(batches, count, stdout_binary(), names)
+        return kind
+    with atomic_output(path, force, directory=kind == "dir", inputs=inputs) as tmp:
+        if kind == "dir":
+            writer(batches, count, tmp, names)
+        else:
+            with open(tmp, "wb") as f:
+                writer(batches, count, f, names)
+    return kind
+
+
+def _checked(batches: Iterable[np.ndarray], count: int):
+    """The batches, checked to be uint8 digits adding up to ``count``."""
+    seen = 0
+    for batch in batches:
+        batch = np.asarray(batch)
+        if batch.dtype != np.uint8 or batch.shape[1:] != (SIDE, SIDE):
+            raise ValueError(f"expected uint8 digits of shape (k, {SIDE}, {SIDE}), found {batch.dtype} {batch.shape}")
+        seen += len(batch)
+        if seen > count:
+            raise ValueError(f"more digits than the {count} announced")
+        yield batch
+    if seen != count:
+        raise ValueError(f"{seen} digits written, {count} announced")
+
+
+def _write_npy(batches, count: int, f, names) -> None:
+    """An (N, 28, 28) uint8 .npy: the header for ``count`` digits, then each batch as it comes."""
+    np.lib.format.write_array_header_1_0(f, dict(descr="|u1", fortran_order=False, shape=(count, SIDE, SIDE)))
+    for batch in _checked(batches, count):
+        f.write(np.ascontiguousarray(batch).tobytes())
+
+
+def _write_png(batches, count: int, f, names) -> None:
+    """One digit as a 28 x 28 PNG, several as a grid (bounded by MAX_GRID_DIGITS, checked before)."""
     from PIL import Image
 
-    kind = kind_of(path)
-    if kind == "npy":
-        buf = io.BytesIO()
-        np.save(buf, images)
-        with atomic_output(path, force) as tmp:
-            tmp.write_bytes(buf.getvalue())
-    elif kind == "png":
-        picture = images[0] if len(images) == 1 else grid(images)
-        with atomic_output(path, force) as tmp:
-            Image.fromarray(picture, mode="L").save(tmp, format="PNG")
-    else:
-        width = len(str(len(images) - 1))
-        with atomic_output(path, force, directory=True) as tmp:
-            for i, img in enumerate(images):
-                stem = names[i] if names else f"digit-{i:0{width}d}"
-                Image.fromarray(img, mode="L").save(tmp / f"{stem}{PNG}", format="PNG")
-    return kind
+    images = np.concatenate(list(_checked(batches, count)))
+    picture = images[0] if count == 1 else grid(images)
+    buf = io.BytesIO()
+    Image.fromarray(picture, mode="L").save(buf, format="PNG")
+    f.write(buf.getvalue())
+
+
+def _write_folder(batches, count: int, folder: Path, names) -> None:
+    """One PNG per digit, ``digit-0007.png`` (zero-padded to sort) or ``NAME.png``."""
+    from PIL import Image
+
+    width = len(str(count - 1))
+    i = 0
+    for batch in _checked(batches, count):
+        for img in batch:
+            stem = names[i] if names else f"digit-{i:0{width}d}"
+            Image.fromarray(img, mode="L").save(folder / f"{stem}{PNG}", format="PNG")
+            i += 1

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from mnistzip import container, data
+from mnistzip import data as data_module
 from mnistzip.errors import ExitStatus, ModelError
+
+
+MNISTZIP = [sys.executable, "-m", "mnistzip"]
 
 
 def error_line(result) -> str:
@@ -82,7 +89,8 @@ def test_compress_refuses_to_overwrite(cli, tiny_model):
          "missing.png: no such file, directory or MNIST reference (e.g. mnist:test:7)"),
         (["missing.png"], ExitStatus.BAD_INPUT,  # no -o: the missing input is still what is wrong
          "missing.png: no such file, directory or MNIST reference (e.g. mnist:test:7)"),
-        (["mnist:test:0", "mnist:test:1"], ExitStatus.BAD_INPUT, "give the output file with -o OUT.mz"),
+        (["mnist:test:0", "mnist:test:1"], ExitStatus.BAD_INPUT,
+         "give the output file with -o OUT.mz (or -o - for standard output)"),
         (["mnist:test:0", "-o", "nodir/x.mz"], ExitStatus.OUTPUT, "nodir/x.mz: directory nodir does not exist"),
     ],
 )
@@ -96,7 +104,7 @@ def test_compress_non_image(cli):
     open("notes.png", "w").write("not a picture")
     r = cli("compress", "notes.png", "-o", "x.mz")
     assert r.exit_code == ExitStatus.BAD_INPUT
-    assert error_line(r) == "mnistzip: error: notes.png: not an image Pillow can read"
+    assert error_line(r) == "mnistzip: error: notes.png: not a PNG, JPEG, WebP, BMP, GIF or TIFF image"
     assert not __import__("os").path.exists("x.mz")
 
 
@@ -320,7 +328,7 @@ def test_train_tiny_then_refuse_existing(cli):
     assert card["recipe"]["width"] == 64 and card["family"] == "mae/logistic/L50/W64/constant/e1"
     r = cli(*args)
     assert r.exit_code == ExitStatus.OUTPUT
-    assert error_line(r) == "mnistzip: error: m already exists; pass --force to replace it"
+    assert error_line(r) == "mnistzip: error: m already exists; pass --force to overwrite it"
 
 
 @pytest.mark.parametrize("option, value, message", [
@@ -347,7 +355,7 @@ def test_every_command_has_help(cli, command):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["compress", "mnist:test:0", "--bogus"], "No such option: --bogus (see 'root compress --help')"),
+        (["compress", "mnist:test:0", "--zzz"], "No such option: --zzz (see 'root compress --help')"),
         (["compress"], "Missing argument 'inputs' (see 'root compress --help')"),
         (["compres", "x"], "No such command 'compres'. Did you mean 'compress', 'decompress'? (see 'root --help')"),
     ],
@@ -418,3 +426,199 @@ def test_ctrl_c_while_the_command_line_is_parsed_is_reported(cli, monkeypatch):
     r = cli("models")
     assert r.exit_code == ExitStatus.INTERRUPTED
     assert error_line(r) == "mnistzip: error: interrupted"
+
+
+# --------------------------------------------------------------------------- files are safe
+
+
+@pytest.mark.parametrize("absolute", [False, True])
+def test_force_never_deletes_a_folder(cli, tiny_model, in_tmp, absolute):
+    """`decompress d.mz -o SOMEDIR --force` deleted the folder and put one PNG in its place."""
+    assert cli("compress", "mnist:test:0", "-o", "d.mz", "-m", tiny_model).exit_code == 0
+    Path("mine").mkdir()
+    Path("mine/notes.txt").write_text("precious")
+    target = in_tmp if absolute else Path("mine")  # the current directory itself, by absolute path
+    r = cli("decompress", "d.mz", "-o", target, "--force", "-m", tiny_model)
+    assert r.exit_code == ExitStatus.OUTPUT
+    assert error_line(r) == (
+        f"mnistzip: error: {target} is a folder; mnistzip never replaces a folder (remove it or choose another name)"
+    )
+    assert Path("mine/notes.txt").read_text() == "precious" and Path("d.mz").exists()
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["d.mz", "mine"]
+
+
+def test_an_output_that_is_its_own_input_is_refused(cli, tiny_model):
+    """`compress d.png -o d.png --force` replaced the digit with the archive."""
+    Image.fromarray(data.load_mnist("test")[0]).save("d.png")
+    before = Path("d.png").read_bytes()
+    r = cli("compress", "d.png", "-o", "d.png", "--force", "-m", tiny_model)
+    assert r.exit_code == ExitStatus.OUTPUT
+    assert error_line(r) == "mnistzip: error: d.png is also an input; mnistzip never writes over its input (choose another output)"
+    Path("digits").mkdir()
+    Path("digits/link.png").symlink_to(Path("d.png").resolve())  # found inside an input folder, through a link
+    r = cli("compress", "digits", "-o", "d.png", "--force", "-m", tiny_model)
+    assert r.exit_code == ExitStatus.OUTPUT and "d.png is also an input" in error_line(r)
+    assert Path("d.png").read_bytes() == before
+
+
+def test_an_archive_named_png_is_not_overwritten_by_its_own_output(cli, tiny_model):
+    """`decompress x.png --force`, x.png being an .mz file, replaced the archive with its digits."""
+    assert cli("compress", "mnist:test:0", "-o", "x.png", "-m", tiny_model).exit_code == 0
+    before = Path("x.png").read_bytes()
+    r = cli("decompress", "x.png", "--force", "-m", tiny_model)
+    assert r.exit_code == ExitStatus.OUTPUT
+    assert error_line(r) == "mnistzip: error: x.png is also an input; mnistzip never writes over its input (choose another output)"
+    assert Path("x.png").read_bytes() == before
+
+
+def test_a_grid_too_large_is_refused_from_the_header_alone(cli, tiny_codec, tiny_model):
+    from mnistzip import fuzz
+
+    Path("big.mz").write_bytes(fuzz.with_crc(b"\x89Z\x01" + bytes.fromhex(tiny_codec.id) + b"\x80\x80\x40" + bytes(9000)))
+    r = cli("decompress", "big.mz", "-o", "grid.png", "-m", tiny_model)
+    assert r.exit_code == ExitStatus.OUTPUT
+    assert error_line(r) == ("mnistzip: error: grid.png: 1,048,576 digits are too many for one grid PNG (at most "
+                             "65,536); write a folder or an .npy file")
+
+
+def test_folder_inputs_are_read_recursively_and_listed_with_v(cli, tiny_model):
+    test = data.load_mnist("test")
+    for i, name in enumerate(["b.png", "a/2.png", "a/1.png", "a/sub/0.png"]):
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(test[i]).save(name)
+    Path("scans").mkdir()
+    for name in ["b.png", "a"]:
+        Path(name).rename(Path("scans") / name)
+    r = cli("compress", "scans", "-o", "s.mz", "-v", "-m", tiny_model)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[:4] == ["0 → scans/a/1.png", "1 → scans/a/2.png", "2 → scans/a/sub/0.png",
+                                         "3 → scans/b.png"]
+    assert container.read("s.mz").count == 4
+
+
+def test_standard_streams_in_a_pipe(tmp_path, tiny_model):
+    """decompress -o - | compress - -o - | info -: the .mz bytes and a PNG travel through pipes."""
+    run = dict(cwd=tmp_path, capture_output=True)
+    made = subprocess.run([*MNISTZIP, "compress", "mnist:test:3", "-o", "-", "-m", str(tiny_model)], **run)
+    assert made.returncode == 0 and made.stdout.startswith(b"\x89Z") and made.stderr == b""
+    png = subprocess.run([*MNISTZIP, "decompress", "-", "-o", "-", "-m", str(tiny_model)], input=made.stdout, **run)
+    assert png.returncode == 0 and png.stdout.startswith(b"\x89PNG"), png.stderr
+    again = subprocess.run([*MNISTZIP, "compress", "-", "-m", str(tiny_model)], input=png.stdout, **run)
+    assert again.returncode == 0 and again.stdout.startswith(b"\x89Z")
+    info = subprocess.run([*MNISTZIP, "info", "-", "--json"], input=again.stdout, **run)
+    assert json.loads(info.stdout)["digits"] == 1 and sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`mnistzip train --help | head` ended with 'internal error: BrokenPipeError'."""
+    proc = subprocess.Popen([*MNISTZIP, "train", "--help"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before anything is written
+    assert proc.wait(timeout=60) == ExitStatus.CLOSED_PIPE
+    assert proc.stderr.read() == b""
+
+
+@pytest.mark.parametrize("command", ["compress", "decompress", "sample", "train", "eval", "models", "info"])
+def test_help_text_is_shown_as_written(cli, command):
+    """Rich turned ':train:' in 'mnist:train:0-99' into an emoji."""
+    import inspect
+
+    from mnistzip import cli as cli_module
+
+    r = cli(command, "--help")
+    source = inspect.getsource(getattr(cli_module, {"eval": "evaluate"}.get(command, command)))
+    for token in re.findall(r"[a-z]+:[a-z]+:[0-9-]+", source):
+        assert token in r.stdout
+    assert not re.search("[\U0001F300-\U0001FAFF]", r.stdout)
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["train", "--lmbda", "nan"], "must be a finite number, not nan"),
+    (["train", "--lmbda", "300", "--lmbda", "inf"], "must be a finite number, not inf"),
+    (["train", "--lr", "inf"], "must be a finite number, not inf"),
+    (["train", "--lr", "nan"], "Input should be greater than or equal to 0"),  # NaN fails the range check first
+    (["compress", "mnist:test:0", "-o", "x.mz", "--refine-lmbda", "inf"], "must be a finite number, not inf"),
+    (["sample", "--seed", "-1"], "Input should be greater than or equal to 0"),
+])
+def test_numbers_out_of_range_are_usage_errors(cli, args, reason):
+    """`train --lmbda nan` trained, `--lmbda inf` ended in 'internal error', so did `sample --seed -1`."""
+    r = cli(*args)
+    option = next(a for a in reversed(args) if a.startswith("--"))
+    assert r.exit_code == ExitStatus.USAGE
+    assert error_line(r) == f"mnistzip: error: Invalid value for '{option}': {reason} (see 'root {args[0]} --help')"
+
+
+# --------------------------------------------------------------------------- any option value
+
+
+ODD_TEXT = ["-", "", "0", "-1", "nan", "inf", "-inf", "1e400", "99999999999999999999", "x.mz", "x.png", "x.npy",
+            "dir/", "/dev/null", "mnist:test:0", ":train:", "q1", "λ", "a\nb", "--force"]
+ODD_VALUES = st.one_of(st.sampled_from(ODD_TEXT), st.integers(-2**70, 2**70).map(str),
+                       st.floats(allow_nan=True, allow_infinity=True).map(repr), st.text(max_size=8))
+OPTIONS = {  # every option of every command that takes a value
+    "compress": ["--output", "--model", "--quality", "--data-dir", "--refine-lmbda"],
+    "decompress": ["--output", "--format", "--model"],
+    "sample": ["-n", "--seed", "--output", "--format", "--model", "--quality"],
+    "eval": ["--model", "--split", "--limit", "--codecs", "--reference", "--plot", "--grid", "--skip", "--json",
+             "--data-dir"],
+    "train": ["--lmbda", "--latent-dims", "--width", "--epochs", "--batch-size", "--lr", "--lr-schedule",
+              "--distortion", "--prior", "--quantization", "--decoder-epochs", "--synthesis", "--preset", "--seed",
+              "--output", "--data-dir", "--train-limit", "--test-limit", "--steps-per-epoch"],
+    "info": [],
+}
+INPUTS = {"compress": ["d.mz", "mnist:test:0", "missing.mz", ".", "-"], "decompress": ["d.mz", "missing.mz", ".", "-"],
+          "info": ["d.mz", "missing.mz", ".", "-"]}
+
+
+def odd_command_line(data, command: str, model: str | None) -> list[str]:
+    """``command`` with up to three of its options set to odd values, and ``model`` unless the model is one of them."""
+    chosen = data.draw(st.lists(st.sampled_from(OPTIONS[command]), unique=True, max_size=3)) if OPTIONS[command] else []
+    args = [command]
+    if command in INPUTS:
+        args.append(data.draw(st.sampled_from(INPUTS[command])))
+    for option in chosen:
+        args += [option, data.draw(ODD_VALUES)]
+    if model and "--model" not in chosen:
+        args += ["--model", model]
+    return args
+
+
+def assert_documented_failure(r, args):
+    assert r.exit_code in set(ExitStatus) - {ExitStatus.ERROR}, (args, r.output)
+    assert "Traceback" not in r.output and "internal error" not in r.output, (args, r.output)
+    if r.exit_code:
+        assert len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_any_option_value_is_one_line_and_a_documented_status(cli, tiny_codec, mnist_dir, monkeypatch, data):
+    """No value reachable from the command line ends in 'internal error' (exit 1) or a traceback; a missing model
+    keeps each run quick (every option is checked before a model loads)."""
+    container.write("d.mz", tiny_codec.compress(data_module.load_mnist("test", mnist_dir)[:2]), force=True)
+    Path("no-mnist").mkdir(exist_ok=True)
+    monkeypatch.setenv("MNISTZIP_DATA_DIR", "no-mnist")  # training stops there, after every option was checked
+    command = data.draw(st.sampled_from(sorted(OPTIONS)))
+    args = odd_command_line(data, command, None if command in ("info", "train") else "no-such-model")
+    assert_documented_failure(cli(*args), args)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_any_option_value_with_a_real_model(cli, tiny_model, tiny_codec, monkeypatch, data):
+    """The same with a model that loads: the values used after loading (quality, seed, λ, output) are reached.
+    The model is loaded once (reading a SavedModel takes seconds), the rest of each command runs as it is."""
+    from mnistzip.codec import Codec
+
+    load = Codec.load.__func__
+
+    def loaded_once(cls, path, verify=True, quality=None):
+        if Path(path).resolve() == tiny_model.resolve():
+            return tiny_codec.with_quality(tiny_codec.quality if quality is None else quality)
+        return load(cls, path, verify, quality)
+
+    monkeypatch.setattr(Codec, "load", classmethod(loaded_once))
+    container.write("d.mz", tiny_codec.compress(data_module.load_mnist("test")[:2]), force=True)
+    command = data.draw(st.sampled_from(["compress", "decompress", "sample"]))
+    args = odd_command_line(data, command, str(tiny_model))
+    assert_documented_failure(cli(*args), args)
