@@ -21,6 +21,7 @@ from .errors import BadMzFile, InputError, ModelError, UnknownModel
 SIDE = 28
 SAMPLE_BYTES_PER_DIGIT = 16  # random bytes fed to the decoder per generated digit
 SYNTHESIS_BATCH = 4096  # digits per decoder call: bounds memory whatever the count
+ONE_SHOT_DIGITS = 16384  # decoded in one call up to this count (a conditional model's takes ~10 KB a digit)
 DECODE_SECONDS = 2.0  # range decoding of honest files runs at > 10,000 digits/s; garbage may not end
 DECODE_DIGITS_PER_SECOND = 2000
 OVERFLOW_WIDTH = 4  # bits per chunk of TFC's escape code for values outside a table (its default)
@@ -241,7 +242,14 @@ class Codec:
                 progress(0.5 + 0.5 * min(count, i + SYNTHESIS_BATCH) / count)
 
     def decode_latents(self, payload: bytes, count: int, progress=None) -> np.ndarray:
-        """One range-coded string holding ``count`` digits → their quantised latents (N, latent_dims)."""
+        """One range-coded string holding ``count`` digits → their quantised latents (N, latent_dims).
+
+        Up to ``ONE_SHOT_DIGITS`` digits, the model's own decoder runs in one
+        call; a larger archive is decoded a chunk of digits at a time
+        (``chunked``: the same latents, bounded memory, ``progress`` reported).
+        Either runs under a deadline on progress: TFC's decoder can spin on a
+        crafted stream, and the stream is then reported as corrupt.
+        """
         import tensorflow as tf
 
         if not 1 <= count <= MAX_DIGITS:
@@ -249,17 +257,37 @@ class Codec:
         need = self.min_payload_bytes(count)
         if len(payload) < need:
             raise BadMzFile(f"payload too short: {count} digits need at least {need} bytes, found {len(payload)}")
-        self._warm_up_decoder()
-        limit = DECODE_SECONDS + count / DECODE_DIGITS_PER_SECOND
+        if count <= ONE_SHOT_DIGITS:
+            self._warm_up_decoder()
+            limit = DECODE_SECONDS + count / DECODE_DIGITS_PER_SECOND
+            string, n = tf.constant(payload), tf.constant(count, tf.int32)
+            work = lambda report, stop: self._module.decompress_latents(string, n, *self._q).numpy()  # noqa: E731
+        else:
+            from . import chunked
+
+            self._warm_up_chunked()
+            limit = DECODE_SECONDS + chunked.CHUNK / DECODE_DIGITS_PER_SECOND  # per chunk, not per file
+            work = lambda report, stop: chunked.decode_latents(self, payload, count, report, stop)  # noqa: E731
         try:
-            latents = _with_deadline(
-                lambda: self._module.decompress_latents(tf.constant(payload), tf.constant(count, tf.int32), *self._q), limit
-            )
-        except tf.errors.OpError:
+            return _watched(work, limit, progress)
+        except (tf.errors.OpError, ValueError):
             raise BadMzFile("payload does not decode: the range-coded stream is corrupt") from None
         except TimeoutError:
             raise BadMzFile(f"payload does not decode in {limit:.1f} s: the range-coded stream is corrupt") from None
-        return latents.numpy()
+
+    def _warm_up_chunked(self) -> None:
+        """Trace the chunked decoder's step before any deadline starts (see :meth:`_warm_up_decoder`)."""
+        import tensorflow as tf
+
+        from . import chunked
+
+        if self.__dict__.get("_chunked_warm"):
+            return
+        try:
+            chunked.decode_latents(self, b"", chunked.PACKET)
+        except (tf.errors.OpError, ValueError):
+            pass  # the sanity check fails on an empty stream; the step is traced all the same
+        self._chunked_warm = True
 
     def _warm_up_decoder(self) -> None:
         """Run the decoding graph once on an empty stream before any deadline starts.
@@ -422,28 +450,42 @@ class Codec:
         return latents.astype(np.float32)
 
 
-def _with_deadline(work, seconds: float):
-    """Run ``work()`` and return its result, or raise TimeoutError after ``seconds``.
+def _watched(work, seconds: float, progress=None):
+    """Run ``work(report, should_stop)`` and return its result, or raise TimeoutError once ``seconds`` pass
+    without it finishing or calling ``report(fraction)`` (which also goes on to ``progress``).
 
     TFC's range decoder can spin for minutes on some crafted payloads (found by
     benchmarks/robustness.py); it cannot be interrupted, so it runs in a daemon
-    thread that is abandoned when the deadline passes.
+    thread that is abandoned when the deadline passes, told to stop at its next
+    ``should_stop()`` check if it ever gets there.
     """
     import threading
+    import time
 
     outcome: dict = {}
+    last = [time.monotonic()]
+    cancel = threading.Event()
+
+    def report(fraction: float) -> None:
+        last[0] = time.monotonic()
+        if progress is not None:
+            progress(fraction)
 
     def target():
         try:
-            outcome["value"] = work()
+            outcome["value"] = work(report, cancel.is_set)
         except BaseException as e:  # handed to the caller below
             outcome["error"] = e
 
     worker = threading.Thread(target=target, daemon=True, name="mnistzip-decode")
     worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise TimeoutError(f"decoding took longer than {seconds:.1f} s")
+    while True:
+        worker.join(max(0.0, last[0] + seconds - time.monotonic()))
+        if not worker.is_alive():
+            break
+        if time.monotonic() - last[0] >= seconds:
+            cancel.set()
+            raise TimeoutError(f"no progress in {seconds:.1f} s")
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]

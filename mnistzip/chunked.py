@@ -1,0 +1,163 @@
+"""Range decoding of large archives a chunk of digits at a time: bounded memory, with progress.
+
+A model's exported ``decompress_latents`` decodes a whole stream in one call.
+For the conditional prior that runs the masked network over every digit at
+each of the L dimensions, so memory grows like ``count x 256 x 8`` bytes per
+activation: a crafted file claiming 2^20 digits decoded at 11 GB. Here the
+same stream is decoded with TFC's decoder handle, in TF eager, ``CHUNK`` rows
+at a time; memory is the decoded latents (``count x L x 8`` bytes, 256 MiB at
+2^20 x 32) plus one chunk's activations.
+
+The result is bit-identical to the one-shot decode (checked for every shipped
+model on the test split, and by ``tests/test_codec.py``), because it runs the
+same TF kernels in the same order on the same rows, with two cares:
+
+* chunks are multiples of 16 rows: Eigen evaluates element-wise float64 ops
+  (log, exp) in SIMD packets and a ragged tail with scalar code, which
+  differs in the last bit; aligned chunks leave the same rows to the scalar
+  path as the one-shot graph does (the last ``count % 16``);
+* no chunk is a single row unless the whole file is: TF's float64 MatMul takes
+  a matrix-vector path for one row, which differs in the last bit.
+
+* factorized prior: the stream is digit-major; ``entropy_decode_channel`` on
+  ``[k, L]`` slices, then ``+ cdf_offset`` and the quantisation offset, as
+  TFC's ``ContinuousBatchedEntropyModel.decompress`` does;
+* conditional prior: the stream is dimension-major (see ``conditional``); for
+  each dimension, each chunk of rows runs the network on its decoded latents,
+  picks the table of that dimension and decodes the chunk's symbols.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+CHUNK = 4096  # rows per step: a chunk's activations stay a few MB
+PACKET = 16  # Eigen's float64 SIMD packet rows (see the module docstring)
+
+
+class Cancelled(Exception):
+    """Raised between chunks when the caller's ``should_stop()`` says so (a deadline passed)."""
+
+
+def decode_latents(codec, payload: bytes, count: int, progress=None, should_stop=None) -> np.ndarray:
+    """One range-coded string holding ``count`` digits → their quantised latents (count, L) float32.
+
+    Exactly what ``codec._module.decompress_latents`` returns. ``progress(fraction)``
+    is called after every chunk; ``should_stop()`` is polled between chunks
+    (then :class:`Cancelled`). Raises ``tf.errors.OpError`` from the decoder
+    ops and ``ValueError`` when the stream fails TFC's sanity check.
+    """
+    import tensorflow as tf
+    import tensorflow_compression as tfc
+
+    cdf, cdf_offset = codec._module.tables(*codec._q)
+    handle = tfc.create_range_decoder(tf.constant(payload), cdf)
+    decode = _decode_conditional if codec.conditional else _decode_factorized
+    latents, handle = decode(codec, handle, cdf_offset.numpy().astype(np.int32), count, progress, should_stop)
+    if not bool(tfc.entropy_decode_finalize(handle)):
+        raise ValueError("sanity check failed")
+    return latents
+
+
+def row_ranges(count: int, chunk: int | None = None) -> list[tuple[int, int]]:
+    """Row ranges of at most ``chunk`` rows (default CHUNK; a multiple of PACKET), none of one row unless ``count`` is 1."""
+    chunk = CHUNK if chunk is None else chunk
+    chunk -= chunk % PACKET
+    bounds = list(range(0, count, chunk)) + [count]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        bounds[-2] -= PACKET  # the last chunk gets 17 rows
+        if bounds[-2] == bounds[-3]:
+            del bounds[-2]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _stop(should_stop) -> None:
+    if should_stop is not None and should_stop():
+        raise Cancelled("decoding cancelled")
+
+
+def _decode_factorized(codec, handle, cdf_offset, count, progress, should_stop):
+    """A digit-major stream → (latents, the decoder handle after them)."""
+    import tensorflow as tf
+    import tensorflow_compression as tfc
+
+    dims = codec.latent_dims
+    offset = codec._offset.astype(np.float32)  # quantize(0): the quantisation offset, exactly
+    out = np.empty((count, dims), np.float32)
+    for start, stop in row_ranges(count):
+        _stop(should_stop)
+        handle, symbols = tfc.entropy_decode_channel(handle, tf.constant([stop - start, dims], tf.int32), tf.int32)
+        out[start:stop] = (symbols.numpy() + cdf_offset).astype(np.float32) + offset  # TFC's order of operations
+        if progress is not None:
+            progress(stop / count)
+    return out, handle
+
+
+def _decode_conditional(codec, handle, cdf_offset, count, progress, should_stop):
+    """A dimension-major stream, a dimension at a time, each in chunks of rows → (latents, the handle after them)."""
+    import tensorflow as tf
+
+    step = _conditional_step(codec, cdf_offset)
+    dims = codec.latent_dims
+    y_hat = np.zeros((count, dims), np.float64)
+    ranges = row_ranges(count)
+    done, steps = 0, dims * len(ranges)
+    for d in range(dims):
+        column = tf.constant(d, tf.int32)
+        for start, stop in ranges:
+            _stop(should_stop)
+            handle, decoded = step(handle, y_hat[start:stop], column)
+            y_hat[start:stop, d] = decoded.numpy()
+            done += 1
+            if progress is not None:
+                progress(done / steps)
+    out = np.empty((count, dims), np.float32)
+    for start in range(0, count, 65536):  # float64 → float32 (round to nearest, as tf.cast) without a full copy
+        out[start : start + 65536] = y_hat[start : start + 65536]
+    return out, handle
+
+
+def _conditional_step(codec, cdf_offset):
+    """The traced step (once per loaded model and level): (handle, rows' latents, d) → (handle, their column d).
+
+    It mirrors ``ConditionalExportedCodec._parameters`` → ``conditional.parameters``
+    → ``MaskedAutoregressive.call`` op for op, in float64, then decodes the
+    chunk's symbols with the table each row's scale selects.
+    """
+    cache = codec.__dict__.setdefault("_chunked_steps", {})
+    if codec.quality in cache:
+        return cache[codec.quality]
+    import tensorflow as tf
+    import tensorflow_compression as tfc
+
+    from . import conditional
+
+    module, dims = codec._module, codec.latent_dims
+    net = getattr(module, "conditional_net", None)
+    if net is None or not all(hasattr(net, w) for w in ("w1", "w2", "w3", "b1", "b2", "b3")):
+        raise NotImplementedError(f"{codec.name}: the model does not expose its conditional network")
+    q = int(codec._q[0]) if codec._q else 0
+    f64 = tf.float64
+    masks = conditional.MaskedAutoregressive._masks(SimpleNamespace(latent_dims=dims))
+    w1, w2, w3 = (tf.cast(w, f64) * tf.cast(m, f64) for w, m in zip((net.w1, net.w2, net.w3), masks))
+    b1, b2, b3 = (tf.cast(b, f64) for b in (net.b1, net.b2, net.b3))
+    gains_row = tf.cast(module.gains[q], f64)
+    offsets = tf.constant(cdf_offset)
+
+    def step(handle, y_hat, d):
+        gains = tf.broadcast_to(gains_row, tf.shape(y_hat))
+        quality = tf.fill([tf.shape(y_hat)[0]], q)
+        h = tf.nn.leaky_relu((y_hat / gains) @ w1 + tf.gather(b1, quality))
+        h = tf.nn.leaky_relu(h @ w2 + b2)
+        out = h @ w3 + tf.gather(b3, quality)
+        loc = gains * out[:, :dims]
+        scale = tfc.lower_bound(gains * tf.exp(out[:, dims:]), conditional.SCALE_MIN)
+        index = conditional.table_index(scale[:, d])
+        handle, symbols = tfc.entropy_decode_index(handle, index, tf.shape(index), tf.int32)
+        return handle, tf.cast(symbols + tf.gather(offsets, index), f64) + loc[:, d]
+
+    spec = [tf.TensorSpec([], tf.variant), tf.TensorSpec([None, dims], f64), tf.TensorSpec([], tf.int32)]
+    cache[codec.quality] = tf.function(step, input_signature=spec)
+    return cache[codec.quality]
