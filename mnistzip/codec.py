@@ -308,13 +308,27 @@ class Codec:
         self._module._mnistzip_warm = True
 
     def min_payload_bytes(self, count: int) -> int:
-        """A lower bound on the payload of ``count`` digits: each symbol costs at least -log2 of its
-        most probable value. A header claiming more digits than its payload can hold is refused
-        before anything is decoded or allocated."""
+        """A lower bound on the payload of ``count`` digits, so that a header claiming more digits than
+        its payload can hold is refused before anything is decoded or allocated (see :attr:`min_digit_bits`)."""
+        return max(0, int(np.floor(count * self.min_digit_bits / 8)) - 2)
+
+    @functools.cached_property
+    def min_digit_bits(self) -> float:
+        """The fewest bits any digit can cost: each symbol costs at least -log2 of its table's most probable value.
+
+        Factorized: dimension ``d`` has its own table, so the bound is the sum
+        of their minima. Conditional: a dimension's table depends on the
+        dimensions before it, so any table may code it, except the first
+        dimension's, whose prediction sees no input: its table is known (taken
+        with its neighbours, against a last-bit difference in the scale).
+        """
         per_table = self._symbol_costs[0].min(axis=1)
-        # Factorized: a table per dimension. Conditional: any table may code any dimension.
-        min_bits = float(per_table.min() * self.latent_dims if self.conditional else per_table.sum())
-        return max(0, int(np.floor(count * min_bits / 8)) - 2)
+        if not self.conditional:
+            return float(per_table.sum())
+        _, index = self._module.predict(np.zeros((1, self.latent_dims), np.float32), *self._q)
+        first = int(index.numpy()[0, 0])
+        nearby = per_table[max(0, first - 1) : first + 2]
+        return float(nearby.min() + per_table.min() * (self.latent_dims - 1))
 
     def encode_latents(self, latents: np.ndarray) -> bytes:
         """Quantised latents (N, latent_dims) → one range-coded string."""
