@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import random
 import resource
+import shutil
 import struct
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -101,6 +104,108 @@ def cli_runs(files: list[bytes], count: int) -> dict:
             tracebacks += "Traceback" in err
             multi_line += len(err.strip().splitlines()) > 1
     return dict(cli_runs=count, unexpected_exit=bad_exit, tracebacks=tracebacks, multi_line_errors=multi_line)
+
+
+def tiled_file(codec, count: int) -> bytes:
+    """A valid .mz of ``count`` digits (the test split repeated), coded without ``count``-sized activations.
+
+    Each digit's symbols (and, for a conditional prior, table indices) depend on
+    that digit alone, so they are computed once for the 10,000 test digits, tiled,
+    and range-coded in one stream with TFC's ops: what ``codec.compress`` of the
+    tiled digits writes (checked on the first 10,000).
+    """
+    import tensorflow as tf
+    import tensorflow_compression as tfc
+
+    from mnistzip import conditional
+
+    digits = data.load_mnist("test")
+    cdf, cdf_offset = codec._module.tables(*codec._q)
+    y = codec.quantize(codec.latents(digits))
+    reps = -(-count // len(digits))
+
+    def encode(n):
+        if codec.conditional:
+            _, index, symbols = (t.numpy() for t in codec._module.conditionals(y, *codec._q))
+            index, symbols = np.tile(index, (reps, 1))[:n], np.tile(symbols, (reps, 1))[:n]
+            tables = SimpleNamespace(cdf=cdf, cdf_offset=cdf_offset)
+            return conditional.encode(tables, tf.constant(symbols), tf.constant(index), per_digit=False).numpy()
+        symbols = np.tile(codec.symbols(y).astype(np.int32) - cdf_offset.numpy(), (reps, 1))[:n]
+        handle = tfc.create_range_encoder([], cdf)
+        return tfc.entropy_encode_finalize(tfc.entropy_encode_channel(handle, tf.constant(symbols))).numpy()
+
+    assert encode(len(digits)) == codec.compress(digits).payload
+    return container.dumps(container.MzFile(codec.id, count, encode(count)))
+
+
+# A small Python that starts mnistzip and reports its peak RSS: a child forked straight from this process
+# would count this process's own RSS at the fork in its peak (Linux keeps the high-water mark across exec).
+MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)")
+
+
+def measured_run(args: list[str], cwd: Path) -> dict:
+    """One mnistzip process: exit status, last stderr line, wall seconds, peak RSS (MB)."""
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", MEASURE, sys.executable, "-m", "mnistzip", *args], cwd=cwd,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    *err, peak_kb = proc.stderr.strip().splitlines()
+    return dict(args=" ".join(args), exit=proc.returncode, message=err[-1] if err else "",
+                seconds=time.perf_counter() - started, peak_rss_mb=int(peak_kb) / 1024)
+
+
+def large_counts(count: int, folder_count: int) -> list[dict]:
+    """The largest files the format allows, decoded by the CLI to every kind of output, in fresh processes."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        for label, quality in (("default", None), ("q1", 1)):
+            codec = zoo.load(quality=quality)
+            (t / f"{label}.mz").write_bytes(tiled_file(codec, count))
+            (t / f"{label}-folder.mz").write_bytes(tiled_file(codec, folder_count))
+            garbage = np.random.default_rng(0).bytes(codec.min_payload_bytes(count) + 64)
+            (t / f"{label}-garbage.mz").write_bytes(container.dumps(container.MzFile(codec.id, count, garbage)))
+            crafted = np.random.default_rng(1).bytes(140_000)
+            (t / f"{label}-crafted.mz").write_bytes(container.dumps(container.MzFile(codec.id, count, crafted)))
+            cases = [
+                (f"{label}: {count:,} digits → .npy", ["decompress", f"{label}.mz", "-o", f"{label}.npy"]),
+                (f"{label}: {folder_count:,} digits → folder", ["decompress", f"{label}-folder.mz", "-o", f"{label}-d"]),
+                (f"{label}: {count:,} digits → grid PNG", ["decompress", f"{label}.mz", "-o", f"{label}.png"]),
+                (f"{label}: {count:,} digits of random payload (at the lower bound) → .npy",
+                 ["decompress", f"{label}-garbage.mz", "-o", f"{label}-g.npy"]),
+                (f"{label}: {count:,} digits in a crafted 140 KB file", ["decompress", f"{label}-crafted.mz", "-o",
+                                                                        f"{label}-c.npy"]),
+            ]
+            for name, args in cases:
+                row = dict(case=name, **measured_run(args, t))
+                print(f"  {name}: exit {row['exit']}, {row['seconds']:.1f} s, peak RSS {row['peak_rss_mb']:.0f} MB"
+                      f"{'  ' + row['message'] if row['message'] else ''}", flush=True)
+                rows.append(row)
+                for p in t.glob(f"{label}-d"):
+                    shutil.rmtree(p)
+    return rows
+
+
+def pixel_bombs() -> list[dict]:
+    """Images that cost much to decode for their size, compressed by the CLI in fresh processes."""
+    from PIL import Image
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        Image.new("1", (9400, 9400)).save(t / "pixels.png")
+        photo = np.full((6000, 8000), 230, np.uint8)
+        photo[1500:4500, 3800:4300] = 20  # a dark stroke on paper: a phone photo of a "1"
+        Image.fromarray(photo).convert("RGB").save(t / "photo.jpg", quality=90)
+        Image.fromarray(photo).save(t / "photo.png")
+        for name, file in (("1-bit PNG, 9400x9400, 79 KB", "pixels.png"), ("JPEG photo 8000x6000 (48 MP)", "photo.jpg"),
+                           ("PNG photo 8000x6000 (48 MP)", "photo.png")):
+            row = dict(case=name, bytes=(t / file).stat().st_size,
+                       **measured_run(["compress", file, "-o", f"{file}.mz"], t))
+            print(f"  {name}: exit {row['exit']}, {row['seconds']:.1f} s, peak RSS {row['peak_rss_mb']:.0f} MB"
+                  f"{'  ' + row['message'] if row['message'] else ''}", flush=True)
+            rows.append(row)
+    return rows
 
 
 def bad_inputs_table() -> list[tuple[str, str, int]]:
@@ -190,6 +295,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100_000, help="mutated files to parse and decode in-process")
     parser.add_argument("--cli", type=int, default=300, help="mutated files through the CLI")
     parser.add_argument("--samples", type=int, default=100, help="sample files for the bit-flip run")
+    parser.add_argument("--large", type=int, default=container.MAX_DIGITS, help="digits in the largest files decoded")
+    parser.add_argument("--folder-count", type=int, default=1 << 18, help="digits decoded into a folder of PNGs")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "robustness.md", help="the report to write")
     args = parser.parse_args()
 
     codec = zoo.load()
@@ -206,37 +314,68 @@ def main() -> None:
     c = cli_runs(files, args.cli)
     print(f"CLI runs on mutated files: {c['cli_runs']}, unexpected exit codes: {c['unexpected_exit']}, "
           f"tracebacks: {c['tracebacks']}, multi-line errors: {c['multi_line_errors']}")
+    print("the largest files, decoded by the CLI:")
+    large = large_counts(args.large, args.folder_count)
+    print("pixel bombs, compressed by the CLI:")
+    bombs = pixel_bombs()
+    processes = large + bombs
+    worst = max(processes, key=lambda r: r["peak_rss_mb"])
+    longest = max(processes, key=lambda r: r["seconds"])
+    print(f"processes: peak RSS at most {worst['peak_rss_mb']:.0f} MB ({worst['case']}); "
+          f"longest {longest['seconds']:.0f} s ({longest['case']})")
     rows = bad_inputs_table()
     lines = [
         "# Robustness\n",
         "Reproduce: `MNISTZIP_DATA_DIR=../shared/mnist python benchmarks/robustness.py` "
-        "(figures below from one run on a 2-core CPU, shipped model seed-2000).\n",
+        f"(figures below from one run on a 2-core CPU, shipped model {zoo.DEFAULT_MODEL}).\n",
         "## Figures\n",
         "| measure | result |",
         "|---|---|",
         f"| mutated files parsed and decoded in-process | {f['fuzzed']:,} |",
         f"| uncaught exceptions | {f['uncaught']} |",
-        f"| runs over {HANG_SECONDS:.0f} s | {f['hangs']}, each cut off by the decode deadline and reported (slowest {f['slowest_s'] * 1000:.0f} ms) |",
+        f"| runs over {HANG_SECONDS:.0f} s | {f['hangs']} (slowest {f['slowest_s'] * 1000:.0f} ms) |",
         f"| peak memory (RSS) | {f['peak_rss_mb']:.0f} MB, {f['rss_growth_mb']:.0f} MB growth while fuzzing |",
         f"| reported as errors | {', '.join(f'{k} {v:,}' for k, v in sorted(f['errors'].items()))} |",
         f"| decoded into digits | {f['decoded']:,}: files with a valid checksum (payload changed and the checksum recomputed, or the 1 in 65,536 damage a CRC-16 cannot see) |",
         f"| single-bit flips of {len(files)} files reported as corrupt | {detected:,} / {tried:,} |",
         f"| CLI runs (`info` as a process, `decompress` in-process) | {c['cli_runs']}: {c['unexpected_exit']} unexpected exit codes, "
         f"{c['tracebacks']} tracebacks, {c['multi_line_errors']} multi-line errors |",
+        f"| `mnistzip` processes below (largest files, pixel bombs) | peak RSS at most **{worst['peak_rss_mb']:.0f} MB** "
+        f"({worst['case']}); longest run {longest['seconds']:.0f} s ({longest['case']}) |",
         "",
         "Mutations: bit flips, byte changes, truncations, insertions, deletions, spliced headers, huge digit counts "
         "behind a valid checksum, and payload changes behind a recomputed checksum (so the range decoder itself "
         "meets garbage).",
         "",
+        "## The largest files\n",
+        "Each `mnistzip decompress` is a fresh process; peak RSS is the process's own (TensorFlow alone is about "
+        "600 MB). Valid files repeat the test split's digits; the random payloads are as long as the lower bound "
+        "lets them be (the worst a file can make the decoder do) or the 140 KB of the crafted file first reported.\n",
+        "| case | exit | seconds | peak RSS (MB) | message |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| {r['case']} | {r['exit']} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} | "
+              f"{'`' + r['message'] + '`' if r['message'] else ''} |" for r in large]
+    lines += [
+        "",
+        "## Pixel bombs\n",
+        "| image | bytes | exit | seconds | peak RSS (MB) | message |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {r['case']} | {r['bytes']:,} | {r['exit']} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} | "
+              f"{'`' + r['message'] + '`' if r['message'] else ''} |" for r in bombs]
+    lines += [
+        "",
         "## Bad inputs and the message each gets\n",
         "| input | exit | message |",
         "|---|---|---|",
     ]
-    lines += [f"| {name} | {code} | `{msg}` |" for name, msg, code in rows]
-    lines.append("\nInterruptions (SIGINT, SIGKILL during `compress` of the test split), byte-identical output across "
-                 "processes and two concurrent writers are exercised by `tests/test_robustness.py`.\n")
-    (ROOT / "docs" / "robustness.md").write_text("\n".join(lines))
-    print(f"wrote {ROOT / 'docs' / 'robustness.md'}")
+    lines += [f"| {name} | {int(code)} | `{msg}` |" for name, msg, code in rows]
+    lines.append("\nInterruptions (SIGINT, SIGKILL during `compress` of the test split and during a folder output), "
+                 "byte-identical output across processes, two concurrent writers, pipes and a closed pipe are "
+                 "exercised by `tests/test_robustness.py` and `tests/test_cli.py`.\n")
+    args.out.write_text("\n".join(lines))
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
