@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 from mnistzip import data, zoo  # noqa: E402
 from mnistzip.codec import Codec  # noqa: E402
 from mnistzip.evaluate import measure  # noqa: E402
-from mnistzip.train import PRESETS, TrainConfig, train  # noqa: E402
+from mnistzip.recipe import PRESETS  # noqa: E402
+from mnistzip.train import TrainConfig, train  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
 EXPERIMENTS = {
