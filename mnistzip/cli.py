@@ -555,9 +555,9 @@ def _print_eval(rows: list[dict], bd: dict, reference: str, split: str, n: int) 
         console.print(f"BD-rate of {fam} against {reference}: {text}")
 
 
-def _shown(path) -> str:
-    """How a path is named in messages (- is standard input or output)."""
-    return "standard output" if str(path) == STDIO else str(path)
+def _shown(path, stream: str = "standard output") -> str:
+    """How a path is named in messages: ``-`` is ``stream`` (standard output, or input)."""
+    return stream if str(path) == STDIO else str(path)
 
 
 class _Say:
@@ -624,7 +624,7 @@ def info(
     from . import zoo
 
     mz = container.read(source)
-    source = _shown(source)
+    source = _shown(source, "standard input")
     entry = zoo.by_id(mz.model_id)
     fields = dict(
         file=str(source), version=mz.version, model_id=mz.model_id, model=entry.name if entry else None,

@@ -229,8 +229,13 @@ class Codec:
         return self.decode_batches(mz.payload, mz.count, progress)
 
     def decode(self, payload: bytes, count: int) -> np.ndarray:
-        """One range-coded string holding ``count`` digits → uint8 digits."""
-        return np.concatenate(list(self.decode_batches(payload, count)))
+        """One range-coded string holding ``count`` digits → uint8 digits (filled batch by batch: one copy)."""
+        digits = np.empty((count, SIDE, SIDE), np.uint8)
+        done = 0
+        for batch in self.decode_batches(payload, count):
+            digits[done : done + len(batch)] = batch
+            done += len(batch)
+        return digits
 
     def decode_batches(self, payload: bytes, count: int, progress=None):
         """One range-coded string holding ``count`` digits → uint8 digits, a batch at a time (see

@@ -622,3 +622,10 @@ def test_any_option_value_with_a_real_model(cli, tiny_model, tiny_codec, monkeyp
     command = data.draw(st.sampled_from(["compress", "decompress", "sample"]))
     args = odd_command_line(data, command, str(tiny_model))
     assert_documented_failure(cli(*args), args)
+
+
+def test_info_names_standard_input(tmp_path, tiny_model):
+    made = subprocess.run([*MNISTZIP, "compress", "mnist:test:3", "-o", "-", "-m", str(tiny_model)], cwd=tmp_path,
+                          capture_output=True)
+    info = subprocess.run([*MNISTZIP, "info", "-"], input=made.stdout, cwd=tmp_path, capture_output=True)
+    assert info.stdout.decode().startswith("standard input: mnistzip format version 1, model ")
