@@ -124,3 +124,10 @@ def test_decoder_epochs_keep_every_digits_bits_and_improve_the_digits(tmp_path, 
     assert all(after < before for before, after in zip(trained["distortion"], fine_tuned["distortion"]))
     assert result.meta["family"] == f"vr/mse/{prior}/L8/W64/constant/e1/d1"
     assert [lv["test"]["bits_entropy"] for lv in result.meta["qualities"]] == pytest.approx(trained["rate"], abs=2e-3)
+
+
+def test_training_leaves_stderr_to_the_user(tmp_path, mnist_dir, capfd):
+    """TFC's absl warnings ("Computing quantization offsets using offset heuristic ...") filled stderr during train."""
+    config = TrainConfig(epochs=1, **{**TINY, "prior": "deep", "distortion": "mse"})
+    train(config, tmp_path / "m", mnist_dir)
+    assert "WARNING:absl" not in capfd.readouterr().err
