@@ -629,3 +629,31 @@ def test_info_names_standard_input(tmp_path, tiny_model):
                           capture_output=True)
     info = subprocess.run([*MNISTZIP, "info", "-"], input=made.stdout, cwd=tmp_path, capture_output=True)
     assert info.stdout.decode().startswith("standard input: mnistzip format version 1, model ")
+
+
+def test_a_slow_decode_shows_progress_only_after_a_delay(monkeypatch):
+    from mnistzip import cli as cli_module
+
+    shown = []
+
+    class Bar:
+        def start(self):
+            shown.append("start")
+
+        def add_task(self, description, total):
+            shown.append(description)
+
+        def update(self, task, completed):
+            shown.append(completed)
+
+        def stop(self):
+            shown.append("stop")
+
+    monkeypatch.setattr(cli_module, "_progress", Bar)
+    clock = iter([0.0, 0.5, 2.5, 3.0])
+    monkeypatch.setattr(cli_module.time, "monotonic", lambda: next(clock))
+    with cli_module._DelayedProgress("decoding 9 digits") as progress:
+        progress(0.1)  # at 0.5 s: nothing shown yet
+        progress(0.6)  # at 2.5 s: the bar appears
+        progress(1.0)
+    assert shown == ["start", "decoding 9 digits", 0.6, 1.0, "stop"]
