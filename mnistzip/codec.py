@@ -273,11 +273,17 @@ class Codec:
             self._warm_up_chunked()
             limit = DECODE_SECONDS + chunked.CHUNK / DECODE_DIGITS_PER_SECOND  # per chunk, not per file
             work = lambda report, stop: chunked.decode_latents(self, payload, count, report, stop)  # noqa: E731
+        held = any(t.is_alive() for t in _ABANDONED)
         try:
             return _watched(work, limit, progress)
         except (tf.errors.OpError, ValueError):
             raise BadMzFile("payload does not decode: the range-coded stream is corrupt") from None
         except TimeoutError:
+            if held:  # TensorFlow's threads may be spinning on earlier streams: this one cannot be judged
+                raise BadMzFile(
+                    f"payload does not decode in {limit:.1f} s, while earlier corrupt streams still hold the decoder "
+                    "(TensorFlow cannot stop them): decode it in a new process"
+                ) from None
             raise BadMzFile(f"payload does not decode in {limit:.1f} s: the range-coded stream is corrupt") from None
 
     def _warm_up_chunked(self) -> None:
@@ -469,6 +475,9 @@ class Codec:
         return latents.astype(np.float32)
 
 
+_ABANDONED: list = []  # decoding threads cut off by a deadline: TFC's op cannot be stopped and may spin on
+
+
 def _watched(work, seconds: float, progress=None):
     """Run ``work(report, should_stop)`` and return its result, or raise TimeoutError once ``seconds`` pass
     without it finishing or calling ``report(fraction)`` (which also goes on to ``progress``).
@@ -504,6 +513,7 @@ def _watched(work, seconds: float, progress=None):
             break
         if time.monotonic() - last[0] >= seconds:
             cancel.set()
+            _ABANDONED[:] = [t for t in _ABANDONED if t.is_alive()] + [worker]
             raise TimeoutError(f"no progress in {seconds:.1f} s")
     if "error" in outcome:
         raise outcome["error"]

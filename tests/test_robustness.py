@@ -308,3 +308,25 @@ def test_a_killed_folder_output_is_cleaned_up_by_the_next_run(tmp_path, tiny_mod
     r = _run(["decompress", "all.mz", "-o", "digits", "-m", tiny_model], tmp_path)
     assert r.returncode == 0, r.stderr
     assert not list(tmp_path.glob(".digits.*")) and len(os.listdir(tmp_path / "digits")) == 10000
+
+
+def test_a_decoder_held_by_spinning_streams_says_so(tmp_path):
+    """TFC's decoder cannot be stopped: after two spinning streams its threads are held, and a good file then
+    timed out as 'corrupt'. In one process (the library's use, not the CLI's) the error now says what happened."""
+    code = (
+        "from mnistzip import container, zoo\n"
+        "from mnistzip.errors import BadMzFile\n"
+        f"spin = container.read({str(Path(__file__).parent / 'data' / 'decoder-spin.mz')!r})\n"
+        f"good = container.read({str(Path(__file__).parent / 'data' / 'seed-2000-three.mz')!r})\n"
+        "codec = zoo.for_file(spin.model_id, None)\n"
+        "for mz in (good, spin, spin, good):\n"
+        "    try:\n"
+        "        codec.decompress(mz); print('ok')\n"
+        "    except BadMzFile as e:\n"
+        "        print(e)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    lines = r.stdout.splitlines()
+    assert lines[:2] == ["ok", "payload does not decode in 2.1 s: the range-coded stream is corrupt"], r.stderr
+    assert all(line.endswith("still hold the decoder (TensorFlow cannot stop them): decode it in a new process")
+               for line in lines[2:] if line != "ok") and len(lines) == 4
