@@ -7,6 +7,7 @@ TensorFlow is imported only by the commands that run a model, so ``--help``,
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -62,16 +63,21 @@ class _CtrlC:
     @classmethod
     @contextlib.contextmanager
     def watched(cls):
-        """Watch SIGINT where Python's own handler is (not where it is ignored), and put that handler back."""
+        """Watch SIGINT where Python's own handler is (not where it is ignored), and SIGTERM where it would
+        kill the process, as Ctrl-C: temporaries are removed either way. Put the handlers back after."""
         cls.received = False
-        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-            yield
-            return
-        signal.signal(signal.SIGINT, cls.handler)
+        watched = {}
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            watched[signal.SIGINT] = signal.default_int_handler
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            watched[signal.SIGTERM] = signal.SIG_DFL
+        for signum in watched:
+            signal.signal(signum, cls.handler)
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            for signum, previous in watched.items():
+                signal.signal(signum, previous)
 
 
 class MnistzipGroup(TyperGroup):
@@ -84,9 +90,12 @@ class MnistzipGroup(TyperGroup):
         try:
             with _CtrlC.watched():
                 status = super().main(*args, standalone_mode=False, **kwargs)
-                sys.stdout.flush()  # here, not at exit, so that a closed pipe is noticed below
+                if sys.stdout is not None:
+                    sys.stdout.flush()  # here, not at exit, so that a closed pipe is noticed below
         except BrokenPipeError:  # `mnistzip ... | head`: the reader has gone; end quietly, as gzip does
             _stdout_closed()
+        except OSError as e:  # standard output full (>/dev/full) or gone (>&-) while help or a result printed
+            _stdout_failed(e)
         except typer.exceptions.TyperException as e:  # a usage error: unknown option, missing argument, ...
             message = e.format_message()
             if type(e).__name__ == "NoArgsIsHelpError":  # no arguments at all: the help, as --help shows it
@@ -109,6 +118,8 @@ class MnistzipGroup(TyperGroup):
             raise _interrupted() from None
         except BrokenPipeError:  # while --help printed (Click would exit with status 1)
             _stdout_closed()
+        except OSError as e:
+            _stdout_failed(e)
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -117,19 +128,44 @@ class MnistzipGroup(TyperGroup):
             raise _interrupted() from None
         except BrokenPipeError:
             _stdout_closed()
+        except OSError as e:
+            if e.filename is not None or e.errno not in STREAM_ERRORS:
+                raise _unexpected(ctx, e) from None
+            _stdout_failed(e)
         except _FRAMEWORK_EXCEPTIONS:  # --help exits; usage errors become one line in main()
             raise
         except Exception as e:
-            if _CtrlC.received and getattr(e, "exit_status", None) != ExitStatus.INTERRUPTED:
-                raise _interrupted() from None  # a Ctrl-C that surfaced as another error (pybind11 converts it)
-            if _debug(ctx):
-                traceback.print_exc()
-            if isinstance(e, MnistzipError):
-                _error(str(e))
-                raise typer.Exit(int(e.exit_status)) from None
-            # a bug: say so in one line, keep the traceback for --debug
-            _error(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)")
-            raise typer.Exit(int(ExitStatus.ERROR)) from None
+            raise _unexpected(ctx, e) from None
+
+
+def _unexpected(ctx, e: Exception) -> typer.Exit:
+    """Report an exception in one line; the caller raises the exit this returns."""
+    if _CtrlC.received and getattr(e, "exit_status", None) != ExitStatus.INTERRUPTED:
+        return _interrupted()  # a Ctrl-C that surfaced as another error (pybind11 converts it)
+    if _debug(ctx):
+        traceback.print_exception(e)
+    if isinstance(e, MnistzipError):
+        _error(str(e))
+        return typer.Exit(int(e.exit_status))
+    # a bug: say so in one line, keep the traceback for --debug
+    _error(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)")
+    return typer.Exit(int(ExitStatus.ERROR))
+
+
+STREAM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EBADF}  # a write to a full or closed stream
+
+
+def _stdout_failed(e: OSError):
+    """Standard output cannot be written (a full device, a closed descriptor): one line, status 6."""
+    try:
+        _error(f"standard output: cannot write ({e.strerror or e})")
+    except OSError:
+        pass
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nothing more to flush at exit
+    except OSError:
+        pass
+    sys.exit(ExitStatus.OUTPUT)
 
 
 def _stdout_closed():
@@ -284,10 +320,10 @@ def train(
 
         raise Interrupted("interrupted; the last finished epoch is saved: rerun the same command with --resume") from None
     t = result.meta["test"]
-    console.print(
+    console.print(one_line(
         f"saved {result.path} (id {result.meta['id']}): {t['bits_archive']:.1f} bits/digit on disk, "
         f"{t['bits_entropy']:.1f} entropy bits, PSNR {t['psnr_of_mean_mse']:.2f} dB on {t['digits']} test digits"
-    )
+    ), markup=False, soft_wrap=True)
 
 
 class _RichReporter:
@@ -361,17 +397,16 @@ def compress(
         else:
             raise InputError("give the output file with -o OUT.mz (or -o - for standard output)")
     say = _Say(data_out=is_stdio(output), verbose=verbose)
+    read = [*inputs, *data.source_files(inputs, data_dir)]  # an MNIST reference reads a file too
     if is_stdio(output):
         stdout_binary()
     else:
-        check_writable(output, force, inputs)
-    digits = data.collect_digits(inputs, data_dir, invert=False if no_invert else None)
+        check_writable(output, force, read)
+    digits = data.collect_digits(inputs, data_dir, invert=False if no_invert else None, limit=container.MAX_DIGITS)
     for note in digits.notes:
         typer.echo(f"mnistzip: note: {one_line(note)}", err=True)
-    if len(digits.images) > container.MAX_DIGITS:
-        raise InputError(f"{len(digits.images)} digits: one .mz file holds at most {container.MAX_DIGITS}")
     if not is_stdio(output):
-        check_writable(output, force, digits.sources)  # a file found inside an input folder counts too
+        check_writable(output, force, [*digits.sources, *read])  # a file found inside an input folder counts too
     say.detail(*(f"{i} → {source}" for i, source in enumerate(digits.sources)))
     codec = zoo.load(model, quality=quality)
     lmbda = _refine_lmbda(codec, refine, refine_lmbda)
@@ -382,7 +417,7 @@ def compress(
             task = progress.add_task(f"refining {_digits(len(digits.images))}", total=1.0)
             mz = codec.compress(digits.images, refine=lmbda,
                                 progress=lambda done: progress.update(task, completed=done))
-    size = container.write(output, mz, force=force, inputs=digits.sources)
+    size = container.write(output, mz, force=force, inputs=[*digits.sources, *read])
     say.result(f"{_shown(output)}: {_digits(mz.count)}, {size} bytes, {8 * size / mz.count:.1f} bits/digit "
                f"(model {codec.name})")
 
@@ -477,9 +512,10 @@ def evaluate(
     from .fileio import check_writable, write_atomic
 
     chosen = baselines.parse_codecs(codecs)
+    read = data.source_files([f"mnist:{split}"], data_dir) if split in data.SPLIT_FILES else []
     for path in (plot, grid, None if json_out in (None, "-") else Path(json_out)):
         if path is not None:
-            check_writable(path, force)
+            check_writable(path, force, read)
     split_images = data.load_mnist(split, data_dir)
     images = split_images[:limit]
     rungs = [e.name for e in zoo.ladder()] if ladder else []
@@ -523,7 +559,7 @@ def evaluate(
         typer.echo(json.dumps(report, indent=2))
         return
     if json_out:
-        write_atomic(json_out, (json.dumps(report, indent=2) + "\n").encode(), force=force)
+        write_atomic(json_out, (json.dumps(report, indent=2) + "\n").encode(), force=force, inputs=read)
     _print_eval(rows, bd, reference, split, len(images))
 
 
@@ -571,13 +607,13 @@ class _Say:
     def result(self, line: str) -> None:
         """The command's one-line summary."""
         if self.verbose or not self.data_out:
-            self.console.print(one_line(line), markup=False)
+            self.console.print(one_line(line), markup=False, soft_wrap=True)
 
     def detail(self, *lines: str) -> None:
         """Lines shown with -v only."""
         if self.verbose:
             for line in lines:
-                self.console.print(one_line(line), markup=False)
+                self.console.print(one_line(line), markup=False, soft_wrap=True)
 
 
 class _DelayedProgress:
@@ -636,7 +672,7 @@ def info(
         typer.echo(json.dumps(fields, indent=2))
         return
     model_text = f"{mz.model_id} ({entry.name})" if entry else f"{mz.model_id} (not installed)"
-    console.print(f"{source}: mnistzip format version {mz.version}, model {model_text}")
+    console.print(one_line(f"{source}: mnistzip format version {mz.version}, model {model_text}"), markup=False)
     console.print(f"{_digits(mz.count)}, {mz.size} bytes, {fields['bits_per_digit']:.1f} bits/digit")
     table = Table("field", "offset", "bytes")
     for f, o, s in container.layout(mz):

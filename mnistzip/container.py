@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import binascii
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,9 +110,12 @@ def read(path: str | os.PathLike) -> MzFile:
             raise type(e)(f"standard input: {e}") from None
     path = Path(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        size = info.st_size
         if path.is_dir():
             raise BadMzFile(f"{path}: is a directory, expected an .mz file")
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block forever, a device never end
+            raise BadMzFile(f"{path}: not a regular file")
         if size > MAX_FILE_BYTES:
             raise BadMzFile(f"{path}: {size} bytes is larger than any .mz file ({MAX_FILE_BYTES} bytes at most)")
         with open(path, "rb") as f:

@@ -11,6 +11,7 @@ import gzip
 import io
 import os
 import re
+import stat
 import struct
 import warnings
 import zlib
@@ -57,7 +58,7 @@ EXIF_TRANSPOSE = {
     8: "ROTATE_90",
 }
 _SWAPS_SIDES = {"TRANSPOSE", "ROTATE_270", "TRANSVERSE", "ROTATE_90"}  # the transposes that swap width and height
-REFERENCE = re.compile(r"^mnist:(train|test)(?::(\d+)(?:-(\d+))?)?$")
+REFERENCE = re.compile(r"^mnist:(train|test)(?::([0-9]{1,9})(?:-([0-9]{1,9}))?)?$")  # ASCII digits, no giant numbers
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,9 @@ def _load_idx_split(directory: str, split: str) -> np.ndarray:
     root = Path(directory)
     if not root.is_dir():
         raise DataError(f"MNIST data directory {root} does not exist or is not a directory")
-    stem = SPLIT_FILES[split]
-    candidates = [root / f"{stem}.gz", root / stem, root / stem.replace("-idx", ".idx")]
-    path = next((p for p in candidates if p.is_file()), None)
+    path = _split_path(root, split)
     if path is None:
-        raise DataError(f"no {stem}[.gz] in MNIST data directory {root}")
+        raise DataError(f"no {SPLIT_FILES[split]}[.gz] in MNIST data directory {root}")
     images = read_idx_images(path)
     if len(images) != SPLIT_SIZES[split]:
         raise DataError(
@@ -114,25 +113,46 @@ def _load_idx_split(directory: str, split: str) -> np.ndarray:
     return images
 
 
+def _split_path(root: Path, split: str) -> Path | None:
+    """The IDX file of ``split`` in ``root`` (gzipped or not), if there is one."""
+    stem = SPLIT_FILES[split]
+    candidates = [root / f"{stem}.gz", root / stem, root / stem.replace("-idx", ".idx")]
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def source_files(inputs: list[str], data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The MNIST files that the references among ``inputs`` read (``mnist:test`` for eval's split):
+    inputs too, which no output may overwrite."""
+    directory = resolve_data_dir(data_dir)
+    if directory is None:
+        return []
+    splits = {ref[0] for ref in map(parse_reference, inputs) if ref is not None}
+    return [p for p in (_split_path(directory, s) for s in sorted(splits)) if p is not None]
+
+
 def read_idx_images(path: str | os.PathLike) -> np.ndarray:
     """Parse an IDX3 uint8 image file (optionally gzipped), checking magic and size."""
     path = Path(path)
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
-            raw = f.read()
+            raw = f.read(16)  # the header first: a gzip bomb is refused before it is inflated
+            if len(raw) < 16:
+                raise DataError(f"{path.name}: expected a 16-byte IDX header, found {len(raw)} bytes")
+            magic, count, rows, cols = struct.unpack(">IIII", raw)
+            if magic != IDX_IMAGES_MAGIC:
+                raise DataError(f"{path.name}: expected IDX image magic {IDX_IMAGES_MAGIC}, found {magic}")
+            if (rows, cols) != (SIDE, SIDE):
+                raise DataError(f"{path.name}: expected {SIDE}x{SIDE} images, found {rows}x{cols}")
+            expected = 16 + count * rows * cols
+            if count > max(SPLIT_SIZES.values()):
+                raise DataError(f"{path.name}: {count} images is more than any MNIST split holds")
+            raw += f.read(expected - 16 + 1)  # one byte more tells a longer file
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"cannot read {path}: {e}") from None
-    if len(raw) < 16:
-        raise DataError(f"{path.name}: expected a 16-byte IDX header, found {len(raw)} bytes")
-    magic, count, rows, cols = struct.unpack(">IIII", raw[:16])
-    if magic != IDX_IMAGES_MAGIC:
-        raise DataError(f"{path.name}: expected IDX image magic {IDX_IMAGES_MAGIC}, found {magic}")
-    if (rows, cols) != (SIDE, SIDE):
-        raise DataError(f"{path.name}: expected {SIDE}x{SIDE} images, found {rows}x{cols}")
-    expected = 16 + count * rows * cols
     if len(raw) != expected:
-        raise DataError(f"{path.name}: expected {expected} bytes for {count} images, found {len(raw)}")
+        found = f"more than {expected}" if len(raw) > expected else str(len(raw))
+        raise DataError(f"{path.name}: expected {expected} bytes for {count} images, found {found}")
     return np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(count, rows, cols)
 
 
@@ -230,6 +250,9 @@ def load_image(
 
     if name is None:
         name = str(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else STDIN_NAME
+    if isinstance(source, (str, os.PathLike)) and os.path.exists(source) and not os.path.isdir(source):
+        if not stat.S_ISREG(os.stat(source).st_mode):  # a FIFO would block forever, a device never end
+            raise InputError(f"{name}: not a regular file")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)  # Pillow's complaints about a file become a note
@@ -514,24 +537,41 @@ def _visit(directory: str, seen: set[tuple[int, int]]) -> list[os.DirEntry] | No
 
 
 def collect_digits(
-    inputs: list[str], data_dir: str | os.PathLike | None = None, invert: bool | None = None
+    inputs: list[str], data_dir: str | os.PathLike | None = None, invert: bool | None = None,
+    limit: int | None = None,
 ) -> Digits:
     """Gather digits from image files, folders of images, MNIST references and ``-`` (standard input), in order.
 
     A folder gives its image files at any depth, in the order of
-    :func:`folder_images`. Each input must give at least one digit.
+    :func:`folder_images`. Each input must give at least one digit. More than
+    ``limit`` digits are refused from the references and file lists alone,
+    before any image or MNIST split is read.
     """
     check_inputs(inputs)
+    planned = []  # (input, reference or folder files or None)
+    for item in inputs:
+        ref = parse_reference(item)
+        if ref is not None:
+            planned.append((item, ref))
+        elif item != STDIO and os.path.isdir(item):
+            files = folder_images(item)
+            if not files:
+                raise InputError(f"{Path(item)}: directory holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            planned.append((item, files))
+        else:
+            planned.append((item, None))
+    total = sum(len(range(*p[1][1].indices(SPLIT_SIZES[p[1][0]]))) if isinstance(p[1], tuple) else
+                len(p[1]) if p[1] is not None else 1 for p in planned)
+    if limit is not None and total > limit:
+        raise InputError(f"{total} digits: one .mz file holds at most {limit}")
     images: list[np.ndarray] = []
     names: list[str] = []
     sources: list[str] = []
     notes: list[str] = []
-    for item in inputs:
-        ref = parse_reference(item)
-        if ref is not None:
-            split, sl = ref
-            block = load_mnist(split, data_dir)[sl]
-            images.append(block)
+    for item, plan in planned:
+        if isinstance(plan, tuple):
+            split, sl = plan
+            images.append(load_mnist(split, data_dir)[sl])
             names.extend(f"mnist-{split}-{i}" for i in range(sl.start, sl.stop))
             sources.extend(f"mnist:{split}:{i}" for i in range(sl.start, sl.stop))
         elif item == STDIO:
@@ -539,11 +579,8 @@ def collect_digits(
             images.append(load_image(io.BytesIO(blob), invert, notes, name=STDIN_NAME)[None])
             names.append(STDIN_STEM)
             sources.append(STDIO)
-        elif os.path.isdir(item):
-            files = folder_images(item)
-            if not files:
-                raise InputError(f"{Path(item)}: directory holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
-            for parts in files:
+        elif plan is not None:
+            for parts in plan:
                 path = os.path.join(item, *parts)
                 images.append(load_image(path, invert, notes)[None])
                 names.append(Path(parts[-1]).stem)

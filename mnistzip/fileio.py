@@ -86,9 +86,13 @@ def read_stdin(limit: int, what: str) -> bytes:
 
 
 def stdout_binary():
-    """Standard output for binary data, refused when it is a terminal."""
+    """Standard output for binary data, refused when it is closed or a terminal."""
+    try:
+        os.fstat(1)
+    except OSError:
+        raise OutputError("standard output is closed") from None
     if sys.stdout is None:
-        raise OutputError("no standard output to write to")
+        raise OutputError("standard output is closed")
     if sys.stdout.isatty():
         raise OutputError("refusing to write binary data to a terminal; redirect it (> FILE or | COMMAND) or give -o FILE")
     return sys.stdout.buffer
@@ -114,6 +118,19 @@ def check_writable(
     ``directory``: the output is a folder, so an existing file of that name is refused too.
     """
     path = Path(path)
+    try:
+        return _check_writable(path, force, inputs, replaceable, directory)
+    except OSError as e:  # a name too long for the file system, a loop of links, ...
+        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
+
+
+SYSTEM_FOLDERS = ("/dev", "/proc", "/sys")  # devices and kernel files: never an output (-o - is standard output)
+
+
+def _check_writable(path: Path, force: bool, inputs, replaceable, directory: bool) -> Path:
+    folder = os.path.dirname(os.path.abspath(path))
+    if any(folder == top or folder.startswith(top + "/") for top in SYSTEM_FOLDERS):
+        raise OutputError(f"{path} is a system file; mnistzip writes none (-o - writes to standard output)")
     for source in inputs:
         if not is_stdio(source) and same_file(path, source):
             raise OutputError(f"{path} is also an input; mnistzip never writes over its input (choose another output)")
@@ -139,6 +156,9 @@ def check_writable(
         raise OutputError(f"{path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{path}: cannot write in directory {parent} (permission denied)")
+    longest = len(os.fsencode(temp_prefix(path))) + len("XXXXXXXX" + TEMP_SUFFIX)
+    if longest > os.pathconf(parent, "PC_NAME_MAX"):
+        raise OutputError(f"{path}: name too long (mnistzip writes it first as .NAME.{TEMP_TAG}-HOST-PID-XXXXXXXX.tmp)")
     return path
 
 
@@ -161,9 +181,10 @@ def atomic_output(
     Without ``force`` the final step refuses an existing destination, even one
     that appeared meanwhile (hard link for files, rename onto nothing for folders).
     """
+    inputs = list(inputs)
     path = check_writable(path, force, inputs, replaceable, directory)
     parent = path.parent
-    remove_leftovers(path)
+    remove_leftovers(path, directory, inputs)
     prefix, suffix = temp_prefix(path), TEMP_SUFFIX
     try:
         if directory:
@@ -193,13 +214,14 @@ def temp_prefix(path: Path) -> str:
     return f".{path.name}.{TEMP_TAG}-{socket.gethostname()}-{os.getpid()}-"
 
 
-def remove_leftovers(path: str | os.PathLike) -> list[Path]:
+def remove_leftovers(path: str | os.PathLike, directory: bool = False, inputs: Iterable = ()) -> list[Path]:
     """Remove the temporaries of ``path`` that killed mnistzip runs on this host left behind; return them.
 
     One is removed only when everything proves it is mnistzip's: its name is
     ``.NAME.mnistzip-HOST-PID-RANDOM.tmp`` for this destination and this host,
-    process PID no longer runs, and it is a regular file or a folder holding
-    only regular ``.png`` files (what a folder output writes).
+    process PID no longer runs, it is what this kind of output writes (a
+    regular file, or with ``directory`` a folder holding only regular ``.png``
+    files), and it is none of this run's ``inputs``.
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
@@ -215,10 +237,12 @@ def remove_leftovers(path: str | os.PathLike) -> list[Path]:
         m = pattern.fullmatch(entry.name)
         if not m or _running(int(m.group(1))):
             continue
+        if any(not is_stdio(i) and (same_file(entry.path, i) or _inside(i, entry.path)) for i in inputs):
+            continue
         try:
-            if entry.is_file(follow_symlinks=False):
+            if not directory and entry.is_file(follow_symlinks=False):
                 os.unlink(entry.path)
-            elif entry.is_dir(follow_symlinks=False) and _only_pngs(Path(entry.path)):
+            elif directory and entry.is_dir(follow_symlinks=False) and _only_pngs(Path(entry.path)):
                 shutil.rmtree(entry.path)
             else:
                 continue
@@ -226,6 +250,14 @@ def remove_leftovers(path: str | os.PathLike) -> list[Path]:
             continue
         removed.append(Path(entry.path))
     return removed
+
+
+def _inside(path, folder) -> bool:
+    """Whether ``path`` lies inside ``folder`` (both resolved)."""
+    try:
+        return Path(folder).resolve() in Path(path).resolve().parents
+    except (OSError, RuntimeError):
+        return False
 
 
 def _running(pid: int) -> bool:

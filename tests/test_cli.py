@@ -657,3 +657,57 @@ def test_a_slow_decode_shows_progress_only_after_a_delay(monkeypatch):
         progress(0.6)  # at 2.5 s: the bar appears
         progress(1.0)
     assert shown == ["start", "decoding 9 digits", 0.6, 1.0, "stop"]
+
+
+def test_mnist_files_read_by_a_reference_are_inputs_too(cli, tiny_model, mnist_dir, monkeypatch):
+    """`compress mnist:test:7 -o DATA/t10k-images-idx3-ubyte.gz --force` replaced the MNIST file read."""
+    import shutil
+
+    shutil.copytree(mnist_dir, "mn")
+    target = Path("mn/t10k-images-idx3-ubyte.gz")
+    before = target.read_bytes()
+    monkeypatch.setenv("MNISTZIP_DATA_DIR", "mn")
+    r = cli("compress", "mnist:test:7", "-o", target, "--force", "-m", tiny_model)
+    assert r.exit_code == ExitStatus.OUTPUT and "is also an input" in error_line(r)
+    r = cli("eval", "--limit", "20", "--json", target, "--force", "-m", tiny_model)
+    assert r.exit_code == ExitStatus.OUTPUT and "is also an input" in error_line(r)
+    assert target.read_bytes() == before
+
+
+def test_info_shows_a_name_as_it_is(cli, tiny_model):
+    """A name with Rich markup gave 'internal error: MarkupError'; escape sequences reached the terminal."""
+    assert cli("compress", "mnist:test:0", "-o", "d.mz", "-m", tiny_model).exit_code == 0
+    Path("a[").mkdir()
+    Path("[red]z[").mkdir()
+    for name in ["a[/]b.mz", "[red]z[/red].mz", "e\x1b[2J.mz"]:
+        target = Path(name)
+        target.write_bytes(Path("d.mz").read_bytes())
+        r = cli("info", name)
+        assert r.exit_code == 0, r.output
+        assert r.stdout.splitlines()[0].startswith(name.replace("\x1b", "\\x1b") + ": mnistzip format version 1")
+
+
+def test_a_fifo_is_no_input(cli):
+    """A FIFO as an input blocked forever."""
+    import os
+
+    os.mkfifo("f.png")
+    os.mkfifo("f.mz")
+    r = cli("compress", "f.png", "-o", "x.mz")
+    assert r.exit_code == ExitStatus.BAD_INPUT and error_line(r) == "mnistzip: error: f.png: not a regular file"
+    for command in ("decompress", "info"):
+        r = cli(command, "f.mz")
+        assert r.exit_code == ExitStatus.BAD_FILE and error_line(r) == "mnistzip: error: f.mz: not a regular file"
+
+
+def test_a_full_or_closed_standard_output_is_one_line(tmp_path):
+    """`mnistzip models >/dev/full` was 'internal error: OSError', `--help >/dev/full` a traceback."""
+    for args in (["models"], ["--help"], ["compress", "--help"]):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([*MNISTZIP, *args], stdout=full, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        assert r.returncode == ExitStatus.OUTPUT
+        assert r.stderr == "mnistzip: error: standard output: cannot write (No space left on device)\n"
+    r = subprocess.run([*MNISTZIP, "sample", "-n", "1", "-o", "-"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       text=True, cwd=tmp_path, pass_fds=(), close_fds=True,
+                       preexec_fn=lambda: __import__("os").close(1))
+    assert r.returncode == ExitStatus.OUTPUT and r.stderr == "mnistzip: error: standard output is closed\n"

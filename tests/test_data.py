@@ -229,7 +229,7 @@ def test_length_shorter_than_count(tmp_path):
 
 def test_length_longer_than_count(tmp_path):
     path = write(tmp_path / TEST_STEM, idx_bytes(fake_images(2), count=1) + b"\0")
-    with pytest.raises(DataError, match=re.escape("expected 800 bytes for 1 images, found 1585")):
+    with pytest.raises(DataError, match=re.escape("expected 800 bytes for 1 images, found more than 800")):
         data.read_idx_images(path)
 
 
@@ -1182,3 +1182,34 @@ def test_standard_input_closed(monkeypatch):
     monkeypatch.setattr(sys, "stdin", None)
     with pytest.raises(InputError, match="standard input is closed"):
         data.check_inputs(["-"])
+
+
+def test_too_many_referenced_digits_are_refused_before_loading(monkeypatch):
+    """18 x mnist:train used 1.9 GB before the digit limit was checked."""
+    monkeypatch.setattr(data, "load_mnist", lambda *a, **k: pytest.fail("loaded before the count was checked"))
+    with pytest.raises(InputError, match="^1080000 digits: one .mz file holds at most 1048576$"):
+        data.collect_digits(["mnist:train"] * 18, REAL_DIR, limit=1 << 20)
+
+
+@pytest.mark.parametrize("text", ["mnist:test:\u0663", "mnist:test:0-\u0669\u0669", "mnist:test:" + "1" * 5000])
+def test_references_take_plain_numbers_only(text):
+    with pytest.raises(InputError, match="^bad MNIST reference"):
+        data.parse_reference(text)
+
+
+def test_a_gzip_bomb_in_the_data_directory_is_refused_from_its_header(tmp_path, monkeypatch):
+    """A 6.5 MB gzip of zeros was inflated whole (3 GB) before its header was checked."""
+    write(tmp_path / f"{TEST_STEM}.gz", gzip.compress(bytes(50 << 20), compresslevel=1))
+    sizes = []
+    real_open = gzip.open
+
+    def spy(*args, **kwargs):
+        f = real_open(*args, **kwargs)
+        read = f.read
+        f.read = lambda n=-1: (sizes.append(n), read(n))[1]
+        return f
+
+    monkeypatch.setattr(gzip, "open", spy)
+    with pytest.raises(DataError, match="expected IDX image magic 2051, found 0"):
+        data.read_idx_images(tmp_path / f"{TEST_STEM}.gz")
+    assert sizes == [16]

@@ -157,3 +157,32 @@ def test_written_by_mnistzip_needs_every_file_covered_by_the_card(tmp_path):
     (model / "extra.txt").write_text("mine")
     assert not fileio.written_by_mnistzip(model)
     assert not fileio.written_by_mnistzip(tmp_path)  # no card at all
+
+
+def test_a_leftover_that_is_an_input_or_of_another_kind_stays(tmp_path):
+    """The cleanup deleted an input named like a temporary, and a folder of PNGs beside a file output."""
+    pid = dead_pid()
+    as_input = leftover(tmp_path, "x.png", pid)
+    fileio.write_atomic(tmp_path / "x.png", b"digits", inputs=[as_input])
+    assert as_input.exists()
+    folder = leftover(tmp_path, "o.mz", pid, directory=True)  # a file output never leaves a folder
+    fileio.write_atomic(tmp_path / "o.mz", b"archive")
+    assert folder.exists()
+    folder_input = leftover(tmp_path, "digits", pid, directory=True)
+    with fileio.atomic_output(tmp_path / "digits", directory=True, inputs=[folder_input / "digit-0.png"]) as tmp:
+        (tmp / "digit-0.png").write_bytes(b"png")
+    assert folder_input.exists()
+
+
+@pytest.mark.parametrize("path", ["/dev/stdout", "/dev/null", "/proc/self/fd/1"])
+def test_system_files_are_never_outputs(path):
+    """`-o /dev/stdout --force` replaced the /dev/stdout link itself (as root, with stdout redirected to a file)."""
+    with pytest.raises(OutputError, match=f"^{path} is a system file; mnistzip writes none"):
+        fileio.check_writable(path, force=True)
+
+
+def test_names_too_long_are_refused_before_any_work(tmp_path):
+    with pytest.raises(OutputError, match=r"cannot write \(File name too long\)"):
+        fileio.check_writable(tmp_path / ("a" * 300 + ".mz"), force=False)
+    with pytest.raises(OutputError, match=r"name too long \(mnistzip writes it first as"):
+        fileio.check_writable(tmp_path / ("b" * 245 + ".mz"), force=False)  # legal, but not its temporary
