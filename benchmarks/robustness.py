@@ -224,7 +224,7 @@ def pixel_bombs() -> list[dict]:
         photo[1500:4500, 3800:4300] = 20  # a dark stroke on paper: a phone photo of a "1"
         Image.fromarray(photo).convert("RGB").save(t / "photo.jpg", quality=90)
         Image.fromarray(photo).save(t / "photo.png")
-        for name, file in (("1-bit PNG, 9400x9400, 79 KB", "pixels.png"), ("JPEG photo 8000x6000 (48 MP)", "photo.jpg"),
+        for name, file in (("1-bit PNG, 9400x9400 (88 MP)", "pixels.png"), ("JPEG photo 8000x6000 (48 MP)", "photo.jpg"),
                            ("PNG photo 8000x6000 (48 MP)", "photo.png")):
             row = dict(case=name, bytes=(t / file).stat().st_size,
                        **measured_run(["compress", file, "-o", f"{file}.mz"], t))
@@ -299,7 +299,7 @@ def bad_inputs_table() -> list[tuple[str, str, int]]:
             ("an .mz that is really a PNG", ["decompress", str(t / "full.png")]),
             ("a missing .mz", ["decompress", str(t / "missing.mz")]),
             ("a directory as the .mz", ["info", str(t / "folder")]),
-            ("a 1-bit PNG of 9400x9400 pixels (79 KB)", ["compress", str(t / "pixels.png"), "-o", str(t / "o5.mz")]),
+            ("a 1-bit PNG of 9400x9400 pixels (88 MP)", ["compress", str(t / "pixels.png"), "-o", str(t / "o5.mz")]),
             ("an EPS file named .png (no Ghostscript is started)", ["compress", str(t / "ghost.png"), "-o", str(t / "o6.mz")]),
             ("an existing folder as the output, with --force", ["decompress", str(t / "archive.png"), "-o",
                                                                   str(t / "mine"), "--force"]),
