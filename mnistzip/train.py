@@ -241,6 +241,9 @@ def _check_destination(output: Path, ckpt_dir: Path, resume: bool, force: bool) 
     """Refuse to clobber a model (``--force`` replaces only one mnistzip wrote) or silently restart a run."""
     from .fileio import check_writable, written_by_mnistzip
 
+    if any(c in str(output.absolute()) for c in GLOB_CHARACTERS):
+        raise OutputError(f"{output}: TensorFlow reads {' '.join(GLOB_CHARACTERS)} in a model's path as a pattern; "
+                          "choose a name without them")
     check_writable(output, force, replaceable=written_by_mnistzip, directory=True)
     if ckpt_dir.exists() and not resume:
         if not force:
@@ -252,6 +255,7 @@ def _check_destination(output: Path, ckpt_dir: Path, resume: bool, force: bool) 
         shutil.rmtree(ckpt_dir)
 
 
+GLOB_CHARACTERS = ("[", "]", "*", "?")  # TensorFlow's file functions expand them, so no model can live there
 CHECKPOINT_FILES = re.compile(r"config\.json|history\.json|checkpoint|ckpt-\d+\.(index|data-\d+-of-\d+)")
 
 

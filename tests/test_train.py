@@ -131,3 +131,10 @@ def test_training_leaves_stderr_to_the_user(tmp_path, mnist_dir, capfd):
     config = TrainConfig(epochs=1, **{**TINY, "prior": "deep", "distortion": "mse"})
     train(config, tmp_path / "m", mnist_dir)
     assert "WARNING:absl" not in capfd.readouterr().err
+
+
+def test_a_model_path_tensorflow_would_glob_is_refused_before_training(tmp_path, mnist_dir):
+    """`train -o 'm[1]'` trained, then failed to load its own export (TensorFlow globs the brackets)."""
+    with pytest.raises(OutputError, match=r"m\[1\]: TensorFlow reads \[ \] \* \? in a model's path as a pattern"):
+        train(TrainConfig(epochs=1, **TINY), tmp_path / "m[1]", mnist_dir)
+    assert list(tmp_path.iterdir()) == []
