@@ -122,9 +122,11 @@ def _decode_conditional(codec, handle, cdf_offset, count, progress, should_stop)
 def _conditional_step(codec, cdf_offset):
     """The traced step (once per loaded model and level): (handle, rows' latents, d) → (handle, their column d).
 
-    It mirrors ``ConditionalExportedCodec._parameters`` → ``conditional.parameters``
-    → ``MaskedAutoregressive.call`` op for op, in float64, then decodes the
-    chunk's symbols with the table each row's scale selects.
+    The prior's parameters come from ``conditional.parameters`` and
+    ``MaskedAutoregressive.call`` themselves, on the weights the SavedModel
+    restores, exactly as ``ConditionalExportedCodec._parameters`` computes them
+    in float64; then the chunk's symbols are decoded with the table each row's
+    scale selects.
     """
     cache = codec.__dict__.setdefault("_chunked_steps", {})
     if codec.quality in cache:
@@ -135,29 +137,23 @@ def _conditional_step(codec, cdf_offset):
     from . import conditional
 
     module, dims = codec._module, codec.latent_dims
-    net = getattr(module, "conditional_net", None)
-    if net is None or not all(hasattr(net, w) for w in ("w1", "w2", "w3", "b1", "b2", "b3")):
+    weights = getattr(module, "conditional_net", None)
+    if weights is None or not all(hasattr(weights, w) for w in ("w1", "w2", "w3", "b1", "b2", "b3")):
         raise NotImplementedError(f"{codec.name}: the model does not expose its conditional network")
+    net = SimpleNamespace(latent_dims=dims, **{w: getattr(weights, w) for w in ("w1", "w2", "w3", "b1", "b2", "b3")})
+    net._masks = lambda: conditional.MaskedAutoregressive._masks(net)
+    network = lambda y_unit, quality: conditional.MaskedAutoregressive.call(net, y_unit, quality)  # noqa: E731
     q = int(codec._q[0]) if codec._q else 0
-    f64 = tf.float64
-    masks = conditional.MaskedAutoregressive._masks(SimpleNamespace(latent_dims=dims))
-    w1, w2, w3 = (tf.cast(w, f64) * tf.cast(m, f64) for w, m in zip((net.w1, net.w2, net.w3), masks))
-    b1, b2, b3 = (tf.cast(b, f64) for b in (net.b1, net.b2, net.b3))
-    gains_row = tf.cast(module.gains[q], f64)
+    gains_row = tf.cast(module.gains[q], tf.float64)
     offsets = tf.constant(cdf_offset)
 
     def step(handle, y_hat, d):
         gains = tf.broadcast_to(gains_row, tf.shape(y_hat))
-        quality = tf.fill([tf.shape(y_hat)[0]], q)
-        h = tf.nn.leaky_relu((y_hat / gains) @ w1 + tf.gather(b1, quality))
-        h = tf.nn.leaky_relu(h @ w2 + b2)
-        out = h @ w3 + tf.gather(b3, quality)
-        loc = gains * out[:, :dims]
-        scale = tfc.lower_bound(gains * tf.exp(out[:, dims:]), conditional.SCALE_MIN)
+        loc, scale = conditional.parameters(network, y_hat, gains, tf.fill([tf.shape(y_hat)[0]], q))
         index = conditional.table_index(scale[:, d])
         handle, symbols = tfc.entropy_decode_index(handle, index, tf.shape(index), tf.int32)
-        return handle, tf.cast(symbols + tf.gather(offsets, index), f64) + loc[:, d]
+        return handle, tf.cast(symbols + tf.gather(offsets, index), tf.float64) + loc[:, d]
 
-    spec = [tf.TensorSpec([], tf.variant), tf.TensorSpec([None, dims], f64), tf.TensorSpec([], tf.int32)]
+    spec = [tf.TensorSpec([], tf.variant), tf.TensorSpec([None, dims], tf.float64), tf.TensorSpec([], tf.int32)]
     cache[codec.quality] = tf.function(step, input_signature=spec)
     return cache[codec.quality]
