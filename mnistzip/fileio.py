@@ -98,12 +98,23 @@ def stdout_binary():
     return sys.stdout.buffer
 
 
-def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """Whether two paths name the same existing file (links included)."""
+def _is_one_of(path: Path, inputs: Iterable) -> bool:
+    """Whether ``path`` is the same file as one of ``inputs`` (links included); one stat each, none when
+    ``path`` does not exist (then it is no input), so a million inputs cost nothing in the common case."""
     try:
-        return os.path.samefile(a, b)
-    except (OSError, ValueError):
+        target = os.stat(path)
+    except OSError:
         return False
+    for source in inputs:
+        if is_stdio(source):
+            continue
+        try:
+            found = os.stat(source)
+        except OSError:
+            continue
+        if (found.st_dev, found.st_ino) == (target.st_dev, target.st_ino):
+            return True
+    return False
 
 
 def check_writable(
@@ -131,9 +142,8 @@ def _check_writable(path: Path, force: bool, inputs, replaceable, directory: boo
     folder = os.path.dirname(os.path.abspath(path))
     if any(folder == top or folder.startswith(top + "/") for top in SYSTEM_FOLDERS):
         raise OutputError(f"{path} is a system file; mnistzip writes none (-o - writes to standard output)")
-    for source in inputs:
-        if not is_stdio(source) and same_file(path, source):
-            raise OutputError(f"{path} is also an input; mnistzip never writes over its input (choose another output)")
+    if _is_one_of(path, inputs):
+        raise OutputError(f"{path} is also an input; mnistzip never writes over its input (choose another output)")
     if path.is_dir():
         if replaceable is None:
             raise OutputError(f"{path} is a folder; mnistzip never replaces a folder (remove it or choose another name)")
@@ -237,7 +247,7 @@ def remove_leftovers(path: str | os.PathLike, directory: bool = False, inputs: I
         m = pattern.fullmatch(entry.name)
         if not m or _running(int(m.group(1))):
             continue
-        if any(not is_stdio(i) and (same_file(entry.path, i) or _inside(i, entry.path)) for i in inputs):
+        if _is_one_of(Path(entry.path), inputs) or any(not is_stdio(i) and _inside(i, entry.path) for i in inputs):
             continue
         try:
             if not directory and entry.is_file(follow_symlinks=False):
