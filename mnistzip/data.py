@@ -250,9 +250,13 @@ def load_image(
 
     if name is None:
         name = str(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else STDIN_NAME
-    if isinstance(source, (str, os.PathLike)) and os.path.exists(source) and not os.path.isdir(source):
-        if not stat.S_ISREG(os.stat(source).st_mode):  # a FIFO would block forever, a device never end
-            raise InputError(f"{name}: not a regular file")
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            mode = os.stat(source).st_mode
+        except OSError:
+            mode = None  # Image.open below says what is wrong
+        if mode is not None and not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
+            raise InputError(f"{name}: not a regular file")  # a FIFO would block forever, a device never end
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)  # Pillow's complaints about a file become a note
@@ -477,8 +481,13 @@ def check_inputs(inputs: list[str]) -> None:
     for item in inputs:
         if item == STDIO:
             stdin_binary("an image")
-        elif parse_reference(item) is None and not Path(item).exists():
-            raise InputError(f"{item}: no such file, directory or MNIST reference (e.g. mnist:test:7)")
+        elif parse_reference(item) is None:
+            try:
+                os.stat(item)
+            except FileNotFoundError:
+                raise InputError(f"{item}: no such file, directory or MNIST reference (e.g. mnist:test:7)") from None
+            except OSError as e:  # a name too long, a loop of links, ...
+                raise InputError(f"{item}: cannot read ({e.strerror or e})") from None
 
 
 def folder_images(folder: str | os.PathLike) -> list[tuple[str, ...]]:
@@ -536,6 +545,13 @@ def _visit(directory: str, seen: set[tuple[int, int]]) -> list[os.DirEntry] | No
         raise InputError(f"{directory}: cannot read directory ({e.strerror or e})") from None
 
 
+def _planned_count(plan) -> int:
+    """Digits an input gives: a reference's range, a folder's files, or one image."""
+    if isinstance(plan, tuple):
+        return plan[1].stop - plan[1].start
+    return 1 if plan is None else len(plan)
+
+
 def collect_digits(
     inputs: list[str], data_dir: str | os.PathLike | None = None, invert: bool | None = None,
     limit: int | None = None,
@@ -560,8 +576,7 @@ def collect_digits(
             planned.append((item, files))
         else:
             planned.append((item, None))
-    total = sum(len(range(*p[1][1].indices(SPLIT_SIZES[p[1][0]]))) if isinstance(p[1], tuple) else
-                len(p[1]) if p[1] is not None else 1 for p in planned)
+    total = sum(_planned_count(plan) for _, plan in planned)
     if limit is not None and total > limit:
         raise InputError(f"{total} digits: one .mz file holds at most {limit}")
     images: list[np.ndarray] = []

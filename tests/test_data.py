@@ -1213,3 +1213,10 @@ def test_a_gzip_bomb_in_the_data_directory_is_refused_from_its_header(tmp_path, 
     with pytest.raises(DataError, match="expected IDX image magic 2051, found 0"):
         data.read_idx_images(tmp_path / f"{TEST_STEM}.gz")
     assert sizes == [16]
+
+
+def test_an_input_name_too_long_is_one_line(tmp_path):
+    """`compress <300 characters>.png` ended in 'internal error: OSError: [Errno 36]'."""
+    name = str(tmp_path / ("a" * 300 + ".png"))
+    with pytest.raises(InputError, match=r"^.*a\.png: cannot read \(File name too long\)$"):
+        data.check_inputs([name])
