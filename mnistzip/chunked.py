@@ -128,7 +128,9 @@ def _conditional_step(codec, cdf_offset):
     in float64; then the chunk's symbols are decoded with the table each row's
     scale selects.
     """
-    cache = codec.__dict__.setdefault("_chunked_steps", {})
+    cache = getattr(codec._module, "_mnistzip_chunked_steps", None)  # on the model: every Codec of it shares them
+    if cache is None:
+        cache = codec._module._mnistzip_chunked_steps = {}
     if codec.quality in cache:
         return cache[codec.quality]
     import tensorflow as tf

@@ -263,14 +263,15 @@ class Codec:
         if len(payload) < need:
             raise BadMzFile(f"payload too short: {count} digits need at least {need} bytes, found {len(payload)}")
         if count <= ONE_SHOT_DIGITS:
-            self._warm_up_decoder()
+            one_shot = self._module.decompress_latents
+            self._warm_up("one call", lambda empty: one_shot(tf.constant(empty), tf.constant(1, tf.int32), *self._q))
             limit = DECODE_SECONDS + count / DECODE_DIGITS_PER_SECOND
             string, n = tf.constant(payload), tf.constant(count, tf.int32)
-            work = lambda report, stop: self._module.decompress_latents(string, n, *self._q).numpy()  # noqa: E731
+            work = lambda report, stop: one_shot(string, n, *self._q).numpy()  # noqa: E731
         else:
             from . import chunked
 
-            self._warm_up_chunked()
+            self._warm_up(("chunked", self.quality), lambda empty: chunked.decode_latents(self, empty, chunked.PACKET))
             limit = DECODE_SECONDS + chunked.CHUNK / DECODE_DIGITS_PER_SECOND  # per chunk, not per file
             work = lambda report, stop: chunked.decode_latents(self, payload, count, report, stop)  # noqa: E731
         held = any(t.is_alive() for t in _ABANDONED)
@@ -286,37 +287,27 @@ class Codec:
                 ) from None
             raise BadMzFile(f"payload does not decode in {limit:.1f} s: the range-coded stream is corrupt") from None
 
-    def _warm_up_chunked(self) -> None:
-        """Trace the chunked decoder's step before any deadline starts (see :meth:`_warm_up_decoder`)."""
-        import tensorflow as tf
-
-        from . import chunked
-
-        if self.__dict__.get("_chunked_warm"):
-            return
-        try:
-            chunked.decode_latents(self, b"", chunked.PACKET)
-        except (tf.errors.OpError, ValueError):
-            pass  # the sanity check fails on an empty stream; the step is traced all the same
-        self._chunked_warm = True
-
-    def _warm_up_decoder(self) -> None:
-        """Run the decoding graph once on an empty stream before any deadline starts.
+    def _warm_up(self, key, decode) -> None:
+        """Run a decoder once on an empty stream before any deadline starts; ``key`` names it on the model.
 
         A model's first call builds its graph (0.5 to 2 s on a busy machine, more
-        for the conditional model's unrolled decoder), which must not count
-        against the corrupt-stream deadline. An empty stream reads as zeros: the
-        first symbol of every table, never the escape code, so it cannot spin.
+        for the conditional model's decoder), which must not count against the
+        corrupt-stream deadline. An empty stream reads as zeros: the first
+        symbol of every table, never the escape code, so it cannot spin.
         """
         import tensorflow as tf
 
-        if getattr(self._module, "_mnistzip_warm", False):
+        warm = getattr(self._module, "_mnistzip_warm", None)
+        if warm is None:
+            warm = set()
+            self._module._mnistzip_warm = warm
+        if key in warm:
             return
         try:
-            self._module.decompress_latents(tf.constant(b""), tf.constant(1, tf.int32), *self._q)
-        except tf.errors.OpError:
+            decode(b"")
+        except (tf.errors.OpError, ValueError):
             pass  # the sanity check fails on an empty stream; the graph is built all the same
-        self._module._mnistzip_warm = True
+        warm.add(key)
 
     def min_payload_bytes(self, count: int) -> int:
         """A lower bound on the payload of ``count`` digits, so that a header claiming more digits than
