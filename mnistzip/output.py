@@ -51,16 +51,22 @@ def check_output(
     path: str | os.PathLike, force: bool, count: int | None = None, fmt: str | None = None, inputs: Iterable = ()
 ) -> str:
     """Validate an output before any work is done; returns its kind. ``count``: digits it will hold."""
+    kind = _kind_for(path, fmt, count)
+    if is_stdio(path):
+        stdout_binary()
+    else:
+        check_writable(path, force, inputs, directory=kind == "dir")
+    return kind
+
+
+def _kind_for(path, fmt: str | None, count: int | None) -> str:
+    """The output's kind (see :func:`kind_of`), refusing a grid PNG of more than MAX_GRID_DIGITS digits."""
     kind = kind_of(path, fmt)
     if kind == "png" and count is not None and count > MAX_GRID_DIGITS:
         raise OutputError(
             f"{path}: {count:,} digits are too many for one grid PNG (at most {MAX_GRID_DIGITS:,}); "
             "write a folder or an .npy file"
         )
-    if is_stdio(path):
-        stdout_binary()
-    else:
-        check_writable(path, force, inputs, directory=kind == "dir")
     return kind
 
 
@@ -96,7 +102,7 @@ def save_digits(
         batches = images
         if count is None:
             raise ValueError("count is required with an iterable of batches")
-    kind = check_output(path, force, count, fmt, inputs)
+    kind = _kind_for(path, fmt, count)  # writability: atomic_output checks it, as check_output did before any work
     if kind == "npy":
         writer = _write_npy
     elif kind == "png":
