@@ -11,6 +11,7 @@ picture and must be held whole, so it is refused above :data:`MAX_GRID_DIGITS`
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import os
 from collections.abc import Iterable
@@ -137,9 +138,15 @@ def _checked(batches: Iterable[np.ndarray], count: int):
 
 
 def _write_npy(batches, count: int, f, names) -> None:
-    """An (N, 28, 28) uint8 .npy: the header for ``count`` digits, then each batch as it comes."""
+    """An (N, 28, 28) uint8 .npy: the header for ``count`` digits, then each batch as it comes.
+
+    The header waits for the first batch: a stream that does not decode then
+    writes nothing, even to standard output.
+    """
+    batches = _checked(batches, count)
+    first = next(batches)
     np.lib.format.write_array_header_1_0(f, dict(descr="|u1", fortran_order=False, shape=(count, SIDE, SIDE)))
-    for batch in _checked(batches, count):
+    for batch in itertools.chain([first], batches):
         f.write(np.ascontiguousarray(batch).tobytes())
 
 
