@@ -34,7 +34,8 @@ def main() -> None:
     from mnistzip import data
     from mnistzip.codec import Codec
     from mnistzip.metrics import psnr_of_mean_mse
-    from mnistzip.model import HalfStoredTransform, SynthesisTransform, to_uint8, to_unit
+    from mnistzip.export import HalfStoredTransform
+    from mnistzip.transforms import SynthesisTransform, to_uint8, to_unit
 
     card = json.loads((args.model / "model.json").read_text())
     if card.get("weights_dtype") != "float16":
@@ -44,7 +45,7 @@ def main() -> None:
     gains = saved.gains.numpy()
     train, test = data.load_mnist("train"), data.load_mnist("test")
     started = time.perf_counter()
-    levels = [codec.with_quality(q) for q in range(1, len(gains) + 1)]
+    levels = [codec.at_level(q) for q in range(1, len(gains) + 1)]
     unit = {split: [c.quantize(c.latents(x)) / g for c, g in zip(levels, gains)] for split, x in
             (("train", train), ("test", test))}  # quantised latents in the decoder's domain (divided by the gain)
     print(f"{args.model.name}: quantised latents of {len(levels)} levels in {time.perf_counter() - started:.0f} s")
@@ -61,7 +62,7 @@ def main() -> None:
         return [round(float(psnr_of_mean_mse(test, to_uint8(decoder(y)).numpy())), 3) for y in unit["test"]]
 
     before = psnrs()
-    codec_psnr = [lv["test"]["psnr_of_mean_mse"] for lv in card["qualities"]]
+    codec_psnr = [lv["test"]["psnr_of_mean_mse"] for lv in card["levels"]]
     print(f"before: {before} dB (the codec measured {codec_psnr}: same decoder)")
     x_all = np.concatenate(unit["train"])
     target = np.concatenate([to_unit(train).numpy()] * len(levels))

@@ -59,20 +59,19 @@ def rungs(args) -> list[Codec]:
     """The rungs to measure: every level of --model, of fresh trainings of the shipped recipes, or the shipped ladder."""
     if args.model:
         codec = Codec.load(args.model)
-        return [codec.with_quality(level["quality"]) for level in codec.levels]
+        return [codec.at_level(level.number) for level in codec.card.levels]
     if not args.train:
-        return [zoo.load(entry.name) for entry in zoo.ladder()]
+        return [zoo.load(rung.name) for rung in zoo.ladder()]
     from mnistzip.train import TrainConfig, train
 
     out = []
-    for directory in dict.fromkeys(entry.path for entry in zoo.ladder()):
-        card = json.loads((directory / "model.json").read_text())
-        path = ROOT / "runs" / f"{directory.name}-retrained"
+    for card in {rung.card.name: rung.card for rung in zoo.ladder()}.values():
+        path = ROOT / "runs" / f"{card.name}-retrained"
         if not path.exists():
-            print(f"training {path} with: {card['command']}", flush=True)
-            train(TrainConfig(**card["recipe"]), path, resume=True, command=card["command"])
+            print(f"training {path} with: {card.raw['command']}", flush=True)
+            train(TrainConfig(**card.recipe), path, resume=True, command=card.raw["command"])
         codec = Codec.load(path)
-        out += [codec.with_quality(level["quality"]) for level in codec.levels]
+        out += [codec.at_level(level.number) for level in codec.card.levels]
     return out
 
 
@@ -155,8 +154,8 @@ def main() -> None:
         cache.update(json.loads(args.cache.read_text()) if args.cache.exists() else {})
     rows: list[dict] = []
     for rung, codec in enumerate(rungs(args), start=1):
-        refining = args.refine and codec.level["test"]["bits_archive"] <= args.refine_up_to
-        for refine in ([None, codec.level["lmbda"]] if refining else [None]):
+        refining = args.refine and codec.level.bits <= args.refine_up_to
+        for refine in ([None, codec.level.lmbda] if refining else [None]):
             started = time.perf_counter()
             key = cache_key(codec.id, len(digits), refine)
             cached = cache.get(key) if refine else None  # only the slow refined rows are kept
@@ -164,7 +163,7 @@ def main() -> None:
             cache[key] = row
             args.cache.parent.mkdir(parents=True, exist_ok=True)
             args.cache.write_text(json.dumps(cache, indent=1))
-            row = dict(row, quality=rung, lmbda=codec.level["lmbda"], refined=refine is not None)
+            row = dict(row, quality=rung, lmbda=codec.level.lmbda, refined=refine is not None)
             rows.append(row)
             print(f"q{rung} ({codec.name}){' +refine' if refine else ''}: {row['bits_archive']:.2f} bits/digit, "
                   f"{row['psnr_of_mean_mse']:.2f} dB (avg {row['psnr_mean']:.2f}), "

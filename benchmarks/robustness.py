@@ -145,13 +145,13 @@ def tiled_file(codec, count: int) -> bytes:
     from mnistzip import conditional
 
     digits = data.load_mnist("test")
-    cdf, cdf_offset = codec._module.tables(*codec._q)
+    cdf, cdf_offset = codec._module.tables(codec._q)
     y = codec.quantize(codec.latents(digits))
     reps = -(-count // len(digits))
 
     def encode(n):
         if codec.conditional:
-            _, index, symbols = (t.numpy() for t in codec._module.conditionals(y, *codec._q))
+            _, index, symbols = (t.numpy() for t in codec._module.conditionals(y, codec._q))
             index, symbols = np.tile(index, (reps, 1))[:n], np.tile(symbols, (reps, 1))[:n]
             tables = SimpleNamespace(cdf=cdf, cdf_offset=cdf_offset)
             return conditional.encode(tables, tf.constant(symbols), tf.constant(index), per_digit=False).numpy()
@@ -185,7 +185,7 @@ def large_counts(count: int, folder_count: int) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         for label, quality in (("default", None), ("q1", 1)):
-            codec = zoo.load(quality=quality)
+            codec = zoo.load(rung=quality)
             (t / f"{label}.mz").write_bytes(tiled_file(codec, count))
             (t / f"{label}-folder.mz").write_bytes(tiled_file(codec, folder_count))
             garbage = np.random.default_rng(0).bytes(codec.min_payload_bytes(count) + 64)
@@ -272,7 +272,7 @@ def bad_inputs_table() -> list[tuple[str, str, int]]:
         (t / "mine").mkdir()
         (t / "mine" / "notes.txt").write_text("precious")
         runner.invoke(app, ["compress", str(t / "full.png"), "-o", str(t / "archive.png")])
-        default_id = zoo.REGISTRY[zoo.DEFAULT_MODEL].id
+        default_id = zoo.default_rung().id
         (t / "big.mz").write_bytes(fuzz_mod.with_crc(b"\x89Z\x01" + bytes.fromhex(default_id) + b"\x80\x80\x40" + bytes(16)))
         (t / "plain").write_text("a file without suffix")
         cases = [
@@ -352,7 +352,7 @@ def main() -> None:
     lines = [
         "# Robustness\n",
         "Reproduce: `MNISTZIP_DATA_DIR=../shared/mnist python benchmarks/robustness.py` "
-        f"(figures below from one run on a 2-core CPU, shipped model {zoo.DEFAULT_MODEL}).\n",
+        f"(figures below from one run on a 2-core CPU, shipped model {zoo.default_rung().name}).\n",
         "## Figures\n",
         "| measure | result |",
         "|---|---|",

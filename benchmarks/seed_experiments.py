@@ -7,7 +7,7 @@
 
 Models are trained with the seed recipe (``mnistzip train --preset seed``) into
 ``runs/`` (not committed) unless already there; an interrupted run resumes. The
-λ=2000, latent-50, logistic-prior point retrains ``seed-2000`` (shipped decode-only now).
+λ=2000, latent-50, logistic-prior point is the seed recipe itself (the first shipped model, retired before 1.0).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnistzip import data, zoo  # noqa: E402
+from mnistzip import data  # noqa: E402
 from mnistzip.codec import Codec  # noqa: E402
 from mnistzip.evaluate import measure  # noqa: E402
-from mnistzip.recipe import PRESETS  # noqa: E402
+from mnistzip.recipe import SEED_RECIPE  # noqa: E402
 from mnistzip.train import TrainConfig, train  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
@@ -34,7 +34,7 @@ EXPERIMENTS = {
     "latent": ("latent_dims", [5, 10, 20, 50]),
     "prior": ("prior", ["logistic", "normal", "deep"]),
 }
-BASE = dict(lmbda=2000.0, **PRESETS["seed"])
+BASE = dict(SEED_RECIPE, lmbda=2000.0)
 
 
 def machine() -> str:
@@ -103,7 +103,7 @@ def run_sweep(name: str, runs: Path) -> None:
         codec = Codec.load(path)
         row = measure(codec, digits)
         row[key] = value
-        row["training_seconds"] = codec.meta.get("training_seconds", 0.0)
+        row["training_seconds"] = codec.card.raw.get("training_seconds", 0.0)
         rows.append(row)
         print(f"{key}={value}: {row['bits_archive']:.2f} bits/digit, {row['psnr_of_mean_mse']:.2f} dB", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -128,12 +128,12 @@ def run_sweep(name: str, runs: Path) -> None:
 
 
 def run_generative(runs: Path) -> None:
-    """Digits from random bytes and from random latents drawn from the prior (default model)."""
+    """Digits from random bytes and from random latents drawn from the prior (the seed recipe at λ=2000)."""
     from PIL import Image
 
     from mnistzip.output import grid
 
-    codec = zoo.load("seed-2000")
+    codec = Codec.load(model_for(runs, "lmbda", 2000.0))
     RESULTS.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid(codec.sample(16, seed=0)), mode="L").resize((224, 224), Image.NEAREST).save(
         RESULTS / "generative-bytes.png")
@@ -141,7 +141,7 @@ def run_generative(runs: Path) -> None:
         RESULTS / "generative-prior.png")
     (RESULTS / "generative.md").write_text(
         "# The decoder as a generative model\n\n"
-        "Reproduce: `python benchmarks/seed_experiments.py generative` (model seed-2000, seed 0).\n\n"
+        "Reproduce: `python benchmarks/seed_experiments.py generative` (the seed recipe at λ=2000, trained into runs/ if missing; seed 0).\n\n"
         "| random bytes through the range decoder (`mnistzip sample`) | random latents drawn from the prior |\n"
         "|---|---|\n"
         "| ![bytes](generative-bytes.png) | ![prior](generative-prior.png) |\n\n"

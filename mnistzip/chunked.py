@@ -52,7 +52,7 @@ def decode_latents(codec, payload: bytes, count: int, progress=None, should_stop
     import tensorflow as tf
     import tensorflow_compression as tfc
 
-    cdf, cdf_offset = codec._module.tables(*codec._q)
+    cdf, cdf_offset = codec._module.tables(codec._q)
     handle = tfc.create_range_decoder(tf.constant(payload), cdf)
     decode = _decode_conditional if codec.conditional else _decode_factorized
     latents, handle = decode(codec, handle, cdf_offset.numpy().astype(np.int32), count, progress, should_stop)
@@ -131,8 +131,8 @@ def _conditional_step(codec, cdf_offset):
     cache = getattr(codec._module, "_mnistzip_chunked_steps", None)  # on the model: every Codec of it shares them
     if cache is None:
         cache = codec._module._mnistzip_chunked_steps = {}
-    if codec.quality in cache:
-        return cache[codec.quality]
+    if codec.level.number in cache:
+        return cache[codec.level.number]
     import tensorflow as tf
     import tensorflow_compression as tfc
 
@@ -144,8 +144,8 @@ def _conditional_step(codec, cdf_offset):
         raise NotImplementedError(f"{codec.name}: the model does not expose its conditional network")
     net = SimpleNamespace(latent_dims=dims, **{w: getattr(weights, w) for w in ("w1", "w2", "w3", "b1", "b2", "b3")})
     net._masks = lambda: conditional.MaskedAutoregressive._masks(net)
-    network = lambda y_unit, quality: conditional.MaskedAutoregressive.call(net, y_unit, quality)  # noqa: E731
-    q = int(codec._q[0]) if codec._q else 0
+    network = lambda y_unit, level: conditional.MaskedAutoregressive.call(net, y_unit, level)  # noqa: E731
+    q = int(codec._q)
     gains_row = tf.cast(module.gains[q], tf.float64)
     offsets = tf.constant(cdf_offset)
 
@@ -157,5 +157,5 @@ def _conditional_step(codec, cdf_offset):
         return handle, tf.cast(symbols + tf.gather(offsets, index), tf.float64) + loc[:, d]
 
     spec = [tf.TensorSpec([], tf.variant), tf.TensorSpec([None, dims], tf.float64), tf.TensorSpec([], tf.int32)]
-    cache[codec.quality] = tf.function(step, input_signature=spec)
-    return cache[codec.quality]
+    cache[codec.level.number] = tf.function(step, input_signature=spec)
+    return cache[codec.level.number]

@@ -26,7 +26,7 @@ from typer.core import TyperGroup
 from . import __version__, container
 from .errors import ExitStatus, MnistzipError, error_line, one_line
 from .fileio import STDIO
-from .recipe import CHOICES, DEFAULT_LMBDA, PRESETS, SEED_RECIPE, TrainConfig, check_choice
+from .recipe import DEFAULT_LMBDA, DEFAULT_MINUTES
 
 DEBUG_ENV = "MNISTZIP_DEBUG"
 # Typer >= 0.29 carries its own copy of Click: its exceptions are Typer's, not click's.
@@ -224,9 +224,13 @@ def _finite(value):
 ModelOpt = typer.Option(None, "--model", "-m", help="Shipped model name or model directory.")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Say more: where each digit came from (index → path).")
 QualityOpt = typer.Option(
-    None, "--quality", "-q", min=1, help="Rung of the shipped quality ladder (1 = smallest files; see 'mnistzip models'), "
-    "or a level of the variable-rate model given with --model."
+    None, "--quality", "-q", min=1, help="Rung of the shipped quality ladder (1 = smallest files; see 'mnistzip models')."
 )
+BitsOpt = typer.Option(
+    None, "--bits", min=0.0, callback=lambda v: _finite(v),
+    help="Pick the rung nearest this many bits per digit without exceeding it (on the MNIST test split).",
+)
+LevelOpt = typer.Option(None, "--level", min=1, help="Level of the model given with --model (default: its own).")
 ForceOpt = typer.Option(False, "--force", "-f", help="Overwrite an existing output.")
 DataDirOpt = typer.Option(
     None, "--data-dir", help="Folder of the MNIST IDX files (default: $MNISTZIP_DATA_DIR, else TFDS download)."
@@ -238,42 +242,42 @@ DataDirOpt = typer.Option(
 
 @app.command()
 def train(
-    ctx: typer.Context,
     lmbda: List[float] = typer.Option(
         [DEFAULT_LMBDA], "--lmbda", callback=_finite, help="Rate-distortion trade-off: loss = rate + lmbda * distortion. Repeat it (ascending) "
-        "for one variable-rate model with a quality level per lambda."
+        "for one model with a level per lambda."
     ),
-    latent_dims: int = typer.Option(
-        SEED_RECIPE["latent_dims"], "--latent-dims", min=1, max=1024, help="Size of the latent vector."
+    preset: Optional[str] = typer.Option(
+        None, "--preset", help="Recipe for every option not given: 'ladder' (that of the shipped model trained nearest "
+        f"these lambdas, in full), 'seed' (the seed reports'). Default: the ladder's, about {DEFAULT_MINUTES} minutes long."
     ),
-    width: int = typer.Option(
-        SEED_RECIPE["width"], "--width", min=1, max=4096,
-        help="Hidden units of the transforms' fully connected layers (model size grows with it)."
+    latent_dims: Optional[int] = typer.Option(None, "--latent-dims", min=1, max=1024, help="Size of the latent vector."),
+    width: Optional[int] = typer.Option(
+        None, "--width", min=1, max=4096, help="Hidden units of the transforms' fully connected layers (model size grows with it)."
     ),
-    epochs: int = typer.Option(SEED_RECIPE["epochs"], "--epochs", min=1, help="Passes over the training split."),
-    batch_size: int = typer.Option(SEED_RECIPE["batch_size"], "--batch-size", min=1, help="Digits per training step."),
-    lr: float = typer.Option(SEED_RECIPE["lr"], "--lr", min=0.0, callback=_finite, help="Adam learning rate."),
-    lr_schedule: str = typer.Option(
-        SEED_RECIPE["lr_schedule"], "--lr-schedule", help="constant or cosine (decay to 0)."
-    ),
-    distortion: str = typer.Option(SEED_RECIPE["distortion"], "--distortion", help="mae or mse (pixels in [0, 1])."),
-    prior: str = typer.Option(
-        SEED_RECIPE["prior"], "--prior",
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Passes over the training split."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Digits per training step."),
+    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, callback=_finite, help="Adam learning rate."),
+    lr_schedule: Optional[str] = typer.Option(None, "--lr-schedule", help="constant or cosine (decay to 0)."),
+    distortion: Optional[str] = typer.Option(None, "--distortion", help="mae or mse (pixels in [0, 1])."),
+    prior: Optional[str] = typer.Option(
+        None, "--prior",
         help="logistic, normal, deep (NoisyDeepFactorized) or conditional (each latent dimension given the ones before).",
     ),
-    quantization: str = typer.Option(
-        SEED_RECIPE["quantization"], "--quantization",
+    quantization: Optional[str] = typer.Option(
+        None, "--quantization",
         help="What the decoder trains on: noise (noisy latents) or mixed (latents rounded as the codec rounds them).",
     ),
-    decoder_epochs: int = typer.Option(
-        SEED_RECIPE["decoder_epochs"], "--decoder-epochs", min=0,
+    decoder_epochs: Optional[int] = typer.Option(
+        None, "--decoder-epochs", min=0,
         help="Then train the decoder alone this many epochs on the latents the codec decodes (same bits, better digits).",
     ),
-    synthesis: str = typer.Option(
-        SEED_RECIPE["synthesis"], "--synthesis",
+    synthesis: Optional[str] = typer.Option(
+        None, "--synthesis",
         help="Decoder architecture: seed, or conv3 (more channels and a third convolution at full resolution).",
     ),
-    preset: Optional[str] = typer.Option(None, "--preset", help="'seed': the seed recipe for every option not given."),
+    half: Optional[bool] = typer.Option(
+        None, "--half/--no-half", help="Save the transforms' weights in float16 (half the size) or float32."
+    ),
     seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model directory (default models/lmbda-L)."),
     data_dir: Optional[Path] = DataDirOpt,
@@ -282,46 +286,29 @@ def train(
     train_limit: Optional[int] = typer.Option(None, "--train-limit", min=1, help="Train on the first N digits only."),
     test_limit: Optional[int] = typer.Option(None, "--test-limit", min=1, help="Validate on the first N test digits."),
     steps_per_epoch: Optional[int] = typer.Option(None, "--steps-per-epoch", min=1, help="Cap steps per epoch."),
-    half: bool = typer.Option(False, "--half", help="Save the transforms' weights in float16: half the size."),
 ):
     """Train a codec on MNIST and export it as a SavedModel."""
-    from .errors import InputError
+    from .recipe import config as recipe_config
     from .train import command_line
     from .train import train as run
 
-    settings = dict(
-        latent_dims=latent_dims, width=width, epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
-        distortion=distortion, prior=prior, quantization=quantization, decoder_epochs=decoder_epochs,
-        synthesis=synthesis,
-    )
-    if preset is not None:
-        if preset not in PRESETS:
-            raise InputError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
-        # the preset fills in what the command line leaves at its default; explicit options win
-        explicit = {k for k in settings if ctx.get_parameter_source(k).name != "DEFAULT"}
-        settings.update({k: v for k, v in PRESETS[preset].items() if k not in explicit})
-    for name in CHOICES:
-        try:
-            check_choice(name, settings[name], label="--" + name.replace("_", "-"))
-        except ValueError as e:
-            raise InputError(str(e)) from None
-    if any(v <= 0 for v in lmbda) or sorted(set(lmbda)) != list(lmbda):
-        raise InputError(f"--lmbda values must be positive and ascending, not {', '.join(f'{v:g}' for v in lmbda)}")
-    config = TrainConfig(
-        lmbda=lmbda[0] if len(lmbda) == 1 else list(lmbda), seed=seed, train_limit=train_limit, test_limit=test_limit, steps_per_epoch=steps_per_epoch,
-        **settings,
+    config = recipe_config(
+        list(lmbda), preset, latent_dims=latent_dims, width=width, epochs=epochs, batch_size=batch_size, lr=lr,
+        lr_schedule=lr_schedule, distortion=distortion, prior=prior, quantization=quantization,
+        decoder_epochs=decoder_epochs, synthesis=synthesis, half=half, seed=seed, train_limit=train_limit,
+        test_limit=test_limit, steps_per_epoch=steps_per_epoch,
     )
     output = output or Path("models") / (f"lmbda-{lmbda[0]:g}" if len(lmbda) == 1 else f"vr-{lmbda[0]:g}-{lmbda[-1]:g}")
     try:
-        result = run(config, output, data_dir, resume=resume, force=force, reporter=_RichReporter(), command=command_line(),
-                     half=half)
+        result = run(config, output, data_dir, resume=resume, force=force, reporter=_RichReporter(), command=command_line())
     except KeyboardInterrupt:
         from .errors import Interrupted
 
         raise Interrupted("interrupted; the last finished epoch is saved: rerun the same command with --resume") from None
-    t = result.meta["test"]
+    level = result.card["levels"][result.card["default_level"] - 1]
+    t = level["test"]
     console.print(one_line(
-        f"saved {result.path} (id {result.meta['id']}): {t['bits_archive']:.1f} bits/digit on disk, "
+        f"saved {result.path} (id {level['id']}): {t['bits_archive']:.1f} bits/digit on disk, "
         f"{t['bits_entropy']:.1f} entropy bits, PSNR {t['psnr_of_mean_mse']:.2f} dB on {t['digits']} test digits"
     ), markup=False, soft_wrap=True)
 
@@ -349,9 +336,9 @@ class _RichReporter:
     def epoch_end(self, epoch, metrics):
         self.progress.stop()
         self.progress.remove_task(self.task)
-        if isinstance(metrics["rate"], list):  # a variable-rate model: bits → dB per quality
+        if isinstance(metrics["rate"], list):  # several levels: bits → dB per level
             points = "  ".join(f"{r:.1f}→{p:.2f}" for r, p in zip(metrics["rate"], metrics["psnr"]))
-            console.print(f"epoch {epoch}/{self.epochs}: test bits/digit → PSNR dB per quality: {points}")
+            console.print(f"epoch {epoch}/{self.epochs}: test bits/digit → PSNR dB per level: {points}")
             return
         console.print(
             f"epoch {epoch}/{self.epochs}: test rate {metrics['rate']:.1f} bits/digit, "
@@ -374,6 +361,8 @@ def compress(
     ),
     model: Optional[str] = ModelOpt,
     quality: Optional[int] = QualityOpt,
+    bits: Optional[float] = BitsOpt,
+    level: Optional[int] = LevelOpt,
     data_dir: Optional[Path] = DataDirOpt,
     no_invert: bool = typer.Option(False, "--no-invert", help="Keep dark-on-light images as they are."),
     refine: bool = typer.Option(False, "--refine", help="Search each digit's latents for fewer bits and less error (slower)."),
@@ -408,7 +397,7 @@ def compress(
     if not is_stdio(output):
         check_writable(output, force, [*digits.sources, *read])  # a file found inside an input folder counts too
     say.detail(*(f"{i} → {source}" for i, source in enumerate(digits.sources)))
-    codec = zoo.load(model, quality=quality)
+    codec = zoo.load(model, rung=quality, bits=bits, level=level)
     lmbda = _refine_lmbda(codec, refine, refine_lmbda)
     if lmbda is None:
         mz = codec.compress(digits.images)
@@ -418,15 +407,16 @@ def compress(
             mz = codec.compress(digits.images, refine=lmbda,
                                 progress=lambda done: progress.update(task, completed=done))
     size = container.write(output, mz, force=force, inputs=[*digits.sources, *read])
+    chosen = "" if bits is None else f", the rung for --bits {bits:g}: {codec.level.bits:.1f} bits/digit on MNIST test"
     say.result(f"{_shown(output)}: {_digits(mz.count)}, {size} bytes, {8 * size / mz.count:.1f} bits/digit "
-               f"(model {codec.name})")
+               f"(model {codec.name}{chosen})")
 
 
 def _refine_lmbda(codec, refine: bool, lmbda: float | None) -> float | None:
     """The λ for encode-time refinement, or None when it is off."""
     if not refine and lmbda is None:
         return None
-    return lmbda if lmbda is not None else float(codec.level.get("lmbda", DEFAULT_LMBDA))
+    return lmbda if lmbda is not None else codec.level.lmbda
 
 
 FormatOpt = typer.Option(
@@ -474,6 +464,8 @@ def sample(
     fmt: Optional[str] = FormatOpt,
     model: Optional[str] = ModelOpt,
     quality: Optional[int] = QualityOpt,
+    bits: Optional[float] = BitsOpt,
+    level: Optional[int] = LevelOpt,
     force: bool = ForceOpt,
 ):
     """Generate digits: random bytes through the decoder (no sanity check)."""
@@ -482,7 +474,7 @@ def sample(
     from .fileio import is_stdio
 
     out.check_output(output, force, count=n, fmt=fmt)
-    images = zoo.load(model, quality=quality).sample(n, seed)
+    images = zoo.load(model, rung=quality, bits=bits, level=level).sample(n, seed)
     out.save_digits(images, output, force=force, fmt=fmt)
     _Say(data_out=is_stdio(output)).result(f"{_shown(output)}: {_digits(n)} generated")
 
@@ -492,7 +484,8 @@ def sample(
 
 @app.command("eval")
 def evaluate(
-    model: Optional[List[str]] = typer.Option(None, "--model", "-m", help="Model(s) to evaluate (default: the default model)."),
+    model: Optional[List[str]] = typer.Option(None, "--model", "-m", help="Model(s) to evaluate (default: the default rung)."),
+    quality: Optional[List[int]] = typer.Option(None, "--quality", "-q", min=1, help="Rung(s) of the quality ladder to evaluate."),
     ladder: bool = typer.Option(False, "--ladder", help="Evaluate every rung of the shipped quality ladder."),
     split: str = typer.Option("test", "--split", help="MNIST split: test or train."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N digits."),
@@ -507,8 +500,8 @@ def evaluate(
     force: bool = ForceOpt,
 ):
     """Measure rate, distortion and speed on MNIST, against classical codecs too."""
-    from . import baselines, data, zoo
-    from .evaluate import bd_rates, measure
+    from . import baselines, data
+    from . import evaluate as ev
     from .fileio import check_writable, write_atomic
 
     chosen = baselines.parse_codecs(codecs)
@@ -518,38 +511,18 @@ def evaluate(
             check_writable(path, force, read)
     split_images = data.load_mnist(split, data_dir)
     images = split_images[:limit]
-    rungs = [e.name for e in zoo.ladder()] if ladder else []
-    specs = [*(model or []), *rungs] or [None]
-    codecs_loaded = [zoo.load(m) for m in specs]
-    rows = []
+    picked = ev.codecs_to_measure(model, quality, ladder)
     with _progress() as progress:
-        for spec, codec in zip(specs, codecs_loaded):
-            task = progress.add_task(codec.name, total=1)
-            measured = [measure(codec, images)]
-            progress.update(task, advance=1)
-            if refine:
-                task = progress.add_task(f"{codec.name} --refine", total=1.0)
-                measured.append(measure(codec, images, refine=_refine_lmbda(codec, True, None),
-                                        progress=lambda done: progress.update(task, completed=done)))
-            if spec in rungs:  # the ladder is one curve, whichever models its rungs come from
-                for row, suffix in zip(measured, ("", " +refine")):
-                    row["family"] = zoo.LADDER_FAMILY + suffix
-            rows += measured
-        for c in chosen:
-            for q in baselines.points(c):
-                task = progress.add_task(c.name if q is None else f"{c.name} q{q}", total=len(images))
-                rows.append(baselines.measure(c, images, q, lambda k, t=task: progress.update(t, advance=k)))
-    families = list(dict.fromkeys(r["family"] for r in rows))
-    reference = reference or families[0]
-    if reference not in families:
-        from .errors import InputError
+        def track(description, total):
+            task = progress.add_task(description, total=total)
+            return lambda done: progress.update(task, completed=done)
 
-        raise InputError(f"--reference {reference!r} is not among the measured families: {', '.join(families)}")
-    bd = bd_rates(rows, reference)
+        rows = ev.evaluate(picked, images, refine=refine, classical=chosen, track=track)
+    reference, bd = ev.bd_report(rows, reference)
     if grid is not None:
         from .report import plot_grid
 
-        plot_grid(codecs_loaded[0], split_images[skip : skip + 16], grid, force, first=skip)
+        plot_grid(picked[0][0], split_images[skip : skip + 16], grid, force, first=skip)
     if plot is not None:
         from .report import plot_rd
 
@@ -661,9 +634,11 @@ def info(
 
     mz = container.read(source)
     source = _shown(source, "standard input")
-    entry = zoo.by_id(mz.model_id)
+    rung = zoo.by_id(mz.model_id)
+    gone = None if rung else zoo.retired(mz.model_id)
     fields = dict(
-        file=str(source), version=mz.version, model_id=mz.model_id, model=entry.name if entry else None,
+        file=str(source), version=mz.version, model_id=mz.model_id, model=rung.name if rung else None,
+        retired=f"{gone['model']} level {gone['level']}" if gone else None,
         digits=mz.count, bytes=mz.size, payload_bytes=len(mz.payload), overhead_bytes=mz.overhead_bytes,
         bits_per_digit=round(8 * mz.size / mz.count, 3),
         layout=[dict(field=f, offset=o, size=s) for f, o, s in container.layout(mz)],
@@ -671,7 +646,8 @@ def info(
     if as_json:
         typer.echo(json.dumps(fields, indent=2))
         return
-    model_text = f"{mz.model_id} ({entry.name})" if entry else f"{mz.model_id} (not installed)"
+    model_text = (f"{mz.model_id} ({rung.name})" if rung else f"{mz.model_id} ({fields['retired']}, retired before 1.0)"
+                  if gone else f"{mz.model_id} (not installed)")
     console.print(one_line(f"{source}: mnistzip format version {mz.version}, model {model_text}"), markup=False)
     console.print(f"{_digits(mz.count)}, {mz.size} bytes, {fields['bits_per_digit']:.1f} bits/digit")
     table = Table("field", "offset", "bytes")
@@ -682,37 +658,36 @@ def info(
 
 @app.command()
 def models(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")):
-    """List the shipped models with their test-split figures."""
+    """List the rungs of the shipped quality ladder with their test-split figures."""
     from . import zoo
 
-    rows = []
-    for e in sorted(zoo.REGISTRY.values(), key=lambda e: (e.quality is None, e.quality or 0, e.name)):
-        test = e.card().get("test", {}) if (e.path / "model.json").is_file() else {}
-        rows.append(dict(
-            name=e.name, quality=e.quality, id=e.id, default=e.name == zoo.DEFAULT_MODEL, description=e.description,
-            bits_archive=test.get("bits_archive"), bits_entropy=test.get("bits_entropy"),
-            psnr_of_mean_mse=test.get("psnr_of_mean_mse"), psnr_mean=test.get("psnr_mean"),
-            compress_digits_per_s=test.get("compress_digits_per_s"),
-            decompress_digits_per_s=test.get("decompress_digits_per_s"),
-        ))
+    rows = [dict(
+        quality=r.number, name=r.name, id=r.id, default=r.default, model=r.card.name, level=r.level.number,
+        lmbda=r.level.lmbda, **{k: r.level.test.get(k) for k in MODEL_FIGURES},
+    ) for r in zoo.ladder()]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    # figures and names never wrap; the description takes what width is left (80 columns fit)
-    table = Table()
+    table = Table(box=None)  # 80 columns fit
     table.add_column("q", justify="right", no_wrap=True)
     table.add_column("name", no_wrap=True)
     table.add_column("id", no_wrap=True)
     for header in ("bits", "PSNR", "avg"):
         table.add_column(header, justify="right", no_wrap=True)
-    table.add_column("description", ratio=1)
+    table.add_column("model", no_wrap=True)
+    table.add_column("λ", justify="right", no_wrap=True)
     for r in rows:
-        table.add_row("-" if r["quality"] is None else str(r["quality"]), r["name"] + ("*" if r["default"] else ""),
-                      r["id"], _fmt(r["bits_archive"], 1), _fmt(r["psnr_of_mean_mse"], 2), _fmt(r["psnr_mean"], 2),
-                      r["description"])
+        table.add_row(str(r["quality"]), r["name"] + ("*" if r["default"] else ""), r["id"],
+                      _fmt(r["bits_archive"], 1), _fmt(r["psnr_of_mean_mse"], 2), _fmt(r["psnr_mean"], 2),
+                      r["model"], f"{r['lmbda']:g}")
     console.print(table)
-    console.print("*: the default. q: --quality ('-': kept so older files decode). bits: per digit on disk, the whole MNIST "
-                  "test split in one archive. PSNR: of the mean MSE, dB; avg: mean of each digit's PSNR.")
+    console.print("*: the default. q: --quality. bits: per digit on disk, the whole MNIST test split in one archive. "
+                  "PSNR: of the mean MSE, dB; avg: mean of each digit's PSNR. model: the rung's model (mnistzip "
+                  "models --json gives its level), trained for λ.")
+
+
+MODEL_FIGURES = ("bits_archive", "bits_entropy", "psnr_of_mean_mse", "psnr_mean", "compress_digits_per_s",
+                 "decompress_digits_per_s")
 
 
 def _fmt(value, digits: int) -> str:

@@ -4,7 +4,7 @@ A factorized prior codes every latent dimension on its own, so what the
 dimensions share (the digit's class, its slant, its stroke) is paid for
 several times. Here a masked network (MADE, Germain et al. 2015) predicts a
 logistic location and scale for dimension ``i`` from the quantised dimensions
-``0 .. i-1`` and the quality level, so each dimension costs only what the
+``0 .. i-1`` and the level, so each dimension costs only what the
 earlier ones did not already say.
 
 Quantisation is centred on the prediction: dimension ``i`` becomes
@@ -12,7 +12,7 @@ Quantisation is centred on the prediction: dimension ``i`` becomes
 the range coder sees, with TFC's indexed tables (a zero-centred logistic per
 scale bin, built once at export and saved in the model). Rounding on the
 integer grid instead would waste up to a bit on every sharp prediction that
-falls between two integers (measured: 20% more bits at the low qualities).
+falls between two integers (measured: 20% more bits at the low levels).
 Both encoding and decoding are therefore sequential: dimension ``i`` is
 quantised (or decoded), then the network runs again for dimension ``i+1``;
 all digits of an archive advance together, so the stream holds dimension 0 of
@@ -50,18 +50,18 @@ def _degrees(latent_dims: int):
 
 
 class MaskedAutoregressive(tf.keras.layers.Layer):
-    """(latents in the unit domain, quality) → location and log-scale of every dimension.
+    """(latents in the unit domain, level) → location and log-scale of every dimension.
 
-    Output ``i`` depends only on inputs ``0 .. i-1`` (and the quality), by masks on the weights.
+    Output ``i`` depends only on inputs ``0 .. i-1`` (and the level), by masks on the weights.
     """
 
-    def __init__(self, latent_dims: int, qualities: int, **kwargs):
+    def __init__(self, latent_dims: int, levels: int, **kwargs):
         super().__init__(autocast=False, **kwargs)  # float64 inputs stay float64 (coding)
-        self.latent_dims, self.qualities = latent_dims, qualities
+        self.latent_dims, self.levels = latent_dims, levels
 
     def build(self, input_shape=None):
-        """Weights: two masked hidden layers, a masked output, and the quality's own biases."""
-        L, H, Q = self.latent_dims, HIDDEN, self.qualities
+        """Weights: two masked hidden layers, a masked output, and the level's own biases."""
+        L, H, Q = self.latent_dims, HIDDEN, self.levels
         glorot = tf.keras.initializers.GlorotUniform(seed=0)
         self.w1 = self.add_weight(name="w1", shape=(L, H), initializer=glorot)
         self.w2 = self.add_weight(name="w2", shape=(H, H), initializer=glorot)
@@ -80,28 +80,28 @@ class MaskedAutoregressive(tf.keras.layers.Layer):
             tf.tile(inputs[None, :] > hidden[:, None], (1, 2)),
         )
 
-    def call(self, y_unit, quality):
-        """``y_unit`` (N, L), ``quality`` (N,) int → (loc, log_scale), each (N, L), in the unit domain.
+    def call(self, y_unit, level):
+        """``y_unit`` (N, L), ``level`` (N,) int → (loc, log_scale), each (N, L), in the unit domain.
 
         Runs in the dtype of ``y_unit`` (float32 to train, float64 to code).
         """
         dtype = y_unit.dtype
         w1, w2, w3 = (tf.cast(w, dtype) * tf.cast(m, dtype) for w, m in zip((self.w1, self.w2, self.w3), self._masks()))
         b1, b2, b3 = (tf.cast(b, dtype) for b in (self.b1, self.b2, self.b3))
-        h = tf.nn.leaky_relu(y_unit @ w1 + tf.gather(b1, quality))
+        h = tf.nn.leaky_relu(y_unit @ w1 + tf.gather(b1, level))
         h = tf.nn.leaky_relu(h @ w2 + b2)
-        out = h @ w3 + tf.gather(b3, quality)
+        out = h @ w3 + tf.gather(b3, level)
         return out[:, : self.latent_dims], out[:, self.latent_dims :]
 
 
-def parameters(net: MaskedAutoregressive, y_coded, gains, quality):
+def parameters(net: MaskedAutoregressive, y_coded, gains, level):
     """(loc, scale) of every dimension's conditional logistic, in the coded domain (latents times the gains).
 
-    ``y_coded`` (N, L) noisy or quantised latents; ``gains`` (N, L); ``quality`` (N,).
-    The network sees the unit domain, so one network serves every quality.
+    ``y_coded`` (N, L) noisy or quantised latents; ``gains`` (N, L); ``level`` (N,).
+    The network sees the unit domain, so one network serves every level.
     """
     gains = tf.cast(gains, y_coded.dtype)
-    loc, log_scale = net(y_coded / gains, quality)
+    loc, log_scale = net(y_coded / gains, level)
     return gains * loc, tfc.lower_bound(gains * tf.exp(log_scale), SCALE_MIN)
 
 

@@ -1,18 +1,8 @@
-"""The ``.mz`` file format: read and write it (no TensorFlow here).
+"""The ``.mz`` file format, version 1, in code: its constants, the reader and the writer (no TensorFlow here).
 
-Layout (all multi-byte integers big-endian; spec in docs/format.md)::
-
-    offset  size  field
-    0       2     magic            b"\\x89Z"
-    2       1     format version   1
-    3       2     model id         first 16 bits of the model's weights digest
-    5       1-3   digit count N    unsigned LEB128, 1 <= N <= MAX_DIGITS
-    ...     ...   payload          one range-coded string holding all N digits
-    -2      2     CRC-16/CCITT     over every byte before it (init 0xFFFF)
-
-A one-digit file costs 8 bytes beyond its payload. There is no per-digit
-length: all digits share one range-coded stream, so an archive costs about
-its entropy plus a few bits, not a few bits per digit.
+docs/format.md is the specification (every field, its bounds, the errors and
+their messages); this module follows it field by field: the reader checks each
+in order and says what it expected and what it found.
 """
 
 from __future__ import annotations
@@ -35,6 +25,7 @@ MAX_DIGITS = 1 << 20  # bounds what a decoder allocates: 1 MiB digits is 784 MiB
 MAX_COUNT_BYTES = 3  # LEB128 bytes enough for MAX_DIGITS
 MAX_FILE_BYTES = 64 << 20  # an honest file is far smaller (≈ 16 bytes per digit at most)
 SUFFIX = ".mz"
+SIDE = 28  # every digit is SIDE x SIDE uint8 pixels, as MNIST's
 
 
 @dataclass(frozen=True)
@@ -64,8 +55,7 @@ class MzFile:
 
 def dumps(mz: MzFile) -> bytes:
     """Serialise an :class:`MzFile` to bytes."""
-    if not 1 <= mz.count <= MAX_DIGITS:
-        raise ValueError(f"digit count must be 1..{MAX_DIGITS}, not {mz.count}")
+    check_count(mz.count, ValueError)
     model = bytes.fromhex(mz.model_id)
     if len(model) != MODEL_ID_BYTES:
         raise ValueError(f"model id must be {MODEL_ID_BYTES * 2} hex digits, not {mz.model_id!r}")
@@ -95,8 +85,7 @@ def loads(data: bytes) -> MzFile:
         raise ChecksumMismatch(
             f"checksum mismatch: stored {stored:04x}, computed {computed:04x} (the file is corrupt or truncated)"
         )
-    if not 1 <= count <= MAX_DIGITS:
-        raise BadMzFile(f"bad digit count: expected 1 to {MAX_DIGITS}, found {count}")
+    check_count(count, BadMzFile)
     return MzFile(model_id=model_id, count=count, payload=bytes(data[reader.pos : -CRC_BYTES]), version=version)
 
 
@@ -144,6 +133,12 @@ def write(path: str | os.PathLike, mz: MzFile, force: bool = False, inputs=()) -
     else:
         write_atomic(path, blob, force=force, inputs=inputs)
     return len(blob)
+
+
+def check_count(count: int, error: type[Exception] = BadMzFile, what: str = "digit count") -> None:
+    """Refuse a count of digits outside 1 to ``MAX_DIGITS`` (the one check of that bound) with ``error``."""
+    if not 1 <= count <= MAX_DIGITS:
+        raise error(f"bad {what}: expected 1 to {MAX_DIGITS}, found {count}")
 
 
 def layout(mz: MzFile) -> list[tuple[str, int, int]]:

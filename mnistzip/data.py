@@ -21,11 +21,11 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .container import SIDE
 from .errors import DataError, InputError
 from .fileio import STDIO, read_stdin, stdin_binary
 
 DATA_DIR_ENV = "MNISTZIP_DATA_DIR"
-SIDE = 28  # MNIST digits are 28 x 28
 BOX = 20  # MNIST fitted each digit's bounding box into 20 x 20
 MIN_SIDE = 8  # smaller images hold no recognisable digit
 # A 50 MP phone photo of a digit is the largest input we mean to serve. Checked from the header

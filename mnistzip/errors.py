@@ -84,6 +84,10 @@ class UnknownModel(ModelError):
     """A file needs a model that is not installed (or not the one given)."""
 
 
+class RetiredModel(UnknownModel):
+    """A file was made by a model retired before 1.0 (``models/retired.json``)."""
+
+
 class OutputError(MnistzipError):
     """An output that exists (without --force) or cannot be written."""
 

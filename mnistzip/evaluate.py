@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 import numpy as np
 
 from . import container, metrics
+from .refine import refine as search
 
 WARM_UP = 16  # digits coded once before timing: a loaded model's first call sets up its graphs
 
@@ -29,7 +29,7 @@ def measure(codec, images: np.ndarray, refine: float | None = None, progress=Non
         payload, bits = codec.encode(images)
         latents = None
     else:
-        latents = codec.refine(images, refine, progress=progress)
+        latents = search(codec, images, refine, progress=progress)
         payload = codec.encode_latents(latents)
         bits = codec.latent_bits(latents)
     compress_s = time.perf_counter() - started
@@ -57,15 +57,19 @@ def measure(codec, images: np.ndarray, refine: float | None = None, progress=Non
     )
 
 
+NAMING = ("model", "family", "model_id")  # what a row says of the codec, which a model card says itself
+
+
+def card_figures(row: dict) -> dict:
+    """A ``measure`` row as a level's ``test`` figures in its model card (without what names the codec)."""
+    return {k: v for k, v in row.items() if k not in NAMING}
+
+
 def family_of(codec) -> str:
-    """A model's family for curves and BD-rate: its recipe without λ (model.json's "family" when recorded)."""
+    """A model's family for curves and BD-rate: its recipe without λ."""
     from .recipe import recipe_family
 
-    if codec.meta.get("family"):
-        return codec.meta["family"]
-    if "recipe" in codec.meta:
-        return recipe_family(codec.meta["recipe"])
-    return re.sub(r"-\d+(\.\d+)?$", "", codec.name)
+    return recipe_family(codec.card.recipe)
 
 
 def rate_of(row: dict) -> float:
@@ -94,3 +98,60 @@ def bd_rates(rows: list[dict], reference: str) -> dict[str, float]:
             value = metrics.bd_rate(*ref, *c)
             out[fam] = None if np.isnan(value) else round(value, 2)
     return out
+
+
+def codecs_to_measure(models: list[str] | None = None, rungs: list[int] | None = None, ladder: bool = False):
+    """What ``eval`` measures: (codec, on the ladder) for each ``--model``, each ``--quality`` rung, and every
+    rung with ``ladder``; the default rung when nothing is named. Rungs are one curve ("ladder")."""
+    from . import zoo
+
+    numbers = list(dict.fromkeys([*(rungs or []), *(r.number for r in zoo.ladder() if ladder)]))
+    picked = [(zoo.load(m), False) for m in models or []]
+    picked += [(zoo.load(rung=n), True) for n in numbers]
+    return picked or [(zoo.load(), True)]
+
+
+def evaluate(picked, images: np.ndarray, refine: bool = False, classical=(), track=None) -> list[dict]:
+    """Rows of figures: each picked codec (and refined at its level's λ with ``refine``), then each classical
+    codec at each of its quality points (``baselines``).
+
+    ``track(description, total)``, if given, returns a function the work reports
+    its progress to (the fraction done, out of ``total``).
+    """
+    from . import baselines, zoo
+
+    def tracked(description, total):
+        return track(description, total) if track is not None else (lambda done: None)
+
+    rows = []
+    for codec, on_ladder in picked:
+        measured = [measure(codec, images)]
+        tracked(codec.name, 1)(1)
+        if refine:
+            measured.append(measure(codec, images, refine=codec.level.lmbda,
+                                    progress=tracked(f"{codec.name} --refine", 1.0)))
+        if on_ladder:  # the ladder is one curve, whichever models its rungs come from
+            for row, suffix in zip(measured, ("", " +refine")):
+                row["family"] = zoo.LADDER_FAMILY + suffix
+        rows += measured
+    for c in classical:
+        for q in baselines.points(c):
+            report, done = tracked(c.name if q is None else f"{c.name} q{q}", len(images)), [0]
+
+            def advance(k, report=report, done=done):
+                done[0] += k
+                report(done[0])
+
+            rows.append(baselines.measure(c, images, q, advance))
+    return rows
+
+
+def bd_report(rows: list[dict], reference: str | None = None) -> tuple[str, dict]:
+    """(the reference family, BD-rate of every other family against it); by default the first row's family."""
+    from .errors import InputError
+
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    reference = reference or families[0]
+    if reference not in families:
+        raise InputError(f"--reference {reference!r} is not among the measured families: {', '.join(families)}")
+    return reference, bd_rates(rows, reference)

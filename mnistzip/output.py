@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import SIDE
+from .container import SIDE
 from .errors import OutputError
 from .fileio import atomic_output, check_writable, is_stdio, stdout_binary
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import data
 from .errors import OutputError
-from .recipe import TrainConfig, check_choice, recipe_family
+from .recipe import TrainConfig, check_choice
 
 CHECKPOINT_SUFFIX = ".training"
 DEFAULT_BITS = 40.0  # a variable-rate model's default quality is the one nearest this many bits per digit
@@ -36,10 +36,10 @@ class Reporter:
 
 @dataclass
 class TrainResult:
-    """What a finished run produced."""
+    """What a finished run produced: the model directory and its card (as written)."""
 
     path: Path
-    meta: dict = field(default_factory=dict)
+    card: dict = field(default_factory=dict)
 
 
 def checkpoint_dir(output: Path) -> Path:
@@ -55,12 +55,8 @@ def train(
     force: bool = False,
     reporter: Reporter | None = None,
     command: str | None = None,
-    half: bool = False,
 ) -> TrainResult:
-    """Train a codec with ``config`` and export it to ``output``; resumable after interruption.
-
-    ``half`` stores the exported transforms' weights in float16 (half the size).
-    """
+    """Train a codec with ``config`` and export it to ``output``; resumable after interruption."""
     output = Path(output)
     ckpt_dir = checkpoint_dir(output)
     _check_destination(output, ckpt_dir, resume, force)
@@ -73,7 +69,7 @@ def train(
 
     absl_logging.set_verbosity(absl_logging.ERROR)  # TFC's notes on its tracing ("Computing quantization offsets ...")
 
-    from .model import CompressionTrainer
+    from .trainer import CompressionTrainer
 
     tf.keras.utils.set_random_seed(config.seed)
     trainer = CompressionTrainer(config.latent_dims, config.prior, config.distortion, config.lmbdas, config.width,
@@ -106,19 +102,10 @@ def train(
         state.finish_epoch(epoch, time.perf_counter() - started, metrics)
         reporter.epoch_end(epoch, metrics)
 
-    meta = dict(
-        name=output.name,
-        family=recipe_family(asdict(config)),
-        recipe=asdict(config),
-        lmbda=config.lmbda,
-        epochs=config.epochs,
-        training_seconds=round(state.seconds, 1),
-        history=state.history,
-        command=command or "",
-    )
-    meta = _export_atomically(trainer, output, meta, force, test_images, half)
+    card = dict(name=output.name, command=command or "", recipe=asdict(config), training_seconds=round(state.seconds, 1))
+    card = _export_atomically(trainer, output, card, force, test_images, config.half, state.history)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
-    return TrainResult(output, meta)
+    return TrainResult(output, card)
 
 
 class _RunState:
@@ -278,22 +265,26 @@ def _check_same_config(ckpt_dir: Path, config: TrainConfig) -> None:
         raise OutputError(f"cannot resume: the run was started with {k}={was}, not {k}={now}")
 
 
-def _export_atomically(trainer, output: Path, meta: dict, force: bool, test_images: np.ndarray, half: bool) -> dict:
-    """Export and measure the model in a temporary sibling directory, then rename it into place."""
+def _export_atomically(trainer, output: Path, card: dict, force: bool, test_images: np.ndarray, half: bool,
+                       history: list) -> dict:
+    """Export and measure the model in a temporary sibling directory, then rename it into place.
+
+    Every level is measured on the exported model (``test`` in its card); the
+    default level is the one nearest ``DEFAULT_BITS`` bits per digit.
+    """
     from .codec import Codec
-    from .evaluate import measure
+    from .evaluate import card_figures, measure
+    from .export import export, write_card
     from .fileio import atomic_output, written_by_mnistzip
-    from .model import export
 
     with atomic_output(output, force=force, directory=True, replaceable=written_by_mnistzip) as tmp:
-        meta = export(trainer, tmp, meta, half=half)
+        card = export(trainer, tmp, card, half=half, history=history)
         codec = Codec.load(tmp, verify=False)
-        for level in meta["qualities"]:
-            level["test"] = measure(codec.with_quality(level["quality"]), test_images)
-        default = min(meta["qualities"], key=lambda lv: abs(lv["test"]["bits_archive"] - DEFAULT_BITS))
-        meta.update(default_quality=default["quality"], id=default["id"], test=default["test"])
-        (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
-    return meta
+        for level in card["levels"]:
+            level["test"] = card_figures(measure(codec.at_level(level["level"]), test_images))
+        card["default_level"] = min(card["levels"], key=lambda lv: abs(lv["test"]["bits_archive"] - DEFAULT_BITS))["level"]
+        write_card(tmp, card)
+    return card
 
 
 RUN_ONLY_OPTIONS = ("--resume", "--force", "-f")  # how to treat an existing output, not part of the recipe

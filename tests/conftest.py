@@ -70,7 +70,7 @@ def cond_model(tmp_path_factory):
 def cond_codec(cond_model):
     from mnistzip.codec import Codec
 
-    return Codec.load(cond_model, quality=2)
+    return Codec.load(cond_model, level=2)
 
 
 @pytest.fixture(scope="session")

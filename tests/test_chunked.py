@@ -13,7 +13,7 @@ from mnistzip.errors import BadMzFile
 
 def one_shot(codec, payload: bytes, count: int) -> np.ndarray:
     """The model's own decoder, in one call."""
-    return codec._module.decompress_latents(tf.constant(payload), tf.constant(count, tf.int32), *codec._q).numpy()
+    return codec._module.decompress_latents(tf.constant(payload), tf.constant(count, tf.int32), codec._q).numpy()
 
 
 @pytest.mark.parametrize("name", ["tiny_codec", "deep_codec", "vr_codec", "cond_codec"])

@@ -7,20 +7,24 @@ import json
 import pytest
 
 from mnistzip.errors import OutputError
+from mnistzip.recipe import recipe_family
 from mnistzip.train import Reporter, TrainConfig, checkpoint_dir, command_line, train
 
 TINY = dict(lmbda=500, steps_per_epoch=5, train_limit=640, test_limit=100)
 
 
 def test_model_card(tiny_model):
+    """A one-λ model is a model with one level; the history is beside the card, not in it."""
     card = json.loads((tiny_model / "model.json").read_text())
-    assert len(card["id"]) == 4 and card["weights_sha256"].startswith(card["id"])
-    assert card["recipe"]["lmbda"] == 500 and card["latent_dims"] == 50 and card["prior"] == "logistic"
-    test = card["test"]
+    [level] = card["levels"]
+    assert card["default_level"] == level["level"] == 1
+    assert len(level["id"]) == 4 and card["weights_sha256"].startswith(level["id"])
+    assert card["recipe"]["lmbda"] == 500 and card["recipe"]["latent_dims"] == 50 and card["recipe"]["prior"] == "logistic"
+    test = level["test"]
     assert test["digits"] == 200
     assert test["bits_archive"] >= test["bits_entropy"] > 0
     assert 0 < test["psnr_of_mean_mse"] <= test["psnr_mean"]
-    assert card["training_seconds"] > 0 and len(card["history"]) == 1
+    assert card["training_seconds"] > 0 and len(json.loads((tiny_model / "history.json").read_text())) == 1
 
 
 class StopAt(Reporter):
@@ -49,7 +53,7 @@ def test_interrupted_run_leaves_no_model_and_resumes(tmp_path, mnist_dir):
     saved.write_text(json.dumps({k: v for k, v in json.loads(saved.read_text()).items() if k != "quantization"}))
 
     result = train(config, out, mnist_dir, resume=True)
-    assert [h["epoch"] for h in result.meta["history"]] == [1, 2]  # epoch 1 from the checkpoint
+    assert [h["epoch"] for h in json.loads((result.path / "history.json").read_text())] == [1, 2]  # 1 from the checkpoint
     assert (out / "model.json").is_file() and not checkpoint_dir(out).exists()
     with pytest.raises(OutputError, match="already exists; pass --force to overwrite it"):
         train(config, out, mnist_dir)
@@ -76,15 +80,13 @@ def test_learning_rate_schedules():
 
 
 def test_recipe_family_groups_models_that_differ_only_in_lambda():
-    from mnistzip.recipe import PRESETS, recipe_family
+    from mnistzip.recipe import SEED_RECIPE, recipe_family
 
-    assert recipe_family(dict(PRESETS["seed"], lmbda=300, seed=4, train_limit=10)) == "seed"
-    assert recipe_family(dict(PRESETS["seed"], lmbda=300, distortion="mse")) == "mse/logistic/L50/constant/e15"
-    old_card = {k: v for k, v in PRESETS["seed"].items() if k not in ("lr_schedule", "width")}  # before the options
-    assert recipe_family(old_card) == "seed"
-    assert recipe_family(dict(PRESETS["seed"], lmbda=[300, 900], width=160)) == "vr/mae/logistic/L50/W160/constant/e15"
-    assert recipe_family(dict(PRESETS["seed"], lmbda=300, quantization="mixed")) == "mae/logistic/L50/constant/e15/mixed"
-    assert recipe_family(dict(PRESETS["seed"], lmbda=[300, 900], synthesis="conv3")) == "vr/mae/logistic/L50/conv3/constant/e15"
+    assert recipe_family(dict(SEED_RECIPE, lmbda=300, seed=4, train_limit=10, half=True)) == "seed"
+    assert recipe_family(dict(SEED_RECIPE, lmbda=300, distortion="mse")) == "mse/logistic/L50/constant/e15"
+    assert recipe_family(dict(SEED_RECIPE, lmbda=[300, 900], width=160)) == "vr/mae/logistic/L50/W160/constant/e15"
+    assert recipe_family(dict(SEED_RECIPE, lmbda=300, quantization="mixed")) == "mae/logistic/L50/constant/e15/mixed"
+    assert recipe_family(dict(SEED_RECIPE, lmbda=[300, 900], synthesis="conv3")) == "vr/mae/logistic/L50/conv3/constant/e15"
 
 
 def _variables_bytes(model) -> int:
@@ -100,15 +102,15 @@ def test_width_sets_the_size_of_the_transforms(cond_model, vr_model):
 
 def test_variable_rate_model_card(vr_model):
     card = json.loads((vr_model / "model.json").read_text())
-    levels = card["qualities"]
-    assert [lv["quality"] for lv in levels] == [1, 2, 3] and [lv["lmbda"] for lv in levels] == [100, 1000, 10000]
+    levels = card["levels"]
+    assert [lv["level"] for lv in levels] == [1, 2, 3] and [lv["lmbda"] for lv in levels] == [100, 1000, 10000]
     assert len({lv["id"] for lv in levels}) == 3
     bits = [lv["test"]["bits_archive"] for lv in levels]
     assert bits == sorted(bits)
     default = min(levels, key=lambda lv: abs(lv["test"]["bits_archive"] - 40))
-    assert card["default_quality"] == default["quality"] and card["id"] == default["id"]
-    assert card["family"] == "vr/mse/logistic/L16/constant/e1"
-    assert len(card["history"][0]["psnr"]) == 3
+    assert card["default_level"] == default["level"]
+    assert recipe_family(card["recipe"]) == "vr/mse/logistic/L16/constant/e1"
+    assert "history" not in card and len(json.loads((vr_model / "history.json").read_text())[0]["psnr"]) == 3
 
 
 @pytest.mark.parametrize("prior", ["deep", "conditional"])
@@ -119,11 +121,11 @@ def test_decoder_epochs_keep_every_digits_bits_and_improve_the_digits(tmp_path, 
     with pytest.raises(KeyboardInterrupt):
         train(config, tmp_path / "m", mnist_dir, reporter=StopAt(2))
     result = train(config, tmp_path / "m", mnist_dir, resume=True)
-    trained, fine_tuned = result.meta["history"]
+    trained, fine_tuned = json.loads((result.path / "history.json").read_text())
     assert fine_tuned["rate"] == trained["rate"]  # the encoder and the entropy model did not move
     assert all(after < before for before, after in zip(trained["distortion"], fine_tuned["distortion"]))
-    assert result.meta["family"] == f"vr/mse/{prior}/L8/W64/constant/e1/d1"
-    assert [lv["test"]["bits_entropy"] for lv in result.meta["qualities"]] == pytest.approx(trained["rate"], abs=2e-3)
+    assert recipe_family(result.card["recipe"]) == f"vr/mse/{prior}/L8/W64/constant/e1/d1"
+    assert [lv["test"]["bits_entropy"] for lv in result.card["levels"]] == pytest.approx(trained["rate"], abs=2e-3)
 
 
 def test_training_leaves_stderr_to_the_user(tmp_path, mnist_dir, capfd):

@@ -1,7 +1,8 @@
-"""The shipped models: registry, hash check at load, and the default model's quality."""
+"""The shipped models: the ladder read from data, files that keep decoding, retired ids, integrity at load."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,98 +10,140 @@ import numpy as np
 import pytest
 
 from mnistzip import container, data, metrics, zoo
-from mnistzip.errors import ModelError, UnknownModel
-
+from mnistzip.errors import ModelError, RetiredModel, UnknownModel
 
 DATA = Path(__file__).parent / "data"
+GOLDEN = DATA / "golden"
 
 
-def test_registry_entries_match_their_files():
-    for entry in zoo.REGISTRY.values():
-        assert zoo.directory_digest(entry.path) == entry.sha256, entry.name
-        assert entry.card()["id"] == entry.id
-    assert zoo.DEFAULT_MODEL in zoo.REGISTRY
-    assert len({e.id for e in zoo.REGISTRY.values()}) == len(zoo.REGISTRY)
+def test_the_ladder_is_every_shipped_model_and_nothing_else():
+    rungs = zoo.ladder()
+    assert [r.number for r in rungs] == list(range(1, len(rungs) + 1))
+    bits = [r.level.bits for r in rungs]
+    assert bits == sorted(bits)
     shipped = {p.name for p in zoo.models_dir().iterdir() if p.is_dir()}
-    assert set(zoo.DIGESTS) == {e.path.name for e in zoo.REGISTRY.values()} == shipped  # no stray digest or folder
+    assert {r.card.name for r in rungs} == shipped  # a model no rung uses would only take room
 
 
-@pytest.mark.parametrize("stem, name", [
-    ("seed-2000-three", "seed-2000"),  # the first default
-    ("vr-500-8000-q4-three", "vr-500-8000-q4"),  # the default (ladder-q6) before the conditional model
-    ("vr-250-2000-q2-three", "vr-250-2000-q2"),  # ladder-q2 before vr-150-1000
-    ("vr-4000-64000-q5-three", "vr-4000-64000-q5"),  # the top rung before cond-4000-128000
-])
-def test_files_of_retired_models_still_decode(stem, name):
-    """A model that leaves the ladder stays registered, decode-only, its weights in float16: its files give
-    the same latents (exactly) and the same digits to within one grey level (what float16 weights move)."""
-    mz = container.read(DATA / f"{stem}.mz")
+def test_retired_ids_are_not_shipped_ones():
+    shipped = {lv.id for r in zoo.ladder() for lv in r.card.levels}
+    table = json.loads((zoo.models_dir() / zoo.RETIRED_FILE).read_text())["models"]
+    assert len(table) == 25 and not shipped & set(table)
+
+
+@pytest.mark.parametrize("rung", range(1, 19))
+def test_files_made_before_the_redesign_decode_to_the_same_digits(rung):
+    """Golden files: three test digits compressed with each rung at commit ab07ca4, and their decoded pixels."""
+    mz = container.read(GOLDEN / f"ladder-q{rung}.mz")
     codec = zoo.for_file(mz.model_id)
-    assert codec.name == name
-    np.testing.assert_array_equal(codec.decode_latents(mz.payload, mz.count), np.load(DATA / f"{stem}-latents.npy"))
-    digits, then = codec.decompress(mz).astype(int), np.load(DATA / f"{stem}.npy").astype(int)  # as decoded in float32
-    assert np.abs(digits - then).max() <= 1 and np.mean(digits != then) < 0.02
-    with pytest.raises(ModelError, match=f"^{name} only decodes the files it made"):
-        codec.compress(data.load_mnist("test")[:1])
+    assert codec.name == f"ladder-q{rung}"
+    np.testing.assert_array_equal(codec.decompress(mz), np.load(GOLDEN / "ladder-pixels.npz")[codec.name])
+    digits = data.load_mnist("test")[[0, 7, 1234]]
+    assert codec.compress(digits) == mz  # and the same digits still give the same bits
 
 
-@pytest.mark.parametrize("stem, name", [
-    ("cond-350-5600-q5-three", "cond-350-5600-q5"),  # ladder-q7 (the default) until the 150-epoch model
-    ("vr-150-1000-q2-thirty", "vr-150-1000-q2"),  # ladder-q1 until the 24-latent rungs needed its room
-])
-def test_files_of_retired_float16_models_decode_exactly(stem, name):
-    """Models trained with float16 storage went decode-only with their decoder kept as it was (nothing rounded
-    again), so their files decode to exactly the same digits; compressing with them is refused."""
-    mz = container.read(DATA / f"{stem}.mz")
-    codec = zoo.for_file(mz.model_id)
-    assert codec.name == name and zoo.REGISTRY[codec.name].quality is None
-    np.testing.assert_array_equal(codec.decompress(mz), np.load(DATA / f"{stem}.npy"))
-    with pytest.raises(ModelError, match=f"^{name} only decodes the files it made"):
-        codec.compress(data.load_mnist("test")[:1])
+def test_a_retired_id_is_named():
+    with pytest.raises(RetiredModel, match=r"^the file needs model 9bb4, which is not installed: vr-150-1000 level 2 had "
+                                           r"that id and was retired before 1\.0 \(mnistzip at commit ab07ca4 decodes"):
+        zoo.for_file("9bb4")
 
 
-def test_default_model_reaches_17_db_on_100_test_digits():
+def test_default_rung_reaches_20_db_on_100_test_digits():
     codec = zoo.load()
+    assert codec.name == zoo.default_rung().name
     digits = data.load_mnist("test")[:100]
-    recon = codec.decompress(codec.compress(digits))
-    assert metrics.psnr_mean(digits, recon) >= 17.0
+    assert metrics.psnr_of_mean_mse(digits, codec.decompress(codec.compress(digits))) >= 20.0
+
+
+def test_a_rung_by_number_by_rate_and_by_name():
+    rungs = zoo.ladder()
+    assert [zoo.by_rung(r.number) for r in rungs] == rungs
+    for r in rungs:
+        assert zoo.by_bits(r.level.bits) == r and zoo.by_bits(r.level.bits + 0.01) == r
+    assert zoo.by_bits(1e9) == rungs[-1]
+    with pytest.raises(ModelError, match=f"^no rung 99 on the quality ladder: expected 1 to {len(rungs)}$"):
+        zoo.by_rung(99)
+    codec = zoo.load(rung=1)
+    assert codec.name == rungs[0].name and codec.id == rungs[0].id
+    assert zoo.load("ladder-q2").id == rungs[1].id
+
+
+def test_a_shipped_model_by_directory_name_gives_its_levels(tmp_path):
+    rung = zoo.by_rung(3)
+    codec = zoo.load(rung.card.name, level=rung.level.number)
+    assert codec.id == rung.id and codec.name == f"{rung.card.name} level {rung.level.number}"
+
+
+def _copy_models(tmp_path, monkeypatch) -> Path:
+    copy = tmp_path / "models"
+    shutil.copytree(zoo.models_dir(), copy)
+    monkeypatch.setenv(zoo.MODELS_DIR_ENV, str(copy))
+    return copy
 
 
 def test_altered_shipped_model_is_refused(tmp_path, monkeypatch):
-    entry = zoo.REGISTRY[zoo.DEFAULT_MODEL]
-    copy = tmp_path / entry.path.name
-    shutil.copytree(entry.path, copy)
-    weights = next((copy / "variables").glob("*.data-*"))
+    copy = _copy_models(tmp_path, monkeypatch)
+    name = zoo.default_rung().card.name
+    weights = next((copy / name / "variables").glob("*.data-*"))
     blob = bytearray(weights.read_bytes())
     blob[1000] ^= 1
     weights.write_bytes(bytes(blob))
-    monkeypatch.setenv(zoo.MODELS_DIR_ENV, str(tmp_path))
-    with pytest.raises(ModelError, match=f"model {zoo.DEFAULT_MODEL} at .* fails its hash check"):
+    with pytest.raises(ModelError, match=f"^{zoo.default_rung().name}: .*model files do not match model.json .*"
+                                         "; reinstall mnistzip$"):
         zoo.load()
 
 
-def test_missing_shipped_model(tmp_path, monkeypatch):
-    monkeypatch.setenv(zoo.MODELS_DIR_ENV, str(tmp_path))
-    with pytest.raises(ModelError, match=f"shipped model {zoo.DEFAULT_MODEL} is missing"):
+def test_a_card_whose_ids_were_edited_is_refused(tmp_path, monkeypatch):
+    copy = _copy_models(tmp_path, monkeypatch)
+    card_path = copy / zoo.default_rung().card.name / "model.json"
+    card = json.loads(card_path.read_text())
+    card["levels"][0]["id"] = "beef"
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="the levels' ids do not derive from weights_sha256"):
+        zoo.ladder()
+
+
+def test_missing_models_and_ladder(tmp_path, monkeypatch):
+    copy = _copy_models(tmp_path, monkeypatch)
+    shutil.rmtree(copy / zoo.default_rung().card.name)
+    with pytest.raises(ModelError, match="not a mnistzip model"):
         zoo.load()
+    (copy / zoo.LADDER_FILE).unlink()
+    with pytest.raises(ModelError, match=f"{zoo.LADDER_FILE} is missing; reinstall mnistzip$"):
+        zoo.load()
+
+
+@pytest.mark.parametrize("rungs, message", [
+    ('[{"model": "vr-300-520", "level": 9, "default": true}]', "vr-300-520 has levels 1 to 4, not 9"),
+    ('[{"model": "vr-300-520", "level": 1}]', "needs exactly one default rung and distinct ids"),
+    ('[{"model": "vr-300-520", "level": 1, "default": true}, {"model": "vr-300-520", "level": 1}]',
+     "needs exactly one default rung and distinct ids"),
+    ('[{"level": 1, "default": true}]', "malformed (KeyError: 'model')"),
+])
+def test_a_broken_ladder_file_is_refused(tmp_path, monkeypatch, rungs, message):
+    copy = _copy_models(tmp_path, monkeypatch)
+    (copy / zoo.LADDER_FILE).write_text(f'{{"rungs": {rungs}}}')
+    with pytest.raises(ModelError, match=re_escape(message)):
+        zoo.ladder()
+
+
+def re_escape(text: str) -> str:
+    import re
+
+    return re.escape(text)
+
+
+def test_adding_a_rung_is_one_line_of_data(tmp_path, monkeypatch):
+    """A level of a shipped model that no rung uses becomes a rung by naming it in ladder.json."""
+    copy = _copy_models(tmp_path, monkeypatch)
+    manifest = json.loads((copy / zoo.LADDER_FILE).read_text())
+    manifest["rungs"].insert(1, {"model": "vr-300-520", "level": 3})
+    (copy / zoo.LADDER_FILE).write_text(json.dumps(manifest))
+    rungs = zoo.ladder()
+    assert rungs[1].description == "vr-300-520 λ=430" and rungs[1].name == "ladder-q2"
+    assert zoo.load(rung=2).id == rungs[1].id and rungs[2].level.lmbda == 520
 
 
 def test_file_needing_an_unknown_model():
     with pytest.raises(UnknownModel, match="the file needs model 0000, which is not installed"):
         zoo.for_file("0000")
-
-
-def test_quality_lookup():
-    ladder = zoo.ladder()
-    assert [zoo.by_quality(e.quality) for e in ladder] == ladder
-    bits = [e.card()["test"]["bits_archive"] for e in ladder]
-    assert zoo.REGISTRY[zoo.DEFAULT_MODEL] == ladder[int(np.argmin([abs(b - 40) for b in bits]))]
-    with pytest.raises(ModelError, match=f"no shipped model of quality 99: expected 1 to {len(ladder)}"):
-        zoo.by_quality(99)
-    codec = zoo.load(quality=1)
-    assert codec.name == ladder[0].name and codec.id == ladder[0].id
-
-
-def test_the_first_model_only_decodes():
-    with pytest.raises(ModelError, match=r"^seed-2000 only decodes the files it made; compress with the quality ladder"):
-        zoo.load("seed-2000").compress(data.load_mnist("test")[:2])

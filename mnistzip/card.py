@@ -1,0 +1,137 @@
+"""A model card (``model.json``): what a model is, read and checked in one place (no TensorFlow here).
+
+Every model has the same shape: one or more *levels*, each a λ the model was
+trained for, with the 4-hex-digit id it writes into ``.mz`` files, the digest of
+its range-coding tables and its figures on the MNIST test split. A model
+trained for one λ is a model with one level. Levels are numbered from 1 for
+people; the exported model's functions take ``Level.index`` (from 0).
+
+A *rung* (see ``zoo``) is a place on the shipped quality ladder: one level of
+one shipped model.
+
+    {
+      "name": "cond-1400-5600-e150",
+      "command": "mnistzip train --lmbda 1400 ...",    how to make it again
+      "recipe": {...},                                 every training choice (recipe.TrainConfig)
+      "weights_sha256": "...",                         the weights, gains and tables (ids derive from it)
+      "files_sha256": "...",                           every file of the directory but model.json
+      "weights_dtype": "float16",
+      "default_level": 3,
+      "levels": [{"level": 1, "lmbda": 1400.0, "id": "7388", "tables_sha256": "...", "test": {...}}, ...]
+    }
+
+The per-epoch training history is kept beside the card (``history.json``),
+not in it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelError
+
+CARD_FILE = "model.json"
+HISTORY_FILE = "history.json"
+ID_HEX_DIGITS = 4  # what a .mz header holds: 16 bits
+
+
+@dataclass(frozen=True)
+class Level:
+    """One λ of a model: the id its files carry, its tables' digest, its test-split figures."""
+
+    number: int  # 1 = the smallest λ (the fewest bits)
+    lmbda: float
+    id: str
+    tables_sha256: str
+    test: dict
+
+    @property
+    def index(self) -> int:
+        """The level as the exported model's functions take it (0-based)."""
+        return self.number - 1
+
+    @property
+    def bits(self) -> float | None:
+        """Bits per digit on disk, the whole MNIST test split in one archive (None if not measured)."""
+        return self.test.get("bits_archive")
+
+
+@dataclass(frozen=True)
+class Card:
+    """A model's ``model.json``, validated: the one shape every model has."""
+
+    path: Path  # the model directory
+    name: str
+    levels: tuple[Level, ...]
+    default_level: int
+    recipe: dict
+    raw: dict  # the card as read, for what only a report needs (command, training time, ...)
+
+    @classmethod
+    def read(cls, directory: str | os.PathLike) -> "Card":
+        """Read and check ``directory/model.json``; a missing or malformed card is a ModelError."""
+        path = Path(directory)
+        card_path = path / CARD_FILE
+        if not card_path.is_file():
+            raise ModelError(f"{path}: not a mnistzip model (no {CARD_FILE})")
+        try:
+            raw = json.loads(card_path.read_text())
+            levels = tuple(
+                Level(int(lv["level"]), float(lv["lmbda"]), str(lv["id"]), str(lv["tables_sha256"]), lv.get("test") or {})
+                for lv in raw["levels"]
+            )
+            card = cls(path, raw.get("name") or path.name, levels, int(raw["default_level"]), dict(raw["recipe"]), raw)
+            card.recipe["latent_dims"], card.recipe["prior"]
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ModelError(f"{card_path}: malformed model card ({type(e).__name__}: {e})") from None
+        if [lv.number for lv in levels] != list(range(1, len(levels) + 1)) or not levels:
+            raise ModelError(f"{card_path}: malformed model card (levels must be numbered 1 to N)")
+        if not 1 <= card.default_level <= len(levels):
+            raise ModelError(f"{card_path}: malformed model card (default_level {card.default_level} is not a level)")
+        if level_ids(str(raw.get("weights_sha256")), len(levels)) != [lv.id for lv in levels]:
+            raise ModelError(f"{card_path}: the levels' ids do not derive from weights_sha256 (the card was altered)")
+        return card
+
+    def level(self, number: int | None = None) -> Level:
+        """Level ``number`` (1-based; None: the default level)."""
+        number = self.default_level if number is None else number
+        if not 1 <= number <= len(self.levels):
+            raise ModelError(f"{self.name} has levels 1 to {len(self.levels)}, not {number}")
+        return self.levels[number - 1]
+
+    def by_id(self, model_id: str) -> Level | None:
+        """The level whose files carry ``model_id``, if any."""
+        return next((lv for lv in self.levels if lv.id == model_id), None)
+
+    @property
+    def latent_dims(self) -> int:
+        return int(self.recipe["latent_dims"])
+
+    @property
+    def prior(self) -> str:
+        return str(self.recipe["prior"])
+
+    @property
+    def files_sha256(self) -> str | None:
+        return self.raw.get("files_sha256")
+
+
+def level_ids(weights_digest: str, count: int) -> list[str]:
+    """The 4-hex-digit id each level of a model writes into .mz files (docs/format.md, "Model id").
+
+    A one-level model takes its weights digest's first 4 hex digits; the
+    levels of a model with several hash the digest with their number. Distinct
+    within a model by construction (a salt is added until they are).
+    """
+    if count == 1:
+        return [weights_digest[:ID_HEX_DIGITS]]
+    for salt in range(1000):
+        ids = [hashlib.sha256(f"{weights_digest}:{q}:{salt or ''}".encode()).hexdigest()[:ID_HEX_DIGITS]
+               for q in range(1, count + 1)]
+        if len(set(ids)) == count:
+            return ids
+    raise RuntimeError("cannot find distinct level ids")  # pragma: no cover (odds ~1e-3000)

@@ -1,0 +1,310 @@
+"""Export: a trained codec as the SavedModel that codes files, with its model card.
+
+The SavedModel holds both transforms, each level's gains and the range-coding
+tables built once from the trained prior, so every machine decodes the same
+bits. ``export`` writes it with ``model.json`` (see ``card``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_compression as tfc
+
+from . import conditional, tables
+from .card import CARD_FILE, HISTORY_FILE, level_ids
+from .container import SIDE
+from .fileio import tree_digest
+from .trainer import CompressionTrainer
+from .transforms import to_uint8, to_unit
+
+
+class _Ref:
+    """Holds an object without making it part of a SavedModel (tf.Module tracks only trackables)."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+class HalfStoredTransform(tf.Module):
+    """A trained Keras transform whose weights are saved in float16 and computed with in float32.
+
+    Halves a model's files. The float32 weights used at every call are the
+    float16 ones widened, identical on every machine, so encoder and decoder
+    still agree; only the rounding of the weights changes the digits (measured
+    in the model card's test figures, which are taken on the exported model).
+    """
+
+    WEIGHTS = ("kernel", "bias")
+
+    def __init__(self, transform: tf.keras.Sequential, name: str):
+        super().__init__(name=name)
+        self._transform = _Ref(transform)
+        slots = [(layer, attr) for layer in transform.layers for attr in self.WEIGHTS if hasattr(layer, attr)]
+        self._slots = _Ref(slots)  # the layers (and their float32 weights) are not saved
+        self.half_weights = [
+            tf.Variable(tf.cast(getattr(layer, attr), tf.float16), trainable=False, name=f"{layer.name}_{attr}")
+            for layer, attr in slots
+        ]
+
+    @property
+    def weights(self) -> list:
+        return self.half_weights
+
+    def __call__(self, x):
+        """Run the Keras layers with the widened float16 weights in place of their own (while tracing)."""
+        slots = self._slots.value
+        own = [getattr(layer, attr) for layer, attr in slots]
+        try:
+            for (layer, attr), half in zip(slots, self.half_weights):
+                setattr(layer, attr, tf.cast(half, tf.float32))
+            return self._transform.value(x)
+        finally:
+            for (layer, attr), weight in zip(slots, own):
+                setattr(layer, attr, weight)
+
+
+class ExportedCodec(tf.Module):
+    """What a SavedModel holds: both transforms, the per-level gains and range-coding tables built once.
+
+    Every entry point takes the level (0-based here; 1-based for users).
+    Latents are exchanged in the coded domain: the encoder's output times the
+    level's gain, the values the range coder sees. One range-coded string
+    carries all digits of a batch (``coding_rank=2``): an archive costs its
+    entropy plus a few bits, not a few bits per digit.
+    """
+
+    def __init__(self, trainer: CompressionTrainer, half: bool = False):
+        super().__init__(name="mnistzip_codec")
+        levels, latent = trainer.levels, trainer.latent_dims
+        self._shape = (levels, latent)
+        if half:  # transforms saved in float16: half the size
+            self.analysis_transform = HalfStoredTransform(trainer.analysis_transform, "analysis_transform")
+            self.synthesis_transform = HalfStoredTransform(trainer.synthesis_transform, "synthesis_transform")
+        else:
+            self.analysis_transform = trainer.analysis_transform
+            self.synthesis_transform = trainer.synthesis_transform
+        self.latent_dims = tf.Variable(latent, trainable=False, dtype=tf.int32, name="latent_dims")
+        self.gains = tf.Variable(trainer.gains, trainable=False, name="gains")
+        self._init_entropy_model(trainer)
+        self._define_functions(latent)
+
+    def _init_entropy_model(self, trainer: CompressionTrainer) -> None:
+        """Tables for every (level, dimension); each level codes with its own slice of them."""
+        self.entropy_model = tfc.ContinuousBatchedEntropyModel(trainer.prior, coding_rank=2, compression=True)
+        self.prior = trainer.prior  # for entropy figures (no tables needed)
+        cdf = self.entropy_model.cdf.numpy()
+        rows = np.append(tables.row_starts(cdf), len(cdf))
+        self.cdf_bounds = tf.constant(rows[:: trainer.latent_dims].astype(np.int32), name="cdf_bounds")  # per level
+
+    def _view(self, q, coding_rank: int = 2, decode_sanity_check: bool = True):
+        """Level ``q``'s slice of the range-coding tables as an entropy model (no new tables are built)."""
+        em = self.entropy_model
+        offset = em.quantization_offset
+        return tfc.ContinuousBatchedEntropyModel(
+            prior_shape=self._shape[1:],
+            coding_rank=coding_rank,
+            compression=True,
+            stateless=True,
+            cdf=em.cdf[self.cdf_bounds[q] : self.cdf_bounds[q + 1]],
+            cdf_offset=tf.reshape(em.cdf_offset, self._shape)[q],
+            quantization_offset=None if offset is None else tf.broadcast_to(offset, self._shape)[q],
+            offset_heuristic=False,
+            decode_sanity_check=decode_sanity_check,
+        )
+
+    def _define_functions(self, latent: int):
+        """Wrap the entry points as tf.functions with fixed signatures (for the SavedModel)."""
+        digits = tf.TensorSpec([None, SIDE, SIDE], tf.uint8)
+        latents = tf.TensorSpec([None, latent], tf.float32)
+        level = tf.TensorSpec([], tf.int32)
+        string_n = [tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32)]
+        self.analyse = tf.function(self._analyse, input_signature=[digits, level])
+        self.compress = tf.function(self._compress, input_signature=[digits, level])
+        self.compress_latents = tf.function(self._compress_latents, input_signature=[latents, level])
+        self.compress_each = tf.function(self._compress_each, input_signature=[digits, level])
+        self.quantize = tf.function(self._quantize, input_signature=[latents, level])
+        self.decompress = tf.function(self._decompress, input_signature=[*string_n, level])
+        self.decompress_latents = tf.function(self._decompress_latents, input_signature=[*string_n, level])
+        self.synthesize = tf.function(self._synthesize, input_signature=[latents, level])
+        self.sample = tf.function(self._sample, input_signature=[*string_n, level])
+        self.tables = tf.function(self._tables, input_signature=[level])
+
+    def _analyse(self, x, q):
+        """uint8 digits → unquantised latents in level ``q``'s coded domain."""
+        return self.analysis_transform(to_unit(x)) * self.gains[q]
+
+    def _quantize(self, y, q):
+        """Latents rounded the way level ``q``'s range coder rounds them."""
+        return self._view(q).quantize(y)
+
+    def _compress(self, x, q):
+        """uint8 digits → (one range-coded string for all, entropy bits per digit)."""
+        y = self._analyse(x, q)
+        view = self._view(q)
+        every = tf.repeat(view.quantize(y)[:, None, :], self._shape[0], axis=1)  # under every level's prior
+        bits = tf.reduce_sum(self.prior.log_prob(every)[:, q], axis=-1) / -tf.math.log(2.0)
+        return view.compress(y), bits
+
+    def _compress_latents(self, y, q):
+        """Latents (quantised here) → one range-coded string."""
+        return self._view(q).compress(y)
+
+    def _compress_each(self, x, q):
+        """uint8 digits → one range-coded string per digit (what a one-digit file holds)."""
+        return self._view(q, coding_rank=1).compress(self._analyse(x, q))
+
+    def _decompress_latents(self, string, n, q):
+        """One string → the n quantised latent vectors it holds."""
+        return self._view(q).decompress(string, tf.reshape(n, [1]))
+
+    def _decompress(self, string, n, q):
+        """One string → n uint8 digits."""
+        return self._synthesize(self._decompress_latents(string, n, q), q)
+
+    def _synthesize(self, y_hat, q):
+        """Quantised latents → uint8 digits."""
+        return to_uint8(self.synthesis_transform(y_hat / self.gains[q]))
+
+    def _sample(self, string, n, q):
+        """Any bytes → n digits: the decoder as a generative model (no sanity check)."""
+        latents = self._view(q, decode_sanity_check=False).decompress(string, tf.reshape(n, [1]))
+        return self._synthesize(latents, q)
+
+    def _tables(self, q):
+        """Level ``q``'s range-coding tables, for hashing and for exact symbol costs."""
+        view = self._view(q)
+        return view.cdf, view.cdf_offset
+
+
+class ConditionalExportedCodec(ExportedCodec):
+    """An exported codec whose entropy model is conditional across dimensions (see ``conditional``).
+
+    Same entry points and signatures as :class:`ExportedCodec`, plus
+    ``conditionals`` (the quantised latents, table index and symbol of every
+    element, from which the codec reads exact symbol costs) and ``predict``
+    (each element's location and table given the ones before, for sampling).
+    """
+
+    def _init_entropy_model(self, trainer: CompressionTrainer) -> None:
+        """The network predicting each dimension's distribution, and one set of tables shared by every level."""
+        self.conditional_net = trainer.conditional_net
+        self.entropy_model = conditional.table_model()
+
+    def _define_functions(self, latent: int):
+        super()._define_functions(latent)
+        spec = [tf.TensorSpec([None, latent], tf.float32), tf.TensorSpec([], tf.int32)]
+        self.conditionals = tf.function(self._conditionals, input_signature=spec)
+        self.predict = tf.function(self._predict, input_signature=spec)
+
+    def _parameters(self, y_hat, q):
+        """(loc, scale) of each element's conditional logistic at level ``q``, computed in float64."""
+        y_hat = tf.cast(y_hat, tf.float64)
+        gains = tf.broadcast_to(tf.cast(self.gains[q], tf.float64), tf.shape(y_hat))
+        return conditional.parameters(self.conditional_net, y_hat, gains, tf.fill([tf.shape(y_hat)[0]], q))
+
+    def _quantise(self, y, q):
+        """Latents → (quantised latents float64, symbols, loc, scale), one dimension at a time."""
+        return conditional.quantize(tf.cast(y, tf.float64), lambda v: self._parameters(v, q), self._shape[1])
+
+    def _conditionals(self, y, q):
+        """Latents → (quantised latents, table index, symbol) of every element: what the range coder sees."""
+        y_hat, symbols, _, scale = self._quantise(y, q)
+        return tf.cast(y_hat, tf.float32), conditional.table_index(scale), symbols
+
+    def _quantize(self, y, q):
+        return tf.cast(self._quantise(y, q)[0], tf.float32)
+
+    def _encode(self, y, q, per_digit: bool):
+        """Latents → (string(s), entropy bits per digit)."""
+        y_hat, symbols, loc, scale = self._quantise(y, q)
+        strings = conditional.encode(self.entropy_model, symbols, conditional.table_index(scale), per_digit)
+        return strings, tf.cast(conditional.bits(loc, scale, y_hat), tf.float32)
+
+    def _compress(self, x, q):
+        return self._encode(self._analyse(x, q), q, per_digit=False)
+
+    def _compress_latents(self, y, q):
+        return self._encode(y, q, per_digit=False)[0]
+
+    def _compress_each(self, x, q):
+        return self._encode(self._analyse(x, q), q, per_digit=True)[0]
+
+    def _decompress_latents(self, string, n, q):
+        return self._decode(string, n, q, sanity_check=True)
+
+    def _decode(self, string, n, q, sanity_check: bool):
+        """One string → n quantised latent vectors, decoded dimension by dimension."""
+        y_hat = conditional.decode(
+            self.entropy_model, string, n, self._shape[1], lambda y: self._parameters(y, q), sanity_check
+        )
+        return tf.cast(y_hat, tf.float32)
+
+    def _sample(self, string, n, q):
+        return self._synthesize(self._decode(string, n, q, sanity_check=False), q)
+
+    def _predict(self, y_hat, q):
+        """Quantised latents → (loc float64, table index) of every element given the ones before it."""
+        loc, scale = self._parameters(y_hat, q)
+        return loc, conditional.table_index(scale)
+
+    def _tables(self, q):
+        """The tables (shared by every level)."""
+        return tf.identity(self.entropy_model.cdf), tf.identity(self.entropy_model.cdf_offset)
+
+
+def weights_digest(codec: ExportedCodec) -> str:
+    """SHA-256 over the codec's weights, gains and range-coding tables (in a fixed order)."""
+    h = hashlib.sha256()
+    em = codec.entropy_model
+    parts = [*codec.analysis_transform.weights, *codec.synthesis_transform.weights, codec.gains, em.cdf, em.cdf_offset]
+    if hasattr(codec, "conditional_net"):
+        parts += codec.conditional_net.weights
+    for t in parts:
+        a = np.ascontiguousarray(np.asarray(t))
+        h.update(str(a.dtype).encode() + str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def export(trainer: CompressionTrainer, directory, card: dict, half: bool = False, history: list | None = None) -> dict:
+    """Write the codec as a SavedModel plus its card (``model.json``) into ``directory`` (new or empty).
+
+    ``card`` holds what the caller knows (name, recipe, command, training
+    time); ``export`` adds what the SavedModel fixes: each level's id and tables
+    digest, the weights digest, the digest of every other file. ``half`` saves
+    the transforms' weights in float16 (see HalfStoredTransform). ``history``
+    (per-epoch figures) is written beside the card. Returns the card as written
+    (levels without test figures: the caller measures them on the exported model).
+    """
+    codec = (ConditionalExportedCodec if trainer.prior_name == "conditional" else ExportedCodec)(trainer, half)
+    digest = weights_digest(codec)
+    levels = []
+    for q, (lmbda, model_id) in enumerate(zip(trainer.lmbdas, level_ids(digest, trainer.levels))):
+        cdf, cdf_offset = codec.tables(tf.constant(q))
+        levels.append(dict(level=q + 1, lmbda=lmbda, id=model_id, tables_sha256=tables.digest(cdf, cdf_offset)))
+    card = dict(card)
+    card.update(
+        tensorflow=tf.__version__,
+        tensorflow_compression=getattr(tfc, "__version__", "2.14.1"),
+        weights_dtype="float16" if half else "float32",
+        weights_sha256=digest,
+        default_level=1,
+        levels=levels,
+    )
+    directory = Path(directory)
+    tf.saved_model.save(codec, str(directory))
+    if history is not None:
+        (directory / HISTORY_FILE).write_text(json.dumps(history) + "\n")
+    card["files_sha256"] = tree_digest(directory, exclude=(CARD_FILE,))
+    write_card(directory, card)
+    return card
+
+
+def write_card(directory, card: dict) -> None:
+    """Write ``model.json`` (its order: the caller's keys first, then export's)."""
+    (Path(directory) / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")

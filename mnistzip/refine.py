@@ -1,0 +1,65 @@
+"""Encode-time refinement: search each digit's quantised latents for fewer bits and less error.
+
+The decoder and the file format stay as they are; only the encoder works
+harder. A file made with refinement decodes with any mnistzip.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .codec import Codec, check_digits
+
+ROUNDS = 2  # passes over the dimensions; the second moves few digits, a third almost none
+STEPS = (-1.0, 1.0)  # the moves tried in each dimension: one quantisation step down and up
+
+
+def refine(codec: Codec, images: np.ndarray, lmbda: float, rounds: int = ROUNDS, progress=None) -> np.ndarray:
+    """Quantised latents of ``images`` with a lower bits + λ·MSE (pixels in [0, 1]) than the encoder's.
+
+    Greedy coordinate search: each round tries one step up and one step
+    down in every latent dimension of every digit, and keeps a step when
+    the exact coded cost (from the range-coding tables) plus λ times the
+    decoded digit's MSE goes down (two decodes per dimension). With a
+    conditional prior a step moves the predictions of the later dimensions,
+    which are re-quantised around them before the trial is scored.
+
+    ``progress``, if given, is called with the fraction of the search done
+    (0 to 1) after every trial: refining thousands of digits takes minutes.
+    """
+    images = check_digits(images)
+    target = images.astype(np.float64) / 255.0
+    y = codec.quantize(codec.latents(images)).astype(np.float32)
+    dims = np.arange(y.shape[1])
+
+    def coded_loss(latents, which):
+        """(the latents as coded, their bits + λ·MSE): one pass gives a conditional prior's both."""
+        latents, rows, symbols = codec.coding(latents)
+        recon = codec.synthesize(latents).astype(np.float64) / 255.0
+        mse = ((recon - target[which]) ** 2).reshape(len(latents), -1).mean(axis=1)
+        return latents, codec.tables.bits(rows, symbols) + lmbda * mse
+
+    active = np.arange(len(y))
+    current = coded_loss(y, active)[1]
+    trials, done = rounds * len(dims) * len(STEPS), 0
+    for _ in range(rounds):
+        # A digit that did not move in a round had every step tried at its final latents
+        # and rejected: another round would reject them again, so only movers go on.
+        moved = np.zeros(len(y), bool)
+        for d in dims:
+            for step in STEPS:
+                trial = y[active]
+                trial[:, d] += step
+                trial, trial_loss = coded_loss(trial, active)  # conditional: later dimensions re-quantised
+                better = trial_loss < current[active] - 1e-9
+                won = active[better]
+                y[won], current[won], moved[won] = trial[better], trial_loss[better], True
+                done += 1
+                if progress is not None:
+                    progress(done / trials)
+        active = np.flatnonzero(moved)
+        if not len(active):
+            break
+    if progress is not None and done < trials:
+        progress(1.0)  # the search settled before its last round
+    return y

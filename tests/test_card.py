@@ -1,0 +1,48 @@
+"""Model cards: the one shape every model has, refused in one line when it is not that shape."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from mnistzip.card import Card, level_ids
+from mnistzip.errors import ModelError
+
+
+def test_a_one_level_model_is_a_model_with_one_level(tiny_model):
+    card = Card.read(tiny_model)
+    assert len(card.levels) == 1 and card.level() is card.levels[0] and card.level(1).index == 0
+    assert card.by_id(card.levels[0].id) is card.levels[0] and card.by_id("zzzz") is None
+
+
+def test_level_ids_derive_from_the_weights_digest():
+    digest = "ab12" + "0" * 60
+    assert level_ids(digest, 1) == ["ab12"]
+    ids = level_ids(digest, 6)
+    assert len(set(ids)) == 6 and all(len(i) == 4 for i in ids) and ids == level_ids(digest, 6)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c.pop("levels"), "malformed model card (KeyError: 'levels')"),
+    (lambda c: c["levels"][0].update(level=2), "malformed model card (levels must be numbered 1 to N)"),
+    (lambda c: c.update(default_level=7), "malformed model card (default_level 7 is not a level)"),
+    (lambda c: c["recipe"].pop("prior"), "malformed model card (KeyError: 'prior')"),
+    (lambda c: c["levels"][0].update(id="0000"), "the levels' ids do not derive from weights_sha256 (the card was altered)"),
+])
+def test_a_malformed_card_is_one_line(tiny_model, tmp_path, edit, message):
+    copy = tmp_path / "m"
+    shutil.copytree(tiny_model, copy)
+    card = json.loads((copy / "model.json").read_text())
+    edit(card)
+    (copy / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError) as e:
+        Card.read(copy)
+    assert str(e.value) == f"{copy / 'model.json'}: {message}"
+
+
+def test_not_json(tmp_path):
+    (tmp_path / "model.json").write_text("{")
+    with pytest.raises(ModelError, match=r"model.json: malformed model card \(JSONDecodeError: "):
+        Card.read(tmp_path)

@@ -1,0 +1,27 @@
+"""What eval measures: the codecs picked, the rows, the ladder as one curve, BD-rate against a reference."""
+
+from __future__ import annotations
+
+import pytest
+
+from mnistzip import baselines, data, zoo
+from mnistzip.errors import InputError
+from mnistzip.evaluate import bd_report, card_figures, codecs_to_measure, evaluate
+
+
+def test_nothing_named_is_the_default_rung_and_rungs_are_one_curve(tiny_model):
+    [(codec, on_ladder)] = codecs_to_measure()
+    assert codec.name == zoo.default_rung().name and on_ladder
+    picked = codecs_to_measure([str(tiny_model)], [2, 1])
+    assert [(c.name, flag) for c, flag in picked] == [("tiny", False), ("ladder-q2", True), ("ladder-q1", True)]
+    digits = data.load_mnist("test")[:20]
+    seen = []
+    rows = evaluate(picked, digits, classical=baselines.parse_codecs("png"),
+                    track=lambda name, total: lambda done: seen.append((name, done)))
+    assert [r["family"] for r in rows] == ["mae/logistic/L50/constant/e1", "ladder", "ladder", "png"]
+    assert [name for name, _ in seen] == ["tiny", "ladder-q2", "ladder-q1", "png"] and seen[-1][1] == 20
+    assert set(card_figures(rows[0])) == set(rows[0]) - {"model", "family", "model_id"}
+    reference, bd = bd_report(rows[:3], "ladder")
+    assert reference == "ladder" and set(bd) == {"mae/logistic/L50/constant/e1"}
+    with pytest.raises(InputError, match="^--reference 'zzz' is not among the measured families: "):
+        bd_report(rows, "zzz")
