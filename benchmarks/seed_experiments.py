@@ -133,7 +133,7 @@ def run_generative(runs: Path) -> None:
 
     from mnistzip.output import grid
 
-    codec = Codec.load(model_for(runs, "lmbda", 2000.0))
+    codec = Codec.load(model_for(runs, "lmbda", 2000))
     RESULTS.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid(codec.sample(16, seed=0)), mode="L").resize((224, 224), Image.NEAREST).save(
         RESULTS / "generative-bytes.png")

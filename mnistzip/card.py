@@ -14,7 +14,7 @@ one shipped model.
       "command": "mnistzip train --lmbda 1400 ...",    how to make it again
       "recipe": {...},                                 every training choice (recipe.TrainConfig)
       "weights_sha256": "...",                         the weights, gains and tables (ids derive from it)
-      "files_sha256": "...",                           every file of the directory but model.json
+      "files_sha256": "...",                           every file but model.json and history.json
       "weights_dtype": "float16",
       "default_level": 3,
       "levels": [{"level": 1, "lmbda": 1400.0, "id": "7388", "tables_sha256": "...", "test": {...}}, ...]
@@ -33,9 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelError
+from .recipe import SEED_RECIPE
 
 CARD_FILE = "model.json"
 HISTORY_FILE = "history.json"
+UNDIGESTED = (CARD_FILE, HISTORY_FILE)  # what files_sha256 leaves out: the card itself, and a log of no consequence
 ID_HEX_DIGITS = 4  # what a .mz header holds: 16 bits
 
 
@@ -85,7 +87,9 @@ class Card:
                 for lv in raw["levels"]
             )
             card = cls(path, raw.get("name") or path.name, levels, int(raw["default_level"]), dict(raw["recipe"]), raw)
-            card.recipe["latent_dims"], card.recipe["prior"]
+            missing = [k for k in SEED_RECIPE if k not in card.recipe]
+            if missing:
+                raise KeyError(f"recipe lacks {', '.join(missing)}")
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ModelError(f"{card_path}: malformed model card ({type(e).__name__}: {e})") from None
         if [lv.number for lv in levels] != list(range(1, len(levels) + 1)) or not levels:

@@ -279,7 +279,7 @@ def train(
         None, "--half/--no-half", help="Save the transforms' weights in float16 (half the size) or float32."
     ),
     seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model directory (default models/lmbda-L)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model directory (default runs/lmbda-L)."),
     data_dir: Optional[Path] = DataDirOpt,
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
     force: bool = ForceOpt,
@@ -289,7 +289,8 @@ def train(
 ):
     """Train a codec on MNIST and export it as a SavedModel."""
     from .recipe import config as recipe_config
-    from .train import command_line
+    from .card import Card
+    from .train import command_line, default_output
     from .train import train as run
 
     config = recipe_config(
@@ -298,17 +299,17 @@ def train(
         decoder_epochs=decoder_epochs, synthesis=synthesis, half=half, seed=seed, train_limit=train_limit,
         test_limit=test_limit, steps_per_epoch=steps_per_epoch,
     )
-    output = output or Path("models") / (f"lmbda-{lmbda[0]:g}" if len(lmbda) == 1 else f"vr-{lmbda[0]:g}-{lmbda[-1]:g}")
+    output = output or default_output(config.lmbdas)
     try:
         result = run(config, output, data_dir, resume=resume, force=force, reporter=_RichReporter(), command=command_line())
     except KeyboardInterrupt:
         from .errors import Interrupted
 
         raise Interrupted("interrupted; the last finished epoch is saved: rerun the same command with --resume") from None
-    level = result.card["levels"][result.card["default_level"] - 1]
-    t = level["test"]
+    level = Card.read(result.path).level()
+    t = level.test
     console.print(one_line(
-        f"saved {result.path} (id {level['id']}): {t['bits_archive']:.1f} bits/digit on disk, "
+        f"saved {result.path} (id {level.id}): {t['bits_archive']:.1f} bits/digit on disk, "
         f"{t['bits_entropy']:.1f} entropy bits, PSNR {t['psnr_of_mean_mse']:.2f} dB on {t['digits']} test digits"
     ), markup=False, soft_wrap=True)
 
@@ -634,11 +635,9 @@ def info(
 
     mz = container.read(source)
     source = _shown(source, "standard input")
-    rung = zoo.by_id(mz.model_id)
-    gone = None if rung else zoo.retired(mz.model_id)
+    installed, retired = zoo.named(mz.model_id)
     fields = dict(
-        file=str(source), version=mz.version, model_id=mz.model_id, model=rung.name if rung else None,
-        retired=f"{gone['model']} level {gone['level']}" if gone else None,
+        file=str(source), version=mz.version, model_id=mz.model_id, model=installed, retired=retired,
         digits=mz.count, bytes=mz.size, payload_bytes=len(mz.payload), overhead_bytes=mz.overhead_bytes,
         bits_per_digit=round(8 * mz.size / mz.count, 3),
         layout=[dict(field=f, offset=o, size=s) for f, o, s in container.layout(mz)],
@@ -646,8 +645,8 @@ def info(
     if as_json:
         typer.echo(json.dumps(fields, indent=2))
         return
-    model_text = (f"{mz.model_id} ({rung.name})" if rung else f"{mz.model_id} ({fields['retired']}, retired before 1.0)"
-                  if gone else f"{mz.model_id} (not installed)")
+    model_text = (f"{mz.model_id} ({installed})" if installed else f"{mz.model_id} ({retired}, retired before 1.0)"
+                  if retired else f"{mz.model_id} (not installed)")
     console.print(one_line(f"{source}: mnistzip format version {mz.version}, model {model_text}"), markup=False)
     console.print(f"{_digits(mz.count)}, {mz.size} bytes, {fields['bits_per_digit']:.1f} bits/digit")
     table = Table("field", "offset", "bytes")

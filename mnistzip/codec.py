@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .card import CARD_FILE, Card, Level
+from .card import CARD_FILE, UNDIGESTED, Card, Level
 from .container import SIDE, MzFile, check_count
 from .errors import BadMzFile, InputError, ModelError, UnknownModel
 from .tables import Tables, digest
@@ -377,7 +377,7 @@ def _verify_files(card: Card) -> None:
     """Refuse a model whose files differ from those it was exported with (before loading them)."""
     from .fileio import tree_digest
 
-    if card.files_sha256 is None or tree_digest(card.path, exclude=(CARD_FILE,)) != card.files_sha256:
+    if card.files_sha256 is None or tree_digest(card.path, exclude=UNDIGESTED) != card.files_sha256:
         raise ModelError(f"{card.path}: model files do not match {CARD_FILE} (the model {card.name} was altered)")
 
 

@@ -40,6 +40,12 @@ class MnistzipError(Exception):
     exit_status: ExitStatus = ExitStatus.ERROR
 
 
+class UsageError(MnistzipError):
+    """Options that contradict each other, or a value no shipped model can satisfy (as a bad command line)."""
+
+    exit_status = ExitStatus.USAGE
+
+
 class InputError(MnistzipError):
     """An input (image file, MNIST reference, option value) that cannot be used."""
 

@@ -17,7 +17,7 @@ def measure(codec, images: np.ndarray, refine: float | None = None, progress=Non
 
     Bits on disk are counted two ways: all digits in one archive (the header
     and checksum shared) and each digit as its own one-digit file. With
-    ``refine=λ`` the latents are refined at encode time (see Codec.refine, which
+    ``refine=λ`` the latents are refined at encode time (see ``refine.refine``, which
     reports to ``progress``).
     Speeds are of a warm codec: a few digits go through it before the clock starts.
     """
@@ -125,8 +125,9 @@ def evaluate(picked, images: np.ndarray, refine: bool = False, classical=(), tra
 
     rows = []
     for codec, on_ladder in picked:
+        report = tracked(codec.name, 1)
         measured = [measure(codec, images)]
-        tracked(codec.name, 1)(1)
+        report(1)
         if refine:
             measured.append(measure(codec, images, refine=codec.level.lmbda,
                                     progress=tracked(f"{codec.name} --refine", 1.0)))

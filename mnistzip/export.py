@@ -16,7 +16,7 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 
 from . import conditional, tables
-from .card import CARD_FILE, HISTORY_FILE, level_ids
+from .card import CARD_FILE, HISTORY_FILE, UNDIGESTED, level_ids
 from .container import SIDE
 from .fileio import tree_digest
 from .trainer import CompressionTrainer
@@ -300,7 +300,7 @@ def export(trainer: CompressionTrainer, directory, card: dict, half: bool = Fals
     tf.saved_model.save(codec, str(directory))
     if history is not None:
         (directory / HISTORY_FILE).write_text(json.dumps(history) + "\n")
-    card["files_sha256"] = tree_digest(directory, exclude=(CARD_FILE,))
+    card["files_sha256"] = tree_digest(directory, exclude=UNDIGESTED)
     write_card(directory, card)
     return card
 

@@ -333,20 +333,22 @@ def _exists(path: Path, force: bool):
     raise OutputError(f"{path} already exists; pass --force to overwrite it")
 
 
-def written_by_mnistzip(root: str | os.PathLike, card: str = "model.json") -> bool:
-    """Whether every file in the folder ``root`` is one mnistzip wrote: a model directory whose ``card``
-    records the digest of all its other files (``files_sha256``), with no hidden file or link beside them."""
+def written_by_mnistzip(root: str | os.PathLike) -> bool:
+    """Whether every file in the folder ``root`` is one mnistzip wrote: a model directory whose card records
+    the digest of its other files (``files_sha256``; see ``card``), with no hidden file or link beside them."""
     import json
+
+    from .card import CARD_FILE, UNDIGESTED
 
     root = Path(root)
     try:
-        expected = json.loads((root / card).read_text()).get("files_sha256")
+        expected = json.loads((root / CARD_FILE).read_text()).get("files_sha256")
         for folder, dirs, files in os.walk(root):
             for name in [*files, *dirs]:
                 entry = Path(folder, name)
                 if name.startswith(".") or name == "__pycache__" or entry.is_symlink():
                     return False
-        return bool(expected) and tree_digest(root, exclude=(card,)) == expected
+        return bool(expected) and tree_digest(root, exclude=UNDIGESTED) == expected
     except (OSError, ValueError, AttributeError):
         return False
 

@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from . import data
+from .card import HISTORY_FILE
 from .errors import OutputError
 from .recipe import TrainConfig, check_choice
 
 CHECKPOINT_SUFFIX = ".training"
-DEFAULT_BITS = 40.0  # a variable-rate model's default quality is the one nearest this many bits per digit
+DEFAULT_BITS = 40.0  # a model's default level is the one nearest this many bits per digit
 
 
 class Reporter:
@@ -123,7 +124,7 @@ class _RunState:
             tracked["decoder_optimizer"] = decoder_optimizer
         ckpt = tf.train.Checkpoint(**tracked)
         self.manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=1)
-        self.history_path = ckpt_dir / "history.json"
+        self.history_path = ckpt_dir / HISTORY_FILE
         self.history: list[dict] = []
         if resume and self.manager.latest_checkpoint:
             _check_same_config(ckpt_dir, config)
@@ -154,7 +155,7 @@ class _RunState:
 def _step_functions(trainer, optimizer, lmbdas: list[float], decoder_optimizer=None):
     """The compiled training step, evaluation step and decoder fine-tuning step.
 
-    One quality: loss = rate + λ·distortion (the seed recipe). Several: the mean
+    One level: loss = rate + λ·distortion (the seed recipe). Several: the mean
     of log(rate + λ·distortion) over the qualities, so that each level's
     relative progress counts the same; a plain sum lets the high-λ levels, whose
     losses are an order of magnitude larger, steer the shared transforms (measured:
@@ -207,7 +208,7 @@ def _learning_rate(config: TrainConfig, steps_per_epoch: int):
 def evaluate_trainer(eval_step, images: np.ndarray, batch: int = 1000) -> dict:
     """Validation figures with quantised latents: entropy bits per digit, distortion, PSNR of mean MSE.
 
-    Numbers for a single-rate model, lists (one per quality) for a variable-rate one.
+    Numbers for a model of one level, lists (one per level) for a model of several.
     """
     sums = {"rate": 0.0, "distortion": 0.0, "mse255": 0.0}
     for i in range(0, len(images), batch):
@@ -288,6 +289,13 @@ def _export_atomically(trainer, output: Path, card: dict, force: bool, test_imag
 
 
 RUN_ONLY_OPTIONS = ("--resume", "--force", "-f")  # how to treat an existing output, not part of the recipe
+
+
+def default_output(lmbdas: list[float]) -> Path:
+    """Where a run writes its model unless told: ``runs/lmbda-L``, or ``runs/vr-L1-Ln`` for several λs (never
+    among the shipped models of a checkout)."""
+    name = f"lmbda-{lmbdas[0]:g}" if len(lmbdas) == 1 else f"vr-{lmbdas[0]:g}-{lmbdas[-1]:g}"
+    return Path("runs") / name
 
 
 def command_line() -> str:

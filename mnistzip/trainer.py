@@ -12,7 +12,7 @@ import tensorflow_compression as tfc
 
 from . import conditional
 from .container import SIDE
-from .recipe import SEED_RECIPE, check_choice
+from .recipe import DEFAULT_LMBDA, SEED_RECIPE, check_choice
 from .transforms import WIDTH, AnalysisTransform, SynthesisTransform, to_unit
 
 
@@ -27,8 +27,9 @@ class CompressionTrainer(tf.keras.Model):
     split evenly between the levels, each term weighted by its own λ.
     """
 
-    def __init__(self, latent_dims: int = 50, prior: str = "logistic", distortion: str = "mae", lmbdas=(2000.0,),
-                 width: int = WIDTH, quantization: str = "noise", synthesis: str = SEED_RECIPE["synthesis"]):
+    def __init__(self, latent_dims: int = SEED_RECIPE["latent_dims"], prior: str = SEED_RECIPE["prior"],
+                 distortion: str = SEED_RECIPE["distortion"], lmbdas=(DEFAULT_LMBDA,), width: int = WIDTH,
+                 quantization: str = SEED_RECIPE["quantization"], synthesis: str = SEED_RECIPE["synthesis"]):
         super().__init__()
         for name, value in (("prior", prior), ("distortion", distortion), ("quantization", quantization)):
             check_choice(name, value)

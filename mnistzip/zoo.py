@@ -7,12 +7,15 @@ package data) holds one directory per shipped model and two small files:
   Each names a model directory and one of its levels; one is the default.
   A rung's number is its place in that list (``ladder-q1`` is the first).
   Everything else about a rung (id, λ, digests, test figures) is its model's
-  card (``card``): nothing here repeats it.
+  card (``card``): nothing here repeats it. ``"kept"`` lists models that no
+  rung uses any more, installed so that their files decode.
 - ``retired.json``: the ids of levels that were shipped during development
   and retired before 1.0, so that their files get a clear answer.
 
 Compatibility: every rung that ships from 1.0 on stays decodable by later
-releases; a model whose rungs all move is kept as long as files name it.
+releases: a model whose rungs all move goes to ``"kept"``. A file names its
+model's level by id; every level of every installed model is found by it,
+rung or not.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .card import Card, Level
-from .errors import ModelError, RetiredModel, UnknownModel
+from .errors import ModelError, RetiredModel, UnknownModel, UsageError
 
 MODELS_DIR_ENV = "MNISTZIP_MODELS_DIR"
 LADDER_FILE = "ladder.json"
@@ -103,7 +106,7 @@ def by_rung(number: int) -> Rung:
     """Rung ``number`` of the ladder (1-based, as ``--quality``)."""
     rungs = ladder()
     if not 1 <= number <= len(rungs):
-        raise ModelError(f"no rung {number} on the quality ladder: expected 1 to {len(rungs)}")
+        raise UsageError(f"no rung {number} on the quality ladder: expected 1 to {len(rungs)}")
     return rungs[number - 1]
 
 
@@ -113,14 +116,43 @@ def by_bits(bits: float) -> Rung:
     within = [r for r in rungs if r.level.bits <= bits]
     if not within:
         smallest = min(rungs, key=lambda r: r.level.bits)
-        raise ModelError(f"no rung codes {bits:g} bits per digit or fewer: the smallest, {smallest.name}, "
-                         f"takes {smallest.level.bits:.1f}")
+        raise UsageError(f"no rung codes {bits:g} bits per digit or fewer: the smallest, {smallest.name}, "
+                         f"takes {smallest.level.bits:.2f}")
     return max(within, key=lambda r: r.level.bits)
 
 
 def by_id(model_id: str) -> Rung | None:
     """The rung whose .mz id is ``model_id``, if any."""
     return next((r for r in ladder() if r.id == model_id), None)
+
+
+def installed() -> list[Card]:
+    """Every installed model: those of the rungs, then those ``ladder.json`` keeps for their files."""
+    cards = {r.card.name: r.card for r in ladder()}
+    for name in _read_json(LADDER_FILE).get("kept", []):
+        cards.setdefault(name, Card.read(models_dir() / name))
+    return list(cards.values())
+
+
+def find(model_id: str) -> tuple[Card, Level] | None:
+    """The installed model and level whose .mz id is ``model_id`` (a rung's or not), if any."""
+    for card in installed():
+        level = card.by_id(model_id)
+        if level is not None:
+            return card, level
+    return None
+
+
+def named(model_id: str) -> tuple[str | None, str | None]:
+    """What an id names: (the installed level: a rung's name or "MODEL level N"; else the retired level)."""
+    rung = by_id(model_id)
+    if rung is not None:
+        return rung.name, None
+    found = find(model_id)
+    if found is not None:
+        return f"{found[0].name} level {found[1].number}", None
+    gone = retired(model_id)
+    return None, None if gone is None else f"{gone['model']} level {gone['level']}"
 
 
 def retired(model_id: str) -> dict | None:
@@ -159,15 +191,17 @@ def load(spec: str | None = None, verify: bool = True, rung: int | None = None, 
     from .codec import Codec
 
     if rung is not None and bits is not None:
-        raise ModelError("give a rung (--quality) or a rate (--bits), not both")
+        raise UsageError("give a rung (--quality) or a rate (--bits), not both")
+    if (rung is not None or bits is not None) and spec is not None:
+        raise UsageError("--model picks a model; --quality and --bits pick a rung of the shipped ladder: give one")
+    if level is not None and spec is None:
+        raise UsageError("--level picks a level of the model given with --model")
     picked = by_rung(rung) if rung is not None else by_bits(bits) if bits is not None else None
-    if picked is not None and spec is not None:
-        raise ModelError("--model picks a model; --quality and --bits pick a rung of the shipped ladder: give one")
     if picked is not None:
         spec = picked.name
     path, found = resolve(spec)
     if found is not None and level is not None:
-        raise ModelError(f"{found.name} is one level of a shipped model; --level goes with --model DIR")
+        raise UsageError(f"{found.name} is one level of a shipped model; --level goes with --model DIR")
     if found is None:
         return Codec.load(path, verify=verify, level=level)
     try:
@@ -178,13 +212,17 @@ def load(spec: str | None = None, verify: bool = True, rung: int | None = None, 
 
 
 def for_file(model_id: str, spec: str | None = None):
-    """The codec that decodes a file with id ``model_id``: ``spec``'s level with that id, else the shipped rung."""
+    """The codec that decodes a file with id ``model_id``: ``spec``'s level with that id, else the installed one."""
     if spec is not None:
         codec = load(spec)
         return codec.with_id(model_id) or codec  # another level of the same model, or a mismatch decompress reports
     rung = by_id(model_id)
     if rung is not None:
         return load(rung.name)
+    found = find(model_id)
+    if found is not None:
+        card, level = found
+        return load(card.name, level=level.number)
     gone = retired(model_id)
     if gone is not None:
         raise RetiredModel(  # an id is 16 bits: a model of the user's own may have it too

@@ -28,7 +28,8 @@ def test_level_ids_derive_from_the_weights_digest():
     (lambda c: c.pop("levels"), "malformed model card (KeyError: 'levels')"),
     (lambda c: c["levels"][0].update(level=2), "malformed model card (levels must be numbered 1 to N)"),
     (lambda c: c.update(default_level=7), "malformed model card (default_level 7 is not a level)"),
-    (lambda c: c["recipe"].pop("prior"), "malformed model card (KeyError: 'prior')"),
+    (lambda c: c["recipe"].pop("prior"), "malformed model card (KeyError: 'recipe lacks prior')"),
+    (lambda c: [c["recipe"].pop(k) for k in ("width", "half")], "malformed model card (KeyError: 'recipe lacks width, half')"),
     (lambda c: c["levels"][0].update(id="0000"), "the levels' ids do not derive from weights_sha256 (the card was altered)"),
 ])
 def test_a_malformed_card_is_one_line(tiny_model, tmp_path, edit, message):

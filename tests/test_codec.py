@@ -162,15 +162,20 @@ def test_symbol_costs_match_the_range_coder_with_a_deep_prior(deep_codec):
     assert 8 * len(payload) / 200 == pytest.approx(deep_codec.latent_bits(latents).mean(), abs=0.5)
 
 
-def test_decoding_imports_no_training_code(tmp_path):
+TRAINING = ("mnistzip.train", "mnistzip.trainer", "mnistzip.export", "mnistzip.transforms")
+
+
+@pytest.mark.parametrize("how", ["library", "cli"])
+def test_decoding_imports_no_training_code(tmp_path, how):
     """The coding path (zoo, codec, chunked) stands apart from training: the step the TF-free runtime builds on."""
-    code = (
-        "import sys\n"
-        "from mnistzip import container, zoo\n"
-        f"mz = container.read({str(Path(__file__).parent / 'data' / 'golden' / 'ladder-q12.mz')!r})\n"
-        "zoo.for_file(mz.model_id).decompress(mz)\n"
-        "training = {'mnistzip.train', 'mnistzip.trainer', 'mnistzip.export', 'mnistzip.transforms', 'mnistzip.recipe'}\n"
-        "print(sorted(training & set(sys.modules)))\n"
-    )
+    golden = str(Path(__file__).parent / "data" / "golden" / "ladder-q12.mz")
+    report = f"print(sorted(set({TRAINING!r}) & set(sys.modules)), file=sys.stderr)"
+    if how == "library":
+        code = (f"import sys\nfrom mnistzip import container, zoo\nmz = container.read({golden!r})\n"
+                f"zoo.for_file(mz.model_id).decompress(mz)\n{report}\n")
+    else:
+        code = (f"import atexit, sys\natexit.register(lambda: {report})\nfrom mnistzip.cli import run\n"
+                f"sys.argv = ['mnistzip', 'decompress', {golden!r}, '-o', 'x.png']\nrun()\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    assert r.stdout.strip() == "[]", r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "[]", r.stderr
+    assert (tmp_path / "x.png").exists() == (how == "cli")

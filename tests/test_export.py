@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -14,11 +15,19 @@ from mnistzip.fileio import tree_digest
 
 
 def test_the_card_holds_every_level_and_the_digests_cover_every_other_file(vr_model):
+    """Every file but the card and the training log is digested: a model with its history removed still loads."""
     card = Card.read(vr_model)
     assert [lv.number for lv in card.levels] == [1, 2, 3] and card.raw["files_sha256"] == tree_digest(
-        vr_model, exclude=("model.json",))
+        vr_model, exclude=("model.json", "history.json"))
     assert {p.name for p in vr_model.iterdir()} >= {"model.json", "history.json", "saved_model.pb", "variables"}
     assert card.recipe["lmbda"] == [100, 1000, 10000] and card.raw["weights_dtype"] == "float32"
+
+
+def test_a_model_without_its_history_still_loads(tiny_model, tmp_path):
+    copy = tmp_path / "m"
+    shutil.copytree(tiny_model, copy)
+    (copy / "history.json").unlink()
+    assert Codec.load(copy).id == Card.read(tiny_model).levels[0].id
 
 
 @pytest.mark.parametrize("synthesis", ["seed", "conv3"])

@@ -10,13 +10,15 @@ import numpy as np
 import pytest
 
 from mnistzip import container, data, metrics, zoo
-from mnistzip.errors import ModelError, RetiredModel, UnknownModel
+from mnistzip.errors import ModelError, RetiredModel, UnknownModel, UsageError
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "golden"
 
 
 def test_the_ladder_is_every_shipped_model_and_nothing_else():
+    """Before 1.0 no model is kept without a rung: one would only take room."""
+    assert "kept" not in json.loads((zoo.models_dir() / zoo.LADDER_FILE).read_text())
     rungs = zoo.ladder()
     assert [r.number for r in rungs] == list(range(1, len(rungs) + 1))
     bits = [r.level.bits for r in rungs]
@@ -61,17 +63,40 @@ def test_a_rung_by_number_by_rate_and_by_name():
     for r in rungs:
         assert zoo.by_bits(r.level.bits) == r and zoo.by_bits(r.level.bits + 0.01) == r
     assert zoo.by_bits(1e9) == rungs[-1]
-    with pytest.raises(ModelError, match=f"^no rung 99 on the quality ladder: expected 1 to {len(rungs)}$"):
+    with pytest.raises(UsageError, match=f"^no rung 99 on the quality ladder: expected 1 to {len(rungs)}$"):
         zoo.by_rung(99)
     codec = zoo.load(rung=1)
     assert codec.name == rungs[0].name and codec.id == rungs[0].id
     assert zoo.load("ladder-q2").id == rungs[1].id
 
 
-def test_a_shipped_model_by_directory_name_gives_its_levels(tmp_path):
+def test_a_shipped_model_by_directory_name_gives_its_levels_and_their_files_decode():
+    """vr-300-520 level 1 is no rung, but its files decode without --model: every installed level is found by id."""
     rung = zoo.by_rung(3)
     codec = zoo.load(rung.card.name, level=rung.level.number)
     assert codec.id == rung.id and codec.name == f"{rung.card.name} level {rung.level.number}"
+    off_ladder = zoo.load("vr-300-520", level=1)
+    assert off_ladder.id not in {r.id for r in zoo.ladder()}
+    digits = data.load_mnist("test")[:3]
+    mz = off_ladder.compress(digits)
+    np.testing.assert_array_equal(zoo.for_file(mz.model_id).decompress(mz), off_ladder.decompress(mz))
+    assert zoo.named(mz.model_id) == ("vr-300-520 level 1", None)  # what info shows
+    assert zoo.named(rung.id) == ("ladder-q3", None) and zoo.named("ec58") == (None, "seed-2000 level 1")
+    assert zoo.named("0000") == (None, None)
+
+
+def test_a_kept_model_is_installed_without_a_rung(tmp_path, monkeypatch):
+    """From 1.0, a model whose rungs all move stays for its files: listed under "kept" in ladder.json."""
+    copy = _copy_models(tmp_path, monkeypatch)
+    manifest = json.loads((copy / zoo.LADDER_FILE).read_text())
+    manifest["rungs"] = [r for r in manifest["rungs"] if r["model"] != "vr-300-520"]
+    manifest["kept"] = ["vr-300-520"]
+    (copy / zoo.LADDER_FILE).write_text(json.dumps(manifest))
+    golden = container.read(GOLDEN / "ladder-q1.mz")
+    assert zoo.by_id(golden.model_id) is None and zoo.ladder()[0].card.name == "cond-500-1400-L16"
+    codec = zoo.for_file(golden.model_id)
+    assert codec.name == "vr-300-520 level 2"
+    np.testing.assert_array_equal(codec.decompress(golden), np.load(GOLDEN / "ladder-pixels.npz")["ladder-q1"])
 
 
 def _copy_models(tmp_path, monkeypatch) -> Path:
