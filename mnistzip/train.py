@@ -293,9 +293,13 @@ RUN_ONLY_OPTIONS = ("--resume", "--force", "-f")  # how to treat an existing out
 
 def default_output(lmbdas: list[float]) -> Path:
     """Where a run writes its model unless told: ``runs/lmbda-L``, or ``runs/vr-L1-Ln`` for several λs (never
-    among the shipped models of a checkout)."""
-    name = f"lmbda-{lmbdas[0]:g}" if len(lmbdas) == 1 else f"vr-{lmbdas[0]:g}-{lmbdas[-1]:g}"
-    return Path("runs") / name
+    among the shipped models of a checkout). ``runs/`` is made if it is not there."""
+    runs = Path("runs")
+    try:
+        runs.mkdir(exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{runs}: cannot make the folder for trained models ({e.strerror}); give one with -o") from None
+    return runs / (f"lmbda-{lmbdas[0]:g}" if len(lmbdas) == 1 else f"vr-{lmbdas[0]:g}-{lmbdas[-1]:g}")
 
 
 def command_line() -> str:

@@ -117,7 +117,7 @@ def by_bits(bits: float) -> Rung:
     if not within:
         smallest = min(rungs, key=lambda r: r.level.bits)
         raise UsageError(f"no rung codes {bits:g} bits per digit or fewer: the smallest, {smallest.name}, "
-                         f"takes {smallest.level.bits:.2f}")
+                         f"takes {smallest.level.bits:g}")
     return max(within, key=lambda r: r.level.bits)
 
 
