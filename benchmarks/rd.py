@@ -61,7 +61,7 @@ def rungs(args) -> list[Codec]:
         codec = Codec.load(args.model)
         return [codec.at_level(level.number) for level in codec.card.levels]
     if not args.train:
-        return [zoo.load(rung.name) for rung in zoo.ladder()]
+        return zoo.rung_codecs(zoo.ladder())
     from mnistzip.train import TrainConfig, train
 
     out = []

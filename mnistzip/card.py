@@ -90,6 +90,8 @@ class Card:
             missing = [k for k in SEED_RECIPE if k not in card.recipe]
             if missing:
                 raise KeyError(f"recipe lacks {', '.join(missing)}")
+        except OSError as e:
+            raise ModelError(f"{card_path}: cannot read it ({e.strerror or type(e).__name__})") from None
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ModelError(f"{card_path}: malformed model card ({type(e).__name__}: {e})") from None
         if [lv.number for lv in levels] != list(range(1, len(levels) + 1)) or not levels:

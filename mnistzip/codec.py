@@ -67,7 +67,11 @@ class Codec:
     @classmethod
     def load(cls, path: str | os.PathLike, verify: bool = True, level: int | None = None) -> "Codec":
         """Load a model directory written by ``mnistzip train``; check its files and tables against its card."""
-        card = Card.read(path)
+        return cls.open(Card.read(path), verify, level)
+
+    @classmethod
+    def open(cls, card: Card, verify: bool = True, level: int | None = None) -> "Codec":
+        """Load the model a card (already read) describes; see :meth:`load`."""
         if verify:
             _verify_files(card)
         import tensorflow as tf

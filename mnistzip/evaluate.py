@@ -107,7 +107,7 @@ def codecs_to_measure(models: list[str] | None = None, rungs: list[int] | None =
 
     numbers = list(dict.fromkeys([*(rungs or []), *(r.number for r in zoo.ladder() if ladder)]))
     picked = [(zoo.load(m), False) for m in models or []]
-    picked += [(zoo.load(rung=n), True) for n in numbers]
+    picked += [(codec, True) for codec in zoo.rung_codecs([zoo.by_rung(n) for n in numbers])]
     return picked or [(zoo.load(), True)]
 
 

@@ -25,7 +25,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .card import Card, Level
+from .card import CARD_FILE, Card, Level
 from .errors import ModelError, RetiredModel, UnknownModel, UsageError
 
 MODELS_DIR_ENV = "MNISTZIP_MODELS_DIR"
@@ -72,29 +72,43 @@ def models_dir() -> Path:
 def _read_json(name: str) -> dict:
     path = models_dir() / name
     try:
-        return json.loads(path.read_text())
+        content = json.loads(path.read_text())
     except FileNotFoundError:
         raise ModelError(f"{path} is missing; reinstall mnistzip") from None
     except (OSError, ValueError) as e:
         raise ModelError(f"{path}: cannot read it ({type(e).__name__}); reinstall mnistzip") from None
+    if not isinstance(content, dict):
+        raise ModelError(f"{path}: malformed (expected an object); reinstall mnistzip")
+    return content
+
+
+def _installed() -> tuple[list[Rung], list[Card]]:
+    """The ladder and every installed model (the rungs' first, then the kept ones), each card read once."""
+    manifest = _read_json(LADDER_FILE)
+    cards: dict[str, Card] = {}
+
+    def card(name) -> Card:
+        if not isinstance(name, str):
+            raise TypeError(f"a model name is a string, not {name!r}")
+        if name not in cards:
+            cards[name] = Card.read(models_dir() / name)
+        return cards[name]
+
+    try:
+        rungs = [Rung(number, card(entry["model"]), card(entry["model"]).level(int(entry["level"])),
+                      bool(entry.get("default"))) for number, entry in enumerate(manifest["rungs"], start=1)]
+        for name in manifest.get("kept", []):
+            card(name)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ModelError(f"{models_dir() / LADDER_FILE}: malformed ({type(e).__name__}: {e})") from None
+    if sum(r.default for r in rungs) != 1 or len({r.id for r in rungs}) != len(rungs):
+        raise ModelError(f"{models_dir() / LADDER_FILE}: needs exactly one default rung and distinct ids")
+    return rungs, list(cards.values())
 
 
 def ladder() -> list[Rung]:
     """The shipped quality ladder, smallest files first, checked: levels exist, ids distinct, one default."""
-    manifest = _read_json(LADDER_FILE)
-    cards: dict[str, Card] = {}
-    rungs = []
-    try:
-        for number, entry in enumerate(manifest["rungs"], start=1):
-            model = str(entry["model"])
-            if model not in cards:
-                cards[model] = Card.read(models_dir() / model)
-            rungs.append(Rung(number, cards[model], cards[model].level(int(entry["level"])), bool(entry.get("default"))))
-    except (KeyError, TypeError, ValueError) as e:
-        raise ModelError(f"{models_dir() / LADDER_FILE}: malformed ({type(e).__name__}: {e})") from None
-    if sum(r.default for r in rungs) != 1 or len({r.id for r in rungs}) != len(rungs):
-        raise ModelError(f"{models_dir() / LADDER_FILE}: needs exactly one default rung and distinct ids")
-    return rungs
+    return _installed()[0]
 
 
 def default_rung() -> Rung:
@@ -128,29 +142,28 @@ def by_id(model_id: str) -> Rung | None:
 
 def installed() -> list[Card]:
     """Every installed model: those of the rungs, then those ``ladder.json`` keeps for their files."""
-    cards = {r.card.name: r.card for r in ladder()}
-    for name in _read_json(LADDER_FILE).get("kept", []):
-        cards.setdefault(name, Card.read(models_dir() / name))
-    return list(cards.values())
+    return _installed()[1]
 
 
-def find(model_id: str) -> tuple[Card, Level] | None:
-    """The installed model and level whose .mz id is ``model_id`` (a rung's or not), if any."""
-    for card in installed():
+def find(model_id: str) -> tuple[Card, Level, Rung | None] | None:
+    """The installed model and level whose .mz id is ``model_id``, and its rung if it is one, if any."""
+    rungs, cards = _installed()
+    rung = next((r for r in rungs if r.id == model_id), None)
+    if rung is not None:
+        return rung.card, rung.level, rung
+    for card in cards:
         level = card.by_id(model_id)
         if level is not None:
-            return card, level
+            return card, level, None
     return None
 
 
 def named(model_id: str) -> tuple[str | None, str | None]:
     """What an id names: (the installed level: a rung's name or "MODEL level N"; else the retired level)."""
-    rung = by_id(model_id)
-    if rung is not None:
-        return rung.name, None
     found = find(model_id)
     if found is not None:
-        return f"{found[0].name} level {found[1].number}", None
+        card, level, rung = found
+        return (rung.name if rung else f"{card.name} level {level.number}"), None
     gone = retired(model_id)
     return None, None if gone is None else f"{gone['model']} level {gone['level']}"
 
@@ -158,8 +171,12 @@ def named(model_id: str) -> tuple[str | None, str | None]:
 def retired(model_id: str) -> dict | None:
     """What ``retired.json`` says of ``model_id`` (model, level, λ), if it names a retired level."""
     table = _read_json(RETIRED_FILE)
-    entry = table["models"].get(model_id)
-    return None if entry is None else dict(entry, last_decoded_by=table["last_decoded_by"])
+    try:
+        entry = table["models"].get(model_id)
+        return None if entry is None else dict(model=str(entry["model"]), level=int(entry["level"]),
+                                                lmbda=entry.get("lmbda"), last_decoded_by=str(table["last_decoded_by"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ModelError(f"{models_dir() / RETIRED_FILE}: malformed ({type(e).__name__}: {e}); reinstall mnistzip") from None
 
 
 def resolve(spec: str | None) -> tuple[Path, Rung | None]:
@@ -176,7 +193,7 @@ def resolve(spec: str | None) -> tuple[Path, Rung | None]:
         rung = by_rung(int(spec[len(RUNG_PREFIX):]))
         return rung.card.path, rung
     shipped = models_dir() / spec
-    if os.sep not in spec and spec not in (".", "..") and (shipped / "model.json").is_file():
+    if os.sep not in spec and spec not in (".", "..") and (shipped / CARD_FILE).is_file():
         return shipped, None
     path = Path(spec)
     if path.is_dir():
@@ -196,33 +213,41 @@ def load(spec: str | None = None, verify: bool = True, rung: int | None = None, 
         raise UsageError("--model picks a model; --quality and --bits pick a rung of the shipped ladder: give one")
     if level is not None and spec is None:
         raise UsageError("--level picks a level of the model given with --model")
-    picked = by_rung(rung) if rung is not None else by_bits(bits) if bits is not None else None
-    if picked is not None:
-        spec = picked.name
+    if rung is not None or bits is not None:
+        return rung_codecs([by_rung(rung) if rung is not None else by_bits(bits)], verify)[0]
     path, found = resolve(spec)
-    if found is not None and level is not None:
-        raise UsageError(f"{found.name} is one level of a shipped model; --level goes with --model DIR")
     if found is None:
         return Codec.load(path, verify=verify, level=level)
-    try:
-        codec = Codec.load(path, verify=verify, level=found.level.number)
-    except ModelError as e:
-        raise ModelError(f"{found.name}: {e}; reinstall mnistzip") from None
-    return codec.at_level(found.level.number, name=found.name)
+    if level is not None:
+        raise UsageError(f"{found.name} is one level of a shipped model; --level goes with --model DIR")
+    return rung_codecs([found], verify)[0]
+
+
+def rung_codecs(rungs: list[Rung], verify: bool = True) -> list:
+    """A codec for each rung, each model loaded once (its levels share it: a SavedModel takes seconds to load)."""
+    from .codec import Codec
+
+    loaded: dict[str, Codec] = {}
+    for r in rungs:
+        if r.card.name not in loaded:
+            try:
+                loaded[r.card.name] = Codec.open(r.card, verify=verify)
+            except ModelError as e:
+                raise ModelError(f"{r.name}: {e}; reinstall mnistzip") from None
+    return [loaded[r.card.name].at_level(r.level.number, name=r.name) for r in rungs]
 
 
 def for_file(model_id: str, spec: str | None = None):
     """The codec that decodes a file with id ``model_id``: ``spec``'s level with that id, else the installed one."""
+    from .codec import Codec
+
     if spec is not None:
         codec = load(spec)
         return codec.with_id(model_id) or codec  # another level of the same model, or a mismatch decompress reports
-    rung = by_id(model_id)
-    if rung is not None:
-        return load(rung.name)
     found = find(model_id)
     if found is not None:
-        card, level = found
-        return load(card.name, level=level.number)
+        card, level, rung = found
+        return rung_codecs([rung])[0] if rung else Codec.open(card, level=level.number)
     gone = retired(model_id)
     if gone is not None:
         raise RetiredModel(  # an id is 16 bits: a model of the user's own may have it too

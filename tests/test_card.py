@@ -47,3 +47,17 @@ def test_not_json(tmp_path):
     (tmp_path / "model.json").write_text("{")
     with pytest.raises(ModelError, match=r"model.json: malformed model card \(JSONDecodeError: "):
         Card.read(tmp_path)
+
+
+def test_an_unreadable_card_is_one_line(tiny_model, monkeypatch):
+    """A card that exists but cannot be read (EIO, EACCES) was 'internal error: OSError'."""
+    import errno
+    from pathlib import Path
+
+    def failing(self, *args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(Path, "read_text", failing)
+    with pytest.raises(ModelError) as e:
+        Card.read(tiny_model)
+    assert str(e.value) == f"{tiny_model / 'model.json'}: cannot read it (Input/output error)"

@@ -144,12 +144,27 @@ def test_missing_models_and_ladder(tmp_path, monkeypatch):
     ('[{"model": "vr-300-520", "level": 1, "default": true}, {"model": "vr-300-520", "level": 1}]',
      "needs exactly one default rung and distinct ids"),
     ('[{"level": 1, "default": true}]', "malformed (KeyError: 'model')"),
+    ('[{"model": "vr-300-520", "level": 2, "default": true}], "kept": 5', "malformed (TypeError: "),
+    ('[{"model": "vr-300-520", "level": 2, "default": true}], "kept": [7]', "malformed (TypeError: "),
+    ('[{"model": "vr-300-520", "level": "x", "default": true}]', "malformed (ValueError: "),
 ])
 def test_a_broken_ladder_file_is_refused(tmp_path, monkeypatch, rungs, message):
     copy = _copy_models(tmp_path, monkeypatch)
     (copy / zoo.LADDER_FILE).write_text(f'{{"rungs": {rungs}}}')
     with pytest.raises(ModelError, match=re_escape(message)):
         zoo.ladder()
+    with pytest.raises(ModelError, match=re_escape(message)):
+        zoo.for_file("0000")  # decompress and info read it too
+
+
+@pytest.mark.parametrize("content", ['[]', '{"models": []}', '{"last_decoded_by": "x", "models": {"0000": 3}}',
+                                     '{"models": {"0000": {"model": "m", "level": 1}}}'])
+def test_a_broken_retired_table_is_one_model_error(tmp_path, monkeypatch, content):
+    """A damaged retired.json was 'internal error: AttributeError' for info and decompress of unknown ids."""
+    copy = _copy_models(tmp_path, monkeypatch)
+    (copy / zoo.RETIRED_FILE).write_text(content)
+    with pytest.raises(ModelError, match=f"{zoo.RETIRED_FILE}: malformed"):
+        zoo.named("0000")
 
 
 def re_escape(text: str) -> str:
