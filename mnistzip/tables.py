@@ -20,7 +20,6 @@ import hashlib
 
 import numpy as np
 
-OVERFLOW_WIDTH = 4  # bits per chunk of TFC's escape code for values outside a table (its default)
 
 
 def split_rows(cdf: np.ndarray) -> list[np.ndarray]:
@@ -75,14 +74,14 @@ class Tables:
         """Bits per digit of integer ``symbols`` (N, L) coded with table ``rows`` (N, L).
 
         A symbol inside its row costs -log2 of its probability. One outside it
-        costs the row's overflow symbol plus TFC's escape code for the excess,
-        estimated as two chunks of ``OVERFLOW_WIDTH`` bits per chunk of its
-        magnitude (rare: a few digits in ten thousand).
+        costs the row's escape symbol plus the escape code (``rangecoder``):
+        the excess's Elias-gamma code and a sign, one exact bit each, so
+        2 × its bit length (rare: a few digits in ten thousand).
         """
         idx = symbols - self.cdf_offset[rows]
         lengths = self.lengths[rows]
         inside = (idx >= 0) & (idx < lengths)
         costs = self.costs[rows, np.clip(idx, 0, self.costs.shape[1] - 1)]
         excess = np.where(idx < 0, -idx, idx - lengths + 1)
-        chunks = np.maximum(1, np.ceil(np.log2(2 * np.maximum(excess, 1) + 1) / OVERFLOW_WIDTH))
-        return np.where(inside, costs, self.overflow_bits[rows] + 2 * OVERFLOW_WIDTH * chunks).sum(axis=1)
+        escape = 2.0 * np.floor(np.log2(np.maximum(excess, 1)) + 1)  # 2 × bit length
+        return np.where(inside, costs, self.overflow_bits[rows] + escape).sum(axis=1)

@@ -1,4 +1,4 @@
-"""Range-coding tables: rows split on their markers, exact symbol costs, overflow estimates."""
+"""Range-coding tables: rows split on their markers, exact symbol costs, escapes included."""
 
 from __future__ import annotations
 
@@ -26,9 +26,20 @@ def test_symbol_costs_and_overflow():
     bits = tables.bits(rows, np.array([[0, 1]]))  # row 0's symbol 0, row 1's symbol 1
     expected = -np.log2(32000 / 65000) - np.log2(33000 / 65000)
     assert bits == pytest.approx([expected])
-    escaped = tables.bits(rows, np.array([[5, 1]]))  # 5 is beyond row 0: its overflow symbol and an escape code
-    assert escaped[0] > -np.log2(536 / 65536) + 8 > bits[0]
+    escaped = tables.bits(rows, np.array([[5, 1]]))  # 5 is 6 past row 0's first (-1): escape, gamma(4), a sign
+    assert escaped[0] == pytest.approx(-np.log2(536 / 65536) + 6 - np.log2(33000 / 65000))
     np.testing.assert_allclose(tables.cheapest, [-np.log2(32000 / 65000), -np.log2(33000 / 65000)])
+
+
+def test_escape_costs_match_the_range_coder():
+    """The estimate for values outside a row is exact: the coder writes 2 x bit length of the excess."""
+    from mnistzip import rangecoder
+
+    rng = np.random.default_rng(0)
+    values = rng.integers(-3000, 3000, size=(4000, 2)).astype(np.int32)  # most outside both rows
+    estimate = Tables(CDF, OFFSET).bits(np.broadcast_to([0, 1], values.shape), values).sum()
+    coded = 8 * len(rangecoder.encode(values, CDF, cdf_offset=OFFSET))
+    assert coded == pytest.approx(estimate, abs=16)
 
 
 def test_the_digest_covers_both_arrays():
