@@ -142,17 +142,25 @@ class Codec:
 
     def decode(self, payload: bytes, count: int) -> np.ndarray:
         """One range-coded string holding ``count`` digits → uint8 digits (filled batch by batch: one copy)."""
+        batches = self.decode_batches(payload, count)  # the header is judged and the stream decoded first
         digits = np.empty((count, SIDE, SIDE), np.uint8)
         done = 0
-        for batch in self.decode_batches(payload, count):
+        for batch in batches:
             digits[done : done + len(batch)] = batch
             done += len(batch)
         return digits
 
     def decode_batches(self, payload: bytes, count: int, progress=None):
         """One range-coded string holding ``count`` digits → uint8 digits, a batch at a time (see
-        :meth:`decompress_batches`). Decoding the latents counts as the first half of the progress."""
+        :meth:`decompress_batches`). The stream is decoded here, before this returns, so that a corrupt one
+        is refused before any output is opened; the batches are synthesized as they are taken. Decoding
+        the latents counts as the first half of the progress."""
         latents = self.decode_latents(payload, count, progress=None if progress is None else lambda f: progress(f / 2))
+        return self._synthesized(latents, progress)
+
+    def _synthesized(self, latents: np.ndarray, progress=None):
+        """Quantised latents → uint8 digits, ``SYNTHESIS_BATCH`` at a time (the second half of the progress)."""
+        count = len(latents)
         for i in range(0, count, SYNTHESIS_BATCH):
             yield self.synthesize(latents[i : i + SYNTHESIS_BATCH])
             if progress is not None:

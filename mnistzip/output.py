@@ -11,7 +11,6 @@ picture and must be held whole, so it is refused above :data:`MAX_GRID_DIGITS`
 from __future__ import annotations
 
 import io
-import itertools
 import math
 import os
 from collections.abc import Iterable
@@ -138,15 +137,10 @@ def _checked(batches: Iterable[np.ndarray], count: int):
 
 
 def _write_npy(batches, count: int, f, names) -> None:
-    """An (N, 28, 28) uint8 .npy: the header for ``count`` digits, then each batch as it comes.
-
-    The header waits for the first batch: a stream that does not decode then
-    writes nothing, even to standard output.
-    """
-    batches = _checked(batches, count)
-    first = next(batches)
+    """An (N, 28, 28) uint8 .npy: the header for ``count`` digits, then each batch as it comes (a stream
+    that does not decode is refused before, by ``Codec.decode_batches``: nothing is written)."""
     np.lib.format.write_array_header_1_0(f, dict(descr="|u1", fortran_order=False, shape=(count, SIDE, SIDE)))
-    for batch in itertools.chain([first], batches):
+    for batch in _checked(batches, count):
         f.write(np.ascontiguousarray(batch).tobytes())
 
 

@@ -65,6 +65,18 @@ def test_corrupt_stream_behind_a_valid_header_is_an_error(tiny_codec, digits):
     payload, _ = tiny_codec.encode(digits[:4])
     with pytest.raises(BadMzFile, match="range-coded stream is corrupt"):
         tiny_codec.decode(payload + b"\x01\x02", 4)  # bytes left over after the last digit
+    with pytest.raises(BadMzFile, match="range-coded stream is corrupt"):
+        tiny_codec.decode_batches(payload + b"\x01\x02", 4)  # at the call, before any output is opened
+
+
+def test_a_corrupt_stream_writes_nothing_to_standard_output(tmp_path, tiny_model, tiny_codec, digits):
+    """Nothing written to a pipe can be taken back: an .npy header for digits that never came was left there."""
+    payload, _ = tiny_codec.encode(digits[:4])
+    container.write(tmp_path / "bad.mz", container.MzFile(tiny_codec.id, 4, payload + b"\x01\x02"))
+    r = subprocess.run([sys.executable, "-m", "mnistzip", "decompress", "bad.mz", "-o", "-", "--format", "npy",
+                        "-m", str(tiny_model)], cwd=tmp_path, capture_output=True, timeout=300)
+    assert r.returncode == 4 and r.stdout == b""
+    assert r.stderr.decode().strip() == "mnistzip: error: payload does not decode: the range-coded stream is corrupt"
 
 
 def test_sample_is_reproducible(tiny_codec):

@@ -104,16 +104,3 @@ def test_format_is_only_for_standard_output(tmp_path):
     with pytest.raises(OutputError, match="^--format must be one of png, npy, not 'dir'$"):
         output.check_output("-", force=False, fmt="dir")
 
-
-def test_a_stream_that_fails_before_its_first_batch_writes_nothing(monkeypatch):
-    """To standard output nothing can be taken back: the .npy header waits for the first decoded batch."""
-    out = _Stdout()
-    monkeypatch.setattr(sys, "stdout", out)
-
-    def corrupt():
-        raise OutputError("payload does not decode")
-        yield
-
-    with pytest.raises(OutputError, match="payload does not decode"):
-        output.save_digits(corrupt(), "-", count=5, fmt="npy")
-    assert out.getvalue() == b""
