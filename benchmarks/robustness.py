@@ -21,7 +21,6 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -136,28 +135,22 @@ def tiled_file(codec, count: int) -> bytes:
 
     Each digit's symbols (and, for a conditional prior, table indices) depend on
     that digit alone, so they are computed once for the 10,000 test digits, tiled,
-    and range-coded in one stream with TFC's ops: what ``codec.compress`` of the
-    tiled digits writes (checked on the first 10,000).
+    and range-coded in one stream (``rangecoder``, dimension-major for a
+    conditional prior): what ``codec.compress`` of the tiled digits writes
+    (checked on the first 10,000).
     """
-    import tensorflow as tf
-    import tensorflow_compression as tfc
-
-    from mnistzip import conditional
+    from mnistzip import rangecoder
 
     digits = data.load_mnist("test")
-    cdf, cdf_offset = codec._module.tables(codec._q)
-    y = codec.quantize(codec.latents(digits))
+    _, rows, symbols = codec.coding(codec.quantize(codec.latents(digits)))
+    values = symbols - codec.tables.cdf_offset[rows]
     reps = -(-count // len(digits))
 
     def encode(n):
+        r, v = np.tile(rows, (reps, 1))[:n], np.tile(values, (reps, 1))[:n]
         if codec.conditional:
-            _, index, symbols = (t.numpy() for t in codec._module.conditionals(y, codec._q))
-            index, symbols = np.tile(index, (reps, 1))[:n], np.tile(symbols, (reps, 1))[:n]
-            tables = SimpleNamespace(cdf=cdf, cdf_offset=cdf_offset)
-            return conditional.encode(tables, tf.constant(symbols), tf.constant(index), per_digit=False).numpy()
-        symbols = np.tile(codec.symbols(y).astype(np.int32) - cdf_offset.numpy(), (reps, 1))[:n]
-        handle = tfc.create_range_encoder([], cdf)
-        return tfc.entropy_encode_finalize(tfc.entropy_encode_channel(handle, tf.constant(symbols))).numpy()
+            return rangecoder.encode(v.T, codec.tables.cdf, index=r.T)
+        return rangecoder.encode(v, codec.tables.cdf)
 
     assert encode(len(digits)) == codec.compress(digits).payload
     return container.dumps(container.MzFile(codec.id, count, encode(count)))

@@ -15,6 +15,7 @@ one shipped model.
       "recipe": {...},                                 every training choice (recipe.TrainConfig)
       "weights_sha256": "...",                         the weights, gains and tables (ids derive from it)
       "files_sha256": "...",                           every file but model.json and history.json
+      "portable_sha256": "...",                        weights.npz, the runtime's copy of weights and tables
       "weights_dtype": "float16",
       "default_level": 3,
       "levels": [{"level": 1, "lmbda": 1400.0, "id": "7388", "tables_sha256": "...", "test": {...}}, ...]

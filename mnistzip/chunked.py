@@ -41,10 +41,11 @@ class Cancelled(Exception):
     """Raised between chunks when the caller's ``should_stop()`` says so (a deadline passed)."""
 
 
-def decode_latents(codec, payload: bytes, count: int, progress=None, should_stop=None) -> np.ndarray:
+def decode_latents(engine, q: int, payload: bytes, count: int, progress=None, should_stop=None) -> np.ndarray:
     """One range-coded string holding ``count`` digits → their quantised latents (count, L) float32.
 
-    Exactly what ``codec._module.decompress_latents`` returns. ``progress(fraction)``
+    ``engine`` is a ``tfengine.TFEngine``, ``q`` the 0-based level. Exactly
+    what the SavedModel's ``decompress_latents`` returns. ``progress(fraction)``
     is called after every chunk; ``should_stop()`` is polled between chunks
     (then :class:`Cancelled`). Raises ``tf.errors.OpError`` from the decoder
     ops and ``ValueError`` when the stream fails TFC's sanity check.
@@ -52,10 +53,10 @@ def decode_latents(codec, payload: bytes, count: int, progress=None, should_stop
     import tensorflow as tf
     import tensorflow_compression as tfc
 
-    cdf, cdf_offset = codec._module.tables(codec._q)
+    cdf, cdf_offset = engine.tables(q)
     handle = tfc.create_range_decoder(tf.constant(payload), cdf)
-    decode = _decode_conditional if codec.conditional else _decode_factorized
-    latents, handle = decode(codec, handle, cdf_offset.numpy().astype(np.int32), count, progress, should_stop)
+    decode = _decode_conditional if engine.conditional else _decode_factorized
+    latents, handle = decode(engine, q, handle, cdf_offset.astype(np.int32), count, progress, should_stop)
     if not bool(tfc.entropy_decode_finalize(handle)):
         raise ValueError("sanity check failed")
     return latents
@@ -78,13 +79,13 @@ def _stop(should_stop) -> None:
         raise Cancelled("decoding cancelled")
 
 
-def _decode_factorized(codec, handle, cdf_offset, count, progress, should_stop):
+def _decode_factorized(engine, q, handle, cdf_offset, count, progress, should_stop):
     """A digit-major stream → (latents, the decoder handle after them)."""
     import tensorflow as tf
     import tensorflow_compression as tfc
 
-    dims = codec.latent_dims
-    offset = codec._offset.astype(np.float32)  # quantize(0): the quantisation offset, exactly
+    dims = engine.latent_dims
+    offset = engine.offset(q).astype(np.float32)  # quantize(0): the quantisation offset, exactly
     out = np.empty((count, dims), np.float32)
     for start, stop in row_ranges(count):
         _stop(should_stop)
@@ -95,12 +96,12 @@ def _decode_factorized(codec, handle, cdf_offset, count, progress, should_stop):
     return out, handle
 
 
-def _decode_conditional(codec, handle, cdf_offset, count, progress, should_stop):
+def _decode_conditional(engine, q, handle, cdf_offset, count, progress, should_stop):
     """A dimension-major stream, a dimension at a time, each in chunks of rows → (latents, the handle after them)."""
     import tensorflow as tf
 
-    step = _conditional_step(codec, cdf_offset)
-    dims = codec.latent_dims
+    step = _conditional_step(engine, q, cdf_offset)
+    dims = engine.latent_dims
     y_hat = np.zeros((count, dims), np.float64)
     ranges = row_ranges(count)
     done, steps = 0, dims * len(ranges)
@@ -119,7 +120,7 @@ def _decode_conditional(codec, handle, cdf_offset, count, progress, should_stop)
     return out, handle
 
 
-def _conditional_step(codec, cdf_offset):
+def _conditional_step(engine, q, cdf_offset):
     """The traced step (once per loaded model and level): (handle, rows' latents, d) → (handle, their column d).
 
     The prior's parameters come from ``conditional.parameters`` and
@@ -128,24 +129,23 @@ def _conditional_step(codec, cdf_offset):
     in float64; then the chunk's symbols are decoded with the table each row's
     scale selects.
     """
-    cache = getattr(codec._module, "_mnistzip_chunked_steps", None)  # on the model: every Codec of it shares them
+    cache = getattr(engine.module, "_mnistzip_chunked_steps", None)  # on the model: every Codec of it shares them
     if cache is None:
-        cache = codec._module._mnistzip_chunked_steps = {}
-    if codec.level.number in cache:
-        return cache[codec.level.number]
+        cache = engine.module._mnistzip_chunked_steps = {}
+    if q in cache:
+        return cache[q]
     import tensorflow as tf
     import tensorflow_compression as tfc
 
     from . import conditional
 
-    module, dims = codec._module, codec.latent_dims
+    module, dims = engine.module, engine.latent_dims
     weights = getattr(module, "conditional_net", None)
     if weights is None or not all(hasattr(weights, w) for w in ("w1", "w2", "w3", "b1", "b2", "b3")):
-        raise NotImplementedError(f"{codec.name}: the model does not expose its conditional network")
+        raise NotImplementedError(f"{engine.card.name}: the model does not expose its conditional network")
     net = SimpleNamespace(latent_dims=dims, **{w: getattr(weights, w) for w in ("w1", "w2", "w3", "b1", "b2", "b3")})
     net._masks = lambda: conditional.MaskedAutoregressive._masks(net)
     network = lambda y_unit, level: conditional.MaskedAutoregressive.call(net, y_unit, level)  # noqa: E731
-    q = int(codec._q)
     gains_row = tf.cast(module.gains[q], tf.float64)
     offsets = tf.constant(cdf_offset)
 
@@ -157,5 +157,5 @@ def _conditional_step(codec, cdf_offset):
         return handle, tf.cast(symbols + tf.gather(offsets, index), tf.float64) + loc[:, d]
 
     spec = [tf.TensorSpec([], tf.variant), tf.TensorSpec([None, dims], tf.float64), tf.TensorSpec([], tf.int32)]
-    cache[codec.level.number] = tf.function(step, input_signature=spec)
-    return cache[codec.level.number]
+    cache[q] = tf.function(step, input_signature=spec)
+    return cache[q]

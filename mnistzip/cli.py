@@ -233,7 +233,7 @@ BitsOpt = typer.Option(
 LevelOpt = typer.Option(None, "--level", min=1, help="Level of the model given with --model (default: its own).")
 ForceOpt = typer.Option(False, "--force", "-f", help="Overwrite an existing output.")
 DataDirOpt = typer.Option(
-    None, "--data-dir", help="Folder of the MNIST IDX files (default: $MNISTZIP_DATA_DIR, else TFDS download)."
+    None, "--data-dir", help="Folder of the MNIST IDX files (default: $MNISTZIP_DATA_DIR, else the shipped test split and TFDS for training)."
 )
 
 
@@ -287,11 +287,9 @@ def train(
     test_limit: Optional[int] = typer.Option(None, "--test-limit", min=1, help="Validate on the first N test digits."),
     steps_per_epoch: Optional[int] = typer.Option(None, "--steps-per-epoch", min=1, help="Cap steps per epoch."),
 ):
-    """Train a codec on MNIST and export it as a SavedModel."""
+    """Train a codec on MNIST and export it (a SavedModel and the runtime's weights); needs mnistzip[train]."""
+    from .errors import require
     from .recipe import config as recipe_config
-    from .card import Card
-    from .train import command_line, default_output
-    from .train import train as run
 
     config = recipe_config(
         list(lmbda), preset, latent_dims=latent_dims, width=width, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -299,6 +297,12 @@ def train(
         decoder_epochs=decoder_epochs, synthesis=synthesis, half=half, seed=seed, train_limit=train_limit,
         test_limit=test_limit, steps_per_epoch=steps_per_epoch,
     )
+    for module in ("tensorflow", "tensorflow_compression"):
+        require(module, "train", "train")
+    from .card import Card
+    from .train import command_line, default_output
+    from .train import train as run
+
     output = output or default_output(config.lmbdas)
     try:
         result = run(config, output, data_dir, resume=resume, force=force, reporter=_RichReporter(), command=command_line())
@@ -513,6 +517,7 @@ def evaluate(
     split_images = data.load_mnist(split, data_dir)
     images = split_images[:limit]
     picked = ev.codecs_to_measure(model, quality, ladder)
+    ev.check_extras(picked, chosen, refine, plot is not None)
     with _progress() as progress:
         def track(description, total):
             task = progress.add_task(description, total=total)
@@ -557,7 +562,8 @@ def _print_eval(rows: list[dict], bd: dict, reference: str, split: str, n: int) 
     console.print(table)
     console.print(
         "bits per digit on disk: 'archive' = all digits in one .mz file, '1-file' = each digit in its own file; "
-        "entropy = the model's estimate. PSNR (255 peak): 'avg' = mean of per-digit PSNR, "
+        "entropy = the ideal code length under the model's range-coding tables (the trained prior's estimate on "
+        "MNISTZIP_ENGINE=tf). PSNR (255 peak): 'avg' = mean of per-digit PSNR, "
         "'mse' = PSNR of the mean MSE over all digits. MAE on 0-255. enc/s, dec/s = digits per second."
     )
     for fam, value in bd.items():

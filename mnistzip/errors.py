@@ -94,6 +94,31 @@ class RetiredModel(UnknownModel):
     """A file was made by a model retired before 1.0 (``models/retired.json``)."""
 
 
+class MissingExtra(MnistzipError):
+    """A command needs an optional part of mnistzip that is not installed (see :func:`require`)."""
+
+    exit_status = ExitStatus.USAGE
+
+
+# What each extra brings, and for which Python: pyproject.toml's [project.optional-dependencies].
+EXTRAS = {
+    "train": "TensorFlow 2.14 and TensorFlow Compression, which exist for Python 3.11 only",
+    "eval": "matplotlib and scipy",
+}
+
+
+def require(module: str, extra: str, needed_by: str) -> None:
+    """Refuse with one line naming the extra to install when ``module`` cannot be imported (not importing it)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise MissingExtra(f"{needed_by} needs {EXTRAS[extra]}: pip install 'mnistzip[{extra}]'")
+
+
 class OutputError(MnistzipError):
     """An output that exists (without --force) or cannot be written."""
 

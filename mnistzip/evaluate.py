@@ -111,6 +111,19 @@ def codecs_to_measure(models: list[str] | None = None, rungs: list[int] | None =
     return picked or [(zoo.load(), True)]
 
 
+def check_extras(picked, classical=(), refine: bool = False, plot: bool = False) -> None:
+    """Refuse at once, not after the measuring, what needs ``mnistzip[eval]``: a plot (matplotlib), or BD-rates
+    between several curves (scipy)."""
+    from . import zoo
+    from .errors import require
+
+    if plot:
+        require("matplotlib", "eval", "eval --plot")
+    curves = {zoo.LADDER_FAMILY if on_ladder else family_of(codec) for codec, on_ladder in picked}
+    if refine or classical or len(curves) > 1:
+        require("scipy", "eval", "BD-rate (eval of several curves)")
+
+
 def evaluate(picked, images: np.ndarray, refine: bool = False, classical=(), track=None) -> list[dict]:
     """Rows of figures: each picked codec (and refined at its level's λ with ``refine``), then each classical
     codec at each of its quality points (``baselines``).

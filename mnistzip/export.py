@@ -15,8 +15,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from . import conditional, tables
-from .card import CARD_FILE, HISTORY_FILE, UNDIGESTED, level_ids
+from . import conditional, runtime, tables
+from .card import CARD_FILE, HISTORY_FILE, UNDIGESTED, Card, level_ids
 from .container import SIDE
 from .fileio import tree_digest
 from .trainer import CompressionTrainer
@@ -298,11 +298,66 @@ def export(trainer: CompressionTrainer, directory, card: dict, half: bool = Fals
     )
     directory = Path(directory)
     tf.saved_model.save(codec, str(directory))
+    card["portable_sha256"] = write_portable(codec, directory, card["recipe"], trainer.levels)
     if history is not None:
         (directory / HISTORY_FILE).write_text(json.dumps(history) + "\n")
     card["files_sha256"] = tree_digest(directory, exclude=UNDIGESTED)
     write_card(directory, card)
     return card
+
+
+def portable_arrays(codec, recipe: dict, levels: int) -> dict:
+    """Everything the NumPy runtime needs, by the names ``runtime`` reads (see its docstring).
+
+    ``codec`` is an :class:`ExportedCodec` or the same codec loaded back from
+    its SavedModel (whose half-stored transforms keep ``half_weights``).
+    """
+    def weights(transform):
+        return list(getattr(transform, "half_weights", None) or transform.weights)
+
+    keys = runtime.transform_keys(recipe)
+    values = weights(codec.analysis_transform) + weights(codec.synthesis_transform)
+    if len(values) != len(keys):
+        raise ValueError(f"the transforms hold {len(values)} weights; the recipe's layers have {len(keys)}")
+    arrays = {k: np.asarray(v) for k, v in zip(keys, values)}
+    arrays["gains"] = np.asarray(codec.gains, np.float32)
+    for q in range(levels):
+        cdf, cdf_offset = codec.tables(tf.constant(q))
+        arrays[f"level{q + 1}.cdf"], arrays[f"level{q + 1}.cdf_offset"] = cdf.numpy(), cdf_offset.numpy()
+    if recipe["prior"] == "conditional":
+        for name in runtime.NET_WEIGHTS:
+            arrays[f"conditional.{name}"] = np.asarray(getattr(codec.conditional_net, name), np.float32)
+    else:  # quantize(0) = the offset, exactly as the SavedModel rounds
+        zeros = tf.zeros((1, arrays["gains"].shape[1]))
+        arrays["offset"] = np.concatenate([codec.quantize(zeros, tf.constant(q)).numpy() for q in range(levels)])
+    return arrays
+
+
+def write_portable(codec, directory, recipe: dict, levels: int) -> str:
+    """Write the runtime's ``weights.npz`` into ``directory``; returns its SHA-256 (the card's ``portable_sha256``)."""
+    path = Path(directory) / runtime.WEIGHTS_FILE
+    np.savez(path, **portable_arrays(codec, recipe, levels))
+    return runtime.file_digest(path)
+
+
+def add_portable(directory) -> dict:
+    """Give a model exported before the runtime existed its ``weights.npz``, from its SavedModel.
+
+    The card gains ``portable_sha256`` and a new ``files_sha256``; ids,
+    weights and tables are untouched (the tables are checked against the card first).
+    """
+    import tensorflow_compression  # noqa: F401  (registers the range-coding ops the SavedModel uses)
+
+    card = Card.read(directory)
+    module = tf.saved_model.load(str(card.path))
+    for level in card.levels:
+        if tables.digest(*(t.numpy() for t in module.tables(tf.constant(level.index)))) != level.tables_sha256:
+            raise ValueError(f"{card.path}: tables do not match the card")
+    raw = dict(card.raw)
+    raw["portable_sha256"] = write_portable(module, card.path, card.recipe, len(card.levels))
+    raw["files_sha256"] = tree_digest(card.path, exclude=UNDIGESTED)
+    write_card(card.path, raw)
+    return raw
 
 
 def write_card(directory, card: dict) -> None:

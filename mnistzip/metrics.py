@@ -87,6 +87,9 @@ def _log_rate_curve(rate, psnr):
 
     None when the curve has fewer than two points of distinct PSNR.
     """
+    from .errors import require
+
+    require("scipy", "eval", "BD-rate")
     from scipy.interpolate import PchipInterpolator
 
     rate, psnr = np.asarray(rate, np.float64), np.asarray(psnr, np.float64)

@@ -13,6 +13,9 @@ from .fileio import atomic_output
 
 def _pyplot():
     """matplotlib without a display."""
+    from .errors import require
+
+    require("matplotlib", "eval", "plotting")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -270,8 +270,9 @@ def _export_atomically(trainer, output: Path, card: dict, force: bool, test_imag
                        history: list) -> dict:
     """Export and measure the model in a temporary sibling directory, then rename it into place.
 
-    Every level is measured on the exported model (``test`` in its card); the
-    default level is the one nearest ``DEFAULT_BITS`` bits per digit.
+    Every level is measured on the exported SavedModel, the reference (``test``
+    in its card: its entropy is the trained prior's); the default level is the
+    one nearest ``DEFAULT_BITS`` bits per digit.
     """
     from .codec import Codec
     from .evaluate import card_figures, measure
@@ -280,7 +281,7 @@ def _export_atomically(trainer, output: Path, card: dict, force: bool, test_imag
 
     with atomic_output(output, force=force, directory=True, replaceable=written_by_mnistzip) as tmp:
         card = export(trainer, tmp, card, half=half, history=history)
-        codec = Codec.load(tmp, verify=False)
+        codec = Codec.load(tmp, verify=False, engine="tf")
         for level in card["levels"]:
             level["test"] = card_figures(measure(codec.at_level(level["level"]), test_images))
         card["default_level"] = min(card["levels"], key=lambda lv: abs(lv["test"]["bits_archive"] - DEFAULT_BITS))["level"]

@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 import pytest
+
+# Without mnistzip[train] (the runtime alone, as on Python 3.12+), tests of training code are not
+# collected and the fixtures that train tiny models skip the tests that use them.
+HAVE_TF = importlib.util.find_spec("tensorflow") is not None
+collect_ignore = [] if HAVE_TF else ["test_trainer.py", "test_transforms.py", "test_train.py", "test_chunked.py",
+                                     "test_export.py", "test_conditional.py"]
+
+
+HAVE_EVAL = all(importlib.util.find_spec(m) is not None for m in ("scipy", "matplotlib"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "train: needs mnistzip[train] (TensorFlow); skipped without it")
+    config.addinivalue_line("markers", "eval_extra: needs mnistzip[eval] (scipy, matplotlib); skipped without it")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("train") and not HAVE_TF:
+        pytest.skip("needs mnistzip[train]")
+    if item.get_closest_marker("eval_extra") and not HAVE_EVAL:
+        pytest.skip("needs mnistzip[eval]")
+
+
+def _needs_training() -> None:
+    if not HAVE_TF:
+        pytest.skip("trains a model: needs mnistzip[train]")
 
 DATA_DIR = Path(
     os.environ.get("MNISTZIP_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "mnist"
@@ -23,6 +50,7 @@ def mnist_dir() -> Path:
 
 def _train_tiny(path: Path, seed: int) -> Path:
     """A seed-architecture model trained for a few dozen steps: enough to code, fast to make."""
+    _needs_training()
     from mnistzip.train import TrainConfig, train
 
     config = TrainConfig(lmbda=500, epochs=1, steps_per_epoch=30, train_limit=3840, test_limit=200, seed=seed)
@@ -45,6 +73,7 @@ def other_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def vr_model(tmp_path_factory) -> Path:
     """A tiny variable-rate model: three quality levels sharing one pair of transforms."""
+    _needs_training()
     from mnistzip.train import TrainConfig, train
 
     path = tmp_path_factory.mktemp("models") / "vr"
@@ -57,6 +86,7 @@ def vr_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def cond_model(tmp_path_factory):
     """A tiny variable-rate model with the conditional prior (two quality levels), narrow transforms."""
+    _needs_training()
     from mnistzip.train import TrainConfig, train
 
     path = tmp_path_factory.mktemp("models") / "cond"
@@ -76,6 +106,7 @@ def cond_codec(cond_model):
 @pytest.fixture(scope="session")
 def deep_model(tmp_path_factory) -> Path:
     """A tiny single-rate model with the deep factorized prior (its quantisation offsets are not 0)."""
+    _needs_training()
     from mnistzip.train import TrainConfig, train
 
     path = tmp_path_factory.mktemp("models") / "deep"

@@ -6,23 +6,30 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnistzip import chunked, container, data, fuzz
-from mnistzip import codec as codec_module
+from mnistzip import chunked, container, data, fuzz, tfengine
+from mnistzip.codec import Codec
 from mnistzip.errors import BadMzFile
 
 
+def on_tf(codec) -> Codec:
+    """The same model and level on the TensorFlow engine (the one that decodes in chunks)."""
+    return Codec.open(codec.card, level=codec.level.number, engine="tf")
+
+
 def one_shot(codec, payload: bytes, count: int) -> np.ndarray:
-    """The model's own decoder, in one call."""
-    return codec._module.decompress_latents(tf.constant(payload), tf.constant(count, tf.int32), codec._q).numpy()
+    """The SavedModel's own decoder, in one call."""
+    module = codec.engine.module
+    return module.decompress_latents(tf.constant(payload), tf.constant(count, tf.int32), np.int32(codec._q)).numpy()
 
 
 @pytest.mark.parametrize("name", ["tiny_codec", "deep_codec", "vr_codec", "cond_codec"])
 @pytest.mark.parametrize("count, chunk", [(1, 64), (65, 64), (300, 64)])
 def test_chunked_latents_equal_the_one_shot_decoder(request, monkeypatch, name, count, chunk):
-    codec = request.getfixturevalue(name)
+    codec = on_tf(request.getfixturevalue(name))
     monkeypatch.setattr(chunked, "CHUNK", chunk)
     payload = codec.compress(data.load_mnist("test")[:count]).payload
-    np.testing.assert_array_equal(chunked.decode_latents(codec, payload, count), one_shot(codec, payload, count))
+    latents = chunked.decode_latents(codec.engine, codec._q, payload, count)
+    np.testing.assert_array_equal(latents, one_shot(codec, payload, count))
 
 
 def test_row_ranges_are_aligned_and_never_a_lone_row():
@@ -34,8 +41,8 @@ def test_row_ranges_are_aligned_and_never_a_lone_row():
 
 @pytest.mark.parametrize("name", ["tiny_codec", "cond_codec"])
 def test_a_large_archive_decodes_in_chunks_with_progress(request, monkeypatch, name):
-    codec = request.getfixturevalue(name)
-    monkeypatch.setattr(codec_module, "ONE_SHOT_DIGITS", 100)
+    codec = on_tf(request.getfixturevalue(name))
+    monkeypatch.setattr(tfengine, "ONE_SHOT_DIGITS", 100)
     monkeypatch.setattr(chunked, "CHUNK", 128)
     digits = data.load_mnist("test")[:500]
     mz = codec.compress(digits)
@@ -46,7 +53,8 @@ def test_a_large_archive_decodes_in_chunks_with_progress(request, monkeypatch, n
 
 
 def test_a_corrupt_large_archive_is_reported(monkeypatch, cond_codec):
-    monkeypatch.setattr(codec_module, "ONE_SHOT_DIGITS", 100)
+    monkeypatch.setattr(tfengine, "ONE_SHOT_DIGITS", 100)
+    cond_codec = on_tf(cond_codec)
     mz = cond_codec.compress(data.load_mnist("test")[:300])
     padded = mz.payload + b"\x00\x01\x02"  # bytes the stream does not account for: TFC's sanity check sees them
     blob = fuzz.with_crc(container.dumps(container.MzFile(mz.model_id, mz.count, padded))[:-2])

@@ -356,6 +356,7 @@ def test_outputs_get_the_usual_permissions(cli, tiny_model):
     assert Path("d").stat().st_mode & 0o777 == 0o755
 
 
+@pytest.mark.train
 def test_train_tiny_then_refuse_existing(cli):
     args = ["train", "--lmbda", "300", "--width", "64", "--epochs", "1", "--steps-per-epoch", "3", "--train-limit",
             "384", "--test-limit", "50", "-o", "m"]
@@ -421,6 +422,7 @@ def test_help_and_info_do_not_import_tensorflow(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
 
 
+@pytest.mark.train
 def test_train_preset_fills_only_what_is_not_given(cli):
     """--preset seed: the seed recipe under the options given (the default recipe is the ladder's: test_recipe);
     without -o, the model goes to runs/ (never among the shipped models of a checkout)."""
@@ -753,3 +755,33 @@ def test_a_full_or_closed_standard_output_is_one_line(tmp_path):
                        text=True, cwd=tmp_path, pass_fds=(), close_fds=True,
                        preexec_fn=lambda: __import__("os").close(1))
     assert r.returncode == ExitStatus.OUTPUT and r.stderr == "mnistzip: error: standard output is closed\n"
+
+
+def _without(monkeypatch, *modules):
+    """Make ``modules`` look uninstalled to mnistzip's extras check."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a, **k: None if name.split(".")[0] in modules else real(name, *a, **k))
+
+
+def test_train_without_tensorflow_names_the_extra(cli, monkeypatch):
+    _without(monkeypatch, "tensorflow", "tensorflow_compression")
+    r = cli("train", "--lmbda", "500", "-o", "m")
+    assert r.exit_code == ExitStatus.USAGE
+    assert error_line(r) == ("mnistzip: error: train needs TensorFlow 2.14 and TensorFlow Compression, which exist "
+                             "for Python 3.11 only: pip install 'mnistzip[train]'")
+    assert not Path("m").exists()
+
+
+def test_eval_plot_and_bd_rate_without_the_eval_extra_are_refused_before_measuring(cli, monkeypatch):
+    _without(monkeypatch, "matplotlib", "scipy")
+    r = cli("eval", "--limit", "20", "--plot", "rd.png")
+    assert r.exit_code == ExitStatus.USAGE
+    assert error_line(r) == "mnistzip: error: eval --plot needs matplotlib and scipy: pip install 'mnistzip[eval]'"
+    r = cli("eval", "--limit", "20", "-q", "1", "-q", "12", "--codecs", "jpeg")
+    assert error_line(r) == ("mnistzip: error: BD-rate (eval of several curves) needs matplotlib and scipy: "
+                             "pip install 'mnistzip[eval]'")
+    r = cli("eval", "--limit", "20", "-q", "1", "-q", "12")  # one curve: no BD-rate, nothing missing
+    assert r.exit_code == 0, r.output

@@ -108,15 +108,28 @@ def test_not_a_model_directory(tmp_path):
         Codec.load(tmp_path)
 
 
-def test_altered_weights_are_detected_and_named(tiny_model, tmp_path):
+def _flip_a_bit(path):
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0x01
+    path.write_bytes(bytes(blob))
+
+
+def test_altered_portable_weights_are_detected_and_named(tiny_model, tmp_path):
     copy = tmp_path / "tiny"
     shutil.copytree(tiny_model, copy)
-    weights = next((copy / "variables").glob("*.data-*"))
-    blob = bytearray(weights.read_bytes())
-    blob[len(blob) // 2] ^= 0x01
-    weights.write_bytes(bytes(blob))
-    with pytest.raises(ModelError, match="model files do not match model.json \\(the model tiny was altered\\)"):
+    _flip_a_bit(copy / "weights.npz")
+    with pytest.raises(ModelError, match="weights.npz does not match its digest in tiny/model.json "
+                                         "\\(the model tiny was altered\\)"):
         Codec.load(copy)
+
+
+def test_altered_savedmodel_is_detected_by_the_tensorflow_engine(tiny_model, tmp_path):
+    copy = tmp_path / "tiny"
+    shutil.copytree(tiny_model, copy)
+    _flip_a_bit(next((copy / "variables").glob("*.data-*")))
+    with pytest.raises(ModelError, match="model files do not match model.json \\(the model tiny was altered\\)"):
+        Codec.load(copy, engine="tf")
+    assert Codec.load(copy).engine.__class__.__name__ == "Runtime"  # the runtime reads weights.npz alone
 
 
 def test_header_claiming_more_digits_than_the_payload_holds(tiny_codec, digits):

@@ -59,17 +59,20 @@ def test_ssim_drops_with_noise():
     assert 0 < metrics.ssim(a, noisy) < 0.9
 
 
+@pytest.mark.eval_extra
 def test_bd_rate_identical_curves_is_zero():
     rate, psnr = [10, 20, 40, 80], [14, 17, 19.5, 22]
     assert metrics.bd_rate(rate, psnr, rate, psnr) == pytest.approx(0.0, abs=1e-9)
 
 
+@pytest.mark.eval_extra
 def test_bd_rate_half_the_rate_everywhere_is_minus_50():
     rate, psnr = [10, 20, 40, 80], [14, 17, 19.5, 22]
     assert metrics.bd_rate(rate, psnr, [r / 2 for r in rate], psnr) == pytest.approx(-50.0)
     assert metrics.bd_rate(rate, psnr, [r * 2 for r in rate], psnr) == pytest.approx(100.0)
 
 
+@pytest.mark.eval_extra
 def test_bd_rate_only_over_the_common_range():
     # log-rate linear in PSNR (one doubling per 3 dB); the test curve covers only 17..23 dB, at half the rate
     ref = ([10, 20, 40, 80], [14, 17, 20, 23])
@@ -78,11 +81,13 @@ def test_bd_rate_only_over_the_common_range():
     assert metrics.bd_rate(*test, *ref) == pytest.approx(100.0)
 
 
+@pytest.mark.eval_extra
 def test_bd_rate_without_overlap_is_nan():
     assert math.isnan(metrics.bd_rate([1, 2], [10, 11], [1, 2], [20, 21]))
     assert math.isnan(metrics.bd_rate([1], [10], [1, 2], [10, 11]))
 
 
+@pytest.mark.eval_extra
 def test_rate_savings_say_where_a_bd_rate_is_won():
     # the test curve needs half the rate at 14 dB and the same rate at 22 dB, log-linearly in between
     ref = ([10, 20, 40, 80], [14, 17, 19.5, 22])

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mnistzip import rangecoder as rc
 
@@ -43,7 +45,7 @@ def _model(rung):
     from mnistzip import data, zoo
 
     codec = zoo.load(rung=rung) if rung else zoo.load()
-    cdf, cdf_offset = (t.numpy() for t in codec._module.tables(codec._q))
+    cdf, cdf_offset = codec.engine.tables(codec._q)
     _, index, symbols = codec.coding(codec.quantize(codec.latents(data.load_mnist("test")[:DIGITS])))
     index, symbols = index.astype(np.int32), symbols.astype(np.int32)
     if codec.conditional:
@@ -329,3 +331,47 @@ def test_ten_thousand_digits_in_seconds(q12):
     decoded, ok = rc.decode(string, q12["tables"], index=index)
     assert time.perf_counter() - started < 10.0
     assert ok and np.array_equal(decoded, values)
+
+
+# --- every shipped model's tables, hypothesis-generated values -----------------------------------------------------
+
+def _every_shipped_table():
+    """(name, cdf, cdf_offset, conditional) of every level of every shipped model, read from weights.npz."""
+    from mnistzip import zoo
+    from mnistzip.codec import Codec
+
+    seen = {}
+    for rung in zoo.ladder():
+        codec = Codec.open(rung.card, level=rung.level.number)
+        cdf, cdf_offset = codec.engine.tables(codec._q)
+        seen.setdefault(rung.card.name if codec.conditional else rung.name, (cdf, cdf_offset, codec.conditional))
+    return seen
+
+
+SHIPPED_TABLES = _every_shipped_table()
+
+# Values around each table (inside, at the escape boundaries, far outside); some huge, within what TFC can code.
+VALUES = st.one_of(st.integers(-3, 40), st.integers(-(2**20), 2**20), st.integers(-(2**30) + 1, 2**30 - 100))
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED_TABLES))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_hypothesis_values_on_every_shipped_table_match_tfc(name, data):
+    """Any values, coded with a shipped model's real tables, give TFC's bytes, and decode back (both coders)."""
+    cdf, cdf_offset, conditional = SHIPPED_TABLES[name]
+    rows = len(rc.Tables(cdf))
+    n = data.draw(st.integers(0, 6), label="digits")
+    if conditional:
+        index = np.array(data.draw(st.lists(st.integers(0, rows - 1), min_size=n * 8, max_size=n * 8)),
+                         np.int32).reshape(8, n)
+        values = np.array(data.draw(st.lists(VALUES, min_size=n * 8, max_size=n * 8)), np.int32).reshape(8, n)
+    else:
+        index = None
+        values = np.array(data.draw(st.lists(VALUES, min_size=n * rows, max_size=n * rows)), np.int32).reshape(n, rows)
+    string = tfc_encode(cdf, values, index)
+    assert rc.encode(values, cdf, index=index) == string
+    ours, ok = rc.decode(string, cdf, values.shape, index=index)
+    assert ok and np.array_equal(ours, values)
+    theirs, ok = tfc_decode(cdf, rc.encode(values, cdf, index=index), values.shape, index)
+    assert ok and np.array_equal(theirs, values)
