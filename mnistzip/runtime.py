@@ -46,7 +46,9 @@ from .errors import ModelError
 from .tables import Tables
 
 WEIGHTS_FILE = "weights.npz"
-LEAKY_SLOPE = 0.2  # tf.nn.leaky_relu's, which Keras's "leaky_relu" activation is
+# tf.nn.leaky_relu's 0.2 is a float32 attribute: in float64 it is 0.20000000298023224, not 0.2, and the
+# conditional prior's table choice must match TensorFlow's to the last bit.
+LEAKY_SLOPE = float(np.float32(0.2))
 BATCH = 512  # digits per transform call: bounds the convolutions' patch matrices (~50 MB)
 ROWS = 8192  # digits per masked-network call (float64 activations: 16 MB a layer)
 RESHAPE = (7, 7, 50)  # the synthesis's first dense output, as a feature map
@@ -108,7 +110,8 @@ def file_digest(path) -> str:
 
 
 def _leaky(x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, x * x.dtype.type(LEAKY_SLOPE))
+    """Leaky ReLU in place (``x`` is always a fresh intermediate): max(x, slope * x), as TensorFlow computes it."""
+    return np.maximum(x, x * x.dtype.type(LEAKY_SLOPE), out=x)
 
 
 def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:

@@ -141,3 +141,15 @@ def test_the_shipped_default_on_both_engines(test_digits):
     same = (sym_rt == sym_tf).all(axis=1) & (rows_rt == rows_tf).all(axis=1)
     assert same.mean() >= 0.99
     assert rt.compress(test_digits[same]).payload == tf_.compress(test_digits[same]).payload
+
+
+@needs_tf
+def test_leaky_relu_slope_is_tensorflows_float32_in_float64_too():
+    """tf.nn.leaky_relu's 0.2 is a float32 attribute; with an exact 0.2 in float64, the runtime chose table 11
+    where TensorFlow chose 10 for this prediction (found by benchmarks/runtime_parity.py on the training split)."""
+    card = next(r.card for r in zoo.ladder() if r.card.name == "cond-500-1400-L16")
+    y_hat = np.zeros((1, 16), np.float32)
+    y_hat[0, 0] = np.float32(-7.231604)
+    for level in range(1, len(card.levels) + 1):
+        rt, tf_ = (Codec.open(card, level=level, engine=e) for e in ("numpy", "tf"))
+        np.testing.assert_array_equal(rt.engine.predict(y_hat, rt._q)[1], tf_.engine.predict(y_hat, tf_._q)[1])
