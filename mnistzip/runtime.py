@@ -13,9 +13,9 @@ What must match the SavedModel, and how closely (docs/format.md, "A second imple
 * **The conditional prior's table choice: exactly.** Each element's scale
   bin decides which table codes it; encoder and decoder must agree on it or
   the rest of the stream is lost. The masked network runs in float64, as the
-  SavedModel's does, so the two differ by ~1e-16 (summation order), while
-  the closest scale to a bin boundary on the test split is ~1e-7 bins away
-  (``benchmarks/runtime_parity.py``).
+  SavedModel's does, so the two differ by ~1e-14 bins (summation order),
+  while the closest scale to a bin boundary is 1.9e-7 bins away on the test
+  split and 1.3e-9 on the training split (``benchmarks/runtime_parity.py``).
 * **The transforms: closely.** They run in float32 like TensorFlow's; a
   different summation order can move a latent across a rounding boundary
   (a different but valid symbol, on a few digits in ten thousand) or a pixel
