@@ -34,11 +34,8 @@ Weights file
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import os
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,28 +104,6 @@ def file_digest(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-@functools.cache
-def workers() -> int:
-    """Threads the runtime spreads batches over: one per core when BLAS runs single-threaded (the ``mnistzip``
-    command makes it so), else 1, so that our threads and BLAS's do not compete for the cores. Rows are
-    computed alike either way: only the order in which batches finish changes."""
-    return (os.cpu_count() or 1) if os.environ.get("OPENBLAS_NUM_THREADS") == "1" else 1
-
-
-@functools.cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(workers(), thread_name_prefix="mnistzip-runtime")
-
-
-def _each(work, starts: range) -> None:
-    """``work(start)`` for every start, on ``workers()`` threads (NumPy releases the GIL in its loops and BLAS)."""
-    if workers() > 1 and len(starts) > 1:
-        list(_pool().map(work, starts))  # list(): re-raises the first exception
-    else:
-        for start in starts:
-            work(start)
 
 
 # ------------------------------------------------------------------ layers
@@ -371,24 +346,18 @@ class Runtime:
     def analyse(self, images: np.ndarray, q: int) -> np.ndarray:
         """uint8 digits (N, 28, 28) → unquantised latents in level ``q``'s coded domain, float32."""
         out = np.empty((len(images), self.latent_dims), np.float32)
-
-        def batch(i):
+        for i in range(0, len(images), BATCH):
             x = images[i : i + BATCH].astype(np.float32).reshape(-1, SIDE, SIDE, 1) / np.float32(255.0)
             out[i : i + BATCH] = run(self._analysis, x) * self.gains[q]
-
-        _each(batch, range(0, len(images), BATCH))
         return out
 
     def synthesize(self, latents: np.ndarray, q: int) -> np.ndarray:
         """Quantised latents → uint8 digits: the decoder, then rounding and saturation."""
         latents = np.asarray(latents, np.float32)
         out = np.empty((len(latents), SIDE, SIDE), np.uint8)
-
-        def batch(i):
+        for i in range(0, len(latents), BATCH):
             x = run(self._synthesis, latents[i : i + BATCH] / self.gains[q])
             out[i : i + BATCH] = np.clip(np.round(x.reshape(-1, SIDE, SIDE) * np.float32(255.0)), 0, 255)
-
-        _each(batch, range(0, len(latents), BATCH))
         return out
 
     # -------------------------------------------------------------- quantisation and tables
@@ -423,10 +392,8 @@ class Runtime:
         gains = self._gains64[q]
         loc = np.empty(len(y_hat), np.float64)
         log_scale = np.empty(len(y_hat), np.float64)
-        def rows(i):
+        for i in range(0, len(y_hat), ROWS):
             loc[i : i + ROWS], log_scale[i : i + ROWS] = self._net.column(y_hat[i : i + ROWS] / gains, d, q)
-
-        _each(rows, range(0, len(y_hat), ROWS))
         scale = np.maximum(gains[d] * np.exp(log_scale), SCALE_MIN)
         return gains[d] * loc, table_index(scale)
 
