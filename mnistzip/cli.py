@@ -233,7 +233,7 @@ BitsOpt = typer.Option(
 LevelOpt = typer.Option(None, "--level", min=1, help="Level of the model given with --model (default: its own).")
 ForceOpt = typer.Option(False, "--force", "-f", help="Overwrite an existing output.")
 DataDirOpt = typer.Option(
-    None, "--data-dir", help="Folder of the MNIST IDX files (default: $MNISTZIP_DATA_DIR, else the shipped test split and TFDS for training)."
+    None, "--data-dir", help="Folder of the MNIST IDX files (default: $MNISTZIP_DATA_DIR, else TFDS download)."
 )
 
 

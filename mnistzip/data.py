@@ -1,23 +1,7 @@
-"""Digits in: MNIST (IDX files, shipped or given, or TFDS), MNIST references, image files, folders and standard input.
+"""Digits in: MNIST (IDX files or TFDS), MNIST references, image files, folders of them and standard input.
 
 Everything here returns ``uint8`` arrays of shape ``(N, 28, 28)``, white ink on
 black as in MNIST. No TensorFlow is imported unless TFDS is asked for.
-
-An MNIST split is read from the first of these that applies (:func:`split_dir`):
-
-1. the directory given (``--data-dir``), else ``$MNISTZIP_DATA_DIR``: a folder
-   of the original IDX files, used for both splits. A user's own copy thus
-   always wins, and a folder that lacks a split's file is an error naming it,
-   never a silent switch to another source.
-2. for the test split only, the unmodified copy shipped in the package
-   (``SHIPPED_DIR``, ``mnistzip/mnist/``: 1.6 MB, CC BY-SA 3.0, attributed in
-   its README), so that ``mnist:test:N`` references and ``eval`` work on a
-   first run with no data directory and no network.
-3. tensorflow-datasets, which downloads MNIST on first use. The training split
-   (9.6 MB) is not shipped: training needs it, a first run does not.
-
-The shipped files are inputs like any other (:func:`source_files`): no output
-may replace them.
 """
 
 from __future__ import annotations
@@ -42,9 +26,6 @@ from .errors import DataError, InputError
 from .fileio import STDIO, read_stdin, stdin_binary
 
 DATA_DIR_ENV = "MNISTZIP_DATA_DIR"
-DATA_DIR_HINT = f"point --data-dir or ${DATA_DIR_ENV} at a directory of the IDX files"
-SHIPPED_DIR = Path(__file__).parent / "mnist"  # the test split's original IDX files, shipped with the package
-SHIPPED_SPLITS = frozenset({"test"})  # the splits SHIPPED_DIR holds
 BOX = 20  # MNIST fitted each digit's bounding box into 20 x 20
 MIN_SIDE = 8  # smaller images hold no recognisable digit
 # A 50 MP phone photo of a digit is the largest input we mean to serve. Checked from the header
@@ -100,29 +81,18 @@ class Digits:
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
-    """The IDX directory the user chose: the argument, else $MNISTZIP_DATA_DIR, else None (see :func:`split_dir`)."""
+    """The IDX directory to use: the argument, else $MNISTZIP_DATA_DIR, else None (TFDS)."""
     chosen = data_dir if data_dir else os.environ.get(DATA_DIR_ENV)
     return Path(chosen) if chosen else None
 
 
-def split_dir(split: str, data_dir: str | os.PathLike | None = None) -> Path | None:
-    """The IDX directory that serves ``split``: as :func:`resolve_data_dir`, else ``SHIPPED_DIR`` for a shipped
-    split, else None (TFDS). The one place that decides, so what is loaded and what counts as an input agree."""
-    directory = resolve_data_dir(data_dir)
-    if directory is None and split in SHIPPED_SPLITS:
-        return SHIPPED_DIR
-    return directory
-
-
 def load_mnist(split: str, data_dir: str | os.PathLike | None = None) -> np.ndarray:
-    """All images of an MNIST split, from the IDX files of :func:`split_dir`, else TFDS."""
+    """All images of an MNIST split, from IDX files when a directory is known, else TFDS."""
     if split not in SPLIT_FILES:
         raise InputError(f"unknown MNIST split {split!r}: expected 'train' or 'test'")
-    directory = split_dir(split, data_dir)
+    directory = resolve_data_dir(data_dir)
     if directory is None:
         return _load_tfds(split)
-    if directory == SHIPPED_DIR and _split_path(directory, split) is None:  # an install without its package data
-        raise DataError(f"the MNIST {split} split shipped with mnistzip is missing from {directory}; {DATA_DIR_HINT}")
     return _load_idx_split(str(directory.resolve()), split)
 
 
@@ -151,12 +121,13 @@ def _split_path(root: Path, split: str) -> Path | None:
 
 
 def source_files(inputs: list[str], data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """The MNIST files that the references among ``inputs`` read (``mnist:test`` for eval's split), the shipped
-    test split included: inputs too, which no output may overwrite. TFDS's files are its own and not listed."""
-    splits = sorted({ref[0] for ref in map(parse_reference, inputs) if ref is not None})
-    directories = [(split, split_dir(split, data_dir)) for split in splits]
-    found = [_split_path(directory, split) for split, directory in directories if directory is not None]
-    return [path for path in found if path is not None]
+    """The MNIST files that the references among ``inputs`` read (``mnist:test`` for eval's split):
+    inputs too, which no output may overwrite."""
+    directory = resolve_data_dir(data_dir)
+    if directory is None:
+        return []
+    splits = {ref[0] for ref in map(parse_reference, inputs) if ref is not None}
+    return [p for p in (_split_path(directory, s) for s in sorted(splits)) if p is not None]
 
 
 def read_idx_images(path: str | os.PathLike) -> np.ndarray:
@@ -187,12 +158,13 @@ def read_idx_images(path: str | os.PathLike) -> np.ndarray:
 
 def _load_tfds(split: str) -> np.ndarray:
     """MNIST through tensorflow-datasets, which downloads it on first use."""
+    hint = f"point --data-dir or ${DATA_DIR_ENV} at a directory of the IDX files"
     try:
         import tensorflow_datasets as tfds
 
         builder = tfds.builder("mnist")
         if not builder.is_prepared():
-            _check_reachable(getattr(builder, "URL", ""), DATA_DIR_HINT)
+            _check_reachable(getattr(builder, "URL", ""), hint)
             tfds.disable_progress_bar()
         data = tfds.load("mnist", split=split, batch_size=-1, as_supervised=True)
         images = tfds.as_numpy(data)[0]
@@ -200,9 +172,7 @@ def _load_tfds(split: str) -> np.ndarray:
         raise
     except Exception as e:  # TFDS raises many kinds when offline
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(
-            f"could not get MNIST through tensorflow-datasets ({first_line[:120]}); {DATA_DIR_HINT}"
-        ) from None
+        raise DataError(f"could not get MNIST through tensorflow-datasets ({first_line[:120]}); {hint}") from None
     return np.asarray(images, dtype=np.uint8).reshape(-1, SIDE, SIDE)
 
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import os
 import re
 import struct
-import subprocess
 import sys
 import types
 import warnings
@@ -312,9 +310,9 @@ def test_tfds_fallback_offline_is_a_data_error_naming_data_dir(monkeypatch):
 
     fake_tfds(monkeypatch, load)
     with pytest.raises(DataError, match="network unreachable") as info:
-        data.load_mnist("train")
+        data.load_mnist("test")
     assert "--data-dir" in str(info.value) and data.DATA_DIR_ENV in str(info.value)
-    assert calls and calls[0][0] == ("mnist",) and calls[0][1]["split"] == "train"
+    assert calls and calls[0][0] == ("mnist",) and calls[0][1]["split"] == "test"
 
 
 def test_tfds_fallback_not_downloaded_and_host_unreachable(monkeypatch):
@@ -340,154 +338,6 @@ def test_tfds_fallback_returns_uint8_digits(monkeypatch):
     out = data.load_mnist("train")
     assert out.shape == (2, 28, 28) and out.dtype == np.uint8
     np.testing.assert_array_equal(out, images[..., 0])
-
-
-# --------------------------------------------------------------------------- the shipped test split
-
-
-SHIPPED_FILES = {f"{TEST_STEM}.gz", "t10k-labels-idx1-ubyte.gz"}
-
-
-@pytest.fixture
-def offline(monkeypatch) -> list:
-    """No data directory (argument or $MNISTZIP_DATA_DIR) and a TFDS that cannot download: the calls it got."""
-    calls = []
-
-    def load(*args, **kwargs):
-        calls.append(kwargs.get("split"))
-        raise OSError("network unreachable")
-
-    fake_tfds(monkeypatch, load)
-    return calls
-
-
-@pytest.fixture(scope="module")
-def real_test_images() -> np.ndarray:
-    """The test split as read from the MNIST directory of the test run, not from the package."""
-    return data.read_idx_images(REAL_DIR / f"{TEST_STEM}.gz")
-
-
-def test_a_test_reference_is_read_offline_from_the_shipped_copy(offline, real_test_images):
-    got = data.collect_digits(["mnist:test:7"])
-    assert got.sources == ["mnist:test:7"] and got.names == ["mnist-test-7"]
-    np.testing.assert_array_equal(got.images, real_test_images[7:8])
-    assert offline == []
-
-
-def test_the_whole_test_split_is_shipped(offline, real_test_images):
-    images = data.load_mnist("test")
-    assert images.shape == (10_000, 28, 28) and images.dtype == np.uint8
-    np.testing.assert_array_equal(images, real_test_images)
-    assert len(data.collect_digits(["mnist:test"], limit=10_000).images) == 10_000
-    assert offline == []
-
-
-def test_the_training_split_is_not_shipped(offline):
-    with pytest.raises(DataError, match=r"^could not get MNIST through tensorflow-datasets \(network unreachable\)"):
-        data.collect_digits(["mnist:train:7"])
-    assert offline == ["train"]
-    assert data.split_dir("train") is None
-
-
-@pytest.mark.parametrize("where", ["argument", "environment"])
-def test_a_data_directory_wins_over_the_shipped_copy(offline, tmp_path, monkeypatch, where):
-    """A user's own copy is read when given; a folder that lacks the file is an error, not the shipped copy."""
-    write(tmp_path / "own" / f"{TEST_STEM}.gz", gzip.compress(idx_bytes(np.ones((10_000, 28, 28), np.uint8))))
-    (tmp_path / "empty").mkdir()
-    for folder, expected in [("own", 1), ("empty", None)]:
-        directory = tmp_path / folder
-        if where == "environment":
-            monkeypatch.setenv(data.DATA_DIR_ENV, str(directory))
-        given = directory if where == "argument" else None
-        assert data.split_dir("test", given) == directory
-        if expected is None:
-            with pytest.raises(DataError, match=re.escape(f"no {TEST_STEM}[.gz] in MNIST data directory {directory}")):
-                data.load_mnist("test", given)
-        else:
-            assert data.load_mnist("test", given)[7, 0, 0] == expected
-            assert data.source_files(["mnist:test:7"], given) == [directory / f"{TEST_STEM}.gz"]
-
-
-def test_the_shipped_files_are_those_the_readme_names_and_hashes():
-    readme = (data.SHIPPED_DIR / "README.md").read_text(encoding="utf-8")
-    listed = dict(re.findall(r"^\| (\S+\.gz) \|.*\| ([0-9a-f]{64}) \|$", readme, flags=re.MULTILINE))
-    assert set(listed) == SHIPPED_FILES == {p.name for p in data.SHIPPED_DIR.iterdir() if p.suffix == ".gz"}
-    for name, digest in listed.items():
-        assert hashlib.sha256((data.SHIPPED_DIR / name).read_bytes()).hexdigest() == digest, name
-    for credit in ["Yann LeCun", "Corinna Cortes", "Christopher J.C. Burges", "http://yann.lecun.com/exdb/mnist/",
-                   "CC BY-SA 3.0", "https://creativecommons.org/licenses/by-sa/3.0/"]:
-        assert credit in readme
-
-
-def test_the_shipped_labels_are_the_test_splits():
-    with gzip.open(data.SHIPPED_DIR / "t10k-labels-idx1-ubyte.gz", "rb") as f:
-        raw = f.read()
-    assert struct.unpack(">II", raw[:8]) == (2049, 10_000) and len(raw) == 8 + 10_000
-    labels = np.frombuffer(raw, np.uint8, offset=8)
-    assert labels.max() == 9 and labels[7] == 9  # mnist:test:7 is a 9
-    assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-
-
-def test_the_shipped_file_is_an_input(offline):
-    """No output may replace the file a reference reads, the shipped one included; TFDS's files are not listed."""
-    shipped = data.SHIPPED_DIR / f"{TEST_STEM}.gz"
-    assert data.source_files(["mnist:test:7"]) == [shipped]
-    assert data.source_files(["mnist:train:0", "mnist:test", "seven.png"]) == [shipped]
-    assert data.source_files(["mnist:train:0"]) == []
-
-
-def test_an_install_without_the_shipped_file_says_so(offline, tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "SHIPPED_DIR", tmp_path)
-    message = f"the MNIST test split shipped with mnistzip is missing from {tmp_path}; point --data-dir or"
-    with pytest.raises(DataError, match="^" + re.escape(message)):
-        data.load_mnist("test")
-    assert offline == []
-
-
-def test_the_shipped_split_loads_without_tensorflow(tmp_path):
-    """In a process where TensorFlow and TFDS cannot be imported, with no data directory: nothing else can serve."""
-    script = (
-        "import sys; sys.modules['tensorflow'] = sys.modules['tensorflow_datasets'] = None\n"
-        "from mnistzip import data\n"
-        "print(int(data.load_mnist('test').sum()), data.source_files(['mnist:test:7'])[0])\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k != data.DATA_DIR_ENV}
-    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    total = int(data.read_idx_images(REAL_DIR / f"{TEST_STEM}.gz").sum(dtype=np.int64))
-    checksum, source = done.stdout.split()
-    assert checksum == str(total)
-    assert source.endswith(f"/mnistzip/mnist/{TEST_STEM}.gz")  # the child's mnistzip: installed, or this checkout
-
-
-def test_compress_a_test_reference_offline_with_the_shipped_model(cli, offline):
-    """The first run the package promises: no data directory, no download, the default model."""
-    from mnistzip import container
-
-    r = cli("compress", "mnist:test:7", "-o", "seven.mz")
-    assert r.exit_code == 0, r.output
-    assert r.stdout.startswith("seven.mz: 1 digit, ")
-    assert container.read("seven.mz").count == 1
-    assert offline == []
-
-
-def test_compress_refuses_to_replace_the_shipped_file(cli, offline, tmp_path, monkeypatch):
-    """The package's copy is an input: --force does not let an output replace it (a copy stands in for it here)."""
-    import shutil
-
-    from mnistzip.errors import ExitStatus
-
-    shutil.copytree(data.SHIPPED_DIR, tmp_path / "shipped")
-    monkeypatch.setattr(data, "SHIPPED_DIR", tmp_path / "shipped")
-    target = tmp_path / "shipped" / f"{TEST_STEM}.gz"
-    before = target.read_bytes()
-    refused = (f"mnistzip: error: {target} is also an input; "
-               "mnistzip never writes over its input (choose another output)")
-    for args in [("compress", "mnist:test:7", "-o", target), ("eval", "--limit", "20", "--json", target)]:
-        r = cli(*args, "--force", "-m", "no-such-model")
-        assert r.exit_code == ExitStatus.OUTPUT, r.output
-        assert r.stderr.strip() == refused
-    assert target.read_bytes() == before
 
 
 # --------------------------------------------------------------------------- references
