@@ -126,6 +126,11 @@ class Card:
     def files_sha256(self) -> str | None:
         return self.raw.get("files_sha256")
 
+    @property
+    def portable_sha256(self) -> str | None:
+        """The digest of ``weights.npz``, the runtime's copy of the weights and tables (None: exported before it)."""
+        return self.raw.get("portable_sha256")
+
 
 def level_ids(weights_digest: str, count: int) -> list[str]:
     """The 4-hex-digit id each level of a model writes into .mz files (docs/format.md, "Model id").

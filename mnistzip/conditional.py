@@ -31,10 +31,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-HIDDEN = 256  # units in each of the network's two hidden layers
-SCALE_MIN = 0.11  # smallest logistic scale a table exists for (coded domain)
-SCALE_MAX = 64.0  # largest; beyond it a scale is clipped (costs bits, never fails)
-SCALE_BINS = 64  # log-spaced scale levels between the two (one table each)
+from .runtime import HIDDEN, LOG_SCALE_STEP, SCALE_BINS, SCALE_MIN  # the coding format's: the runtime holds them
+
 TAIL_MASS = 2.0**-8  # probability left to TFC's escape code, as its models default to
 
 
@@ -136,13 +134,9 @@ def _set_column(matrix, i, column):
     return matrix + tf.one_hot(i, tf.shape(matrix)[1], dtype=matrix.dtype)[None, :] * column[:, None]
 
 
-def _log_scale_step() -> float:
-    return float(np.log(SCALE_MAX / SCALE_MIN) / (SCALE_BINS - 1))
-
-
 def table_model() -> tfc.ContinuousIndexedEntropyModel:
     """The range-coding tables: a zero-centred logistic per scale bin, built once, saved as variables."""
-    step = _log_scale_step()
+    step = LOG_SCALE_STEP
     return tfc.ContinuousIndexedEntropyModel(
         prior_fn=tfc.NoisyLogistic,
         index_ranges=(SCALE_BINS,),
@@ -155,9 +149,9 @@ def table_model() -> tfc.ContinuousIndexedEntropyModel:
 
 
 def table_index(scale):
-    """The table (scale bin) that codes each element."""
-    step = _log_scale_step()
-    return tf.cast(tf.clip_by_value(tf.round((tf.math.log(scale) - np.log(SCALE_MIN)) / step), 0, SCALE_BINS - 1),
+    """The table (scale bin) that codes each element (``runtime.table_index`` in TensorFlow ops)."""
+    return tf.cast(tf.clip_by_value(tf.round((tf.math.log(scale) - np.log(SCALE_MIN)) / LOG_SCALE_STEP), 0,
+                                    SCALE_BINS - 1),
                    tf.int32)
 
 

@@ -18,7 +18,7 @@ import tensorflow_compression as tfc
 from . import conditional, runtime, tables
 from .card import CARD_FILE, HISTORY_FILE, UNDIGESTED, Card, level_ids
 from .container import SIDE
-from .fileio import tree_digest
+from .fileio import file_digest, tree_digest
 from .trainer import CompressionTrainer
 from .transforms import to_uint8, to_unit
 
@@ -337,7 +337,7 @@ def write_portable(codec, directory, recipe: dict, levels: int) -> str:
     """Write the runtime's ``weights.npz`` into ``directory``; returns its SHA-256 (the card's ``portable_sha256``)."""
     path = Path(directory) / runtime.WEIGHTS_FILE
     np.savez(path, **portable_arrays(codec, recipe, levels))
-    return runtime.file_digest(path)
+    return file_digest(path)
 
 
 def add_portable(directory) -> dict:

@@ -353,6 +353,15 @@ def written_by_mnistzip(root: str | os.PathLike) -> bool:
         return False
 
 
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, read a megabyte at a time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def tree_digest(root: str | os.PathLike, exclude: tuple[str, ...] = ()) -> str:
     """SHA-256 over a directory's files (relative names and contents, sorted), skipping hidden files and ``exclude``."""
     root = Path(root)
@@ -362,5 +371,5 @@ def tree_digest(root: str | os.PathLike, exclude: tuple[str, ...] = ()) -> str:
         if rel in exclude or any(part.startswith(".") or part == "__pycache__" for part in f.relative_to(root).parts):
             continue
         h.update(rel.encode() + b"\0")
-        h.update(hashlib.sha256(f.read_bytes()).digest())
+        h.update(bytes.fromhex(file_digest(f)))
     return h.hexdigest()

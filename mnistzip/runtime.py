@@ -34,7 +34,6 @@ Weights file
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from dataclasses import dataclass
 
@@ -43,6 +42,7 @@ import numpy as np
 from . import rangecoder
 from .container import SIDE
 from .errors import ModelError
+from .fileio import file_digest
 from .tables import Tables
 
 WEIGHTS_FILE = "weights.npz"
@@ -95,15 +95,6 @@ def transform_keys(recipe: dict) -> list[str]:
     return [f"{name}.{layer.name}.{attr}"
             for name, layers in (("analysis", analysis_layers(recipe)), ("synthesis", synthesis_layers(recipe)))
             for layer in layers for attr in ("kernel", "bias")]
-
-
-def file_digest(path) -> str:
-    """SHA-256 of a file's bytes (the card's ``portable_sha256``)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------ layers
@@ -317,7 +308,7 @@ class Runtime:
     def load(cls, card, verify: bool = True) -> "Runtime":
         """The portable weights of a model card's directory, once their digest matched the card's (``verify``)."""
         path = card.path / WEIGHTS_FILE
-        expected = card.raw.get("portable_sha256")
+        expected = card.portable_sha256
         if not path.is_file() or not expected:
             raise ModelError(f"{card.path}: no portable weights ({WEIGHTS_FILE}) for the NumPy runtime; "
                              "run it on TensorFlow with MNISTZIP_ENGINE=tf (pip install 'mnistzip[train]')")
@@ -329,7 +320,7 @@ class Runtime:
                 weights = {k: npz[k] for k in npz.files}
             runtime = cls(weights, card.recipe, len(card.levels))
             runtime._check_shapes()
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as e:
             raise ModelError(f"{path}: unreadable portable weights ({type(e).__name__}: {e})") from None
         return runtime
 

@@ -68,7 +68,7 @@ class TFEngine:
             coded, index, symbols = (t.numpy() for t in self.module.conditionals(latents, np.int32(q)))
             return coded, index.astype(np.int64), symbols.astype(np.int64)
         rows = np.broadcast_to(np.arange(latents.shape[1]), latents.shape)
-        symbols = np.round(latents.astype(np.float64) - self.offset(q).astype(np.float64)).astype(np.int64)
+        symbols = np.round(latents - self.offset(q)).astype(np.int64)  # float32, as TFC's compress rounds
         return latents, rows, symbols
 
     def predict(self, y_hat, q: int):

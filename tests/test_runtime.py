@@ -15,6 +15,7 @@ import pytest
 from mnistzip import container, data, runtime, zoo
 from mnistzip.codec import Codec
 from mnistzip.errors import BadMzFile, ModelError, UsageError
+from mnistzip.fileio import file_digest
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 SPIN = Path(__file__).parent / "data" / "decoder-spin.mz"
@@ -74,9 +75,17 @@ def test_altered_or_missing_portable_weights(tmp_path):
     with pytest.raises(ModelError, match=f"weights.npz does not match its digest in {copy.name}/model.json"):
         Codec.load(copy)
     raw = json.loads((copy / "model.json").read_text())
-    raw["portable_sha256"] = runtime.file_digest(copy / runtime.WEIGHTS_FILE)  # a card that vouches for junk
+    raw["portable_sha256"] = file_digest(copy / runtime.WEIGHTS_FILE)  # a card that vouches for junk
     (copy / "model.json").write_text(json.dumps(raw))
     with pytest.raises(ModelError, match="unreadable portable weights"):
+        Codec.load(copy)
+    with np.load(card.path / runtime.WEIGHTS_FILE) as npz:  # real weights, one kernel of the wrong rank
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["analysis.conv_2.kernel"] = arrays["analysis.conv_2.kernel"].reshape(-1, 50)
+    np.savez(copy / runtime.WEIGHTS_FILE, **arrays)
+    raw["portable_sha256"] = file_digest(copy / runtime.WEIGHTS_FILE)
+    (copy / "model.json").write_text(json.dumps(raw))
+    with pytest.raises(ModelError, match="unreadable portable weights \\((IndexError|ValueError)"):
         Codec.load(copy)
     (copy / runtime.WEIGHTS_FILE).unlink()
     with pytest.raises(ModelError, match="no portable weights \\(weights.npz\\) for the NumPy runtime"):
