@@ -39,7 +39,10 @@ STDIN_NAME = "standard input"  # what messages call it
 STDIN_STEM = "stdin"  # its entry in Digits.names
 MAX_STDIN_BYTES = 64 * 2**20  # one image from a pipe; more is surely not one image
 IDX_IMAGES_MAGIC = 2051  # big-endian uint32: 0x00000803 (uint8, 3 dimensions)
+IDX_LABELS_MAGIC = 2049  # 0x00000801 (uint8, 1 dimension)
 SPLIT_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
+LABEL_FILES = {"train": "train-labels-idx1-ubyte", "test": "t10k-labels-idx1-ubyte"}
+CLASSES = 10
 SPLIT_SIZES = {"train": 60_000, "test": 10_000}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 # The Pillow readers used (the formats of IMAGE_SUFFIXES), with their names in messages. Pillow's
@@ -113,9 +116,33 @@ def _load_idx_split(directory: str, split: str) -> np.ndarray:
     return images
 
 
-def _split_path(root: Path, split: str) -> Path | None:
+def load_labels(split: str, data_dir: str | os.PathLike | None = None) -> np.ndarray:
+    """The labels (0..9, uint8) of an MNIST split, in the order of ``load_mnist``'s images."""
+    if split not in SPLIT_FILES:
+        raise InputError(f"unknown MNIST split {split!r}: expected 'train' or 'test'")
+    directory = resolve_data_dir(data_dir)
+    if directory is None:
+        return _load_tfds(split, labels=True)
+    return _load_idx_labels(str(directory.resolve()), split)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_idx_labels(directory: str, split: str) -> np.ndarray:
+    root = Path(directory)
+    if not root.is_dir():
+        raise DataError(f"MNIST data directory {root} does not exist or is not a directory")
+    path = _split_path(root, split, LABEL_FILES)
+    if path is None:
+        raise DataError(f"no {LABEL_FILES[split]}[.gz] in MNIST data directory {root}")
+    labels = read_idx_labels(path)
+    if len(labels) != SPLIT_SIZES[split]:
+        raise DataError(f"{path.name}: expected {SPLIT_SIZES[split]} labels for the {split} split, found {len(labels)}")
+    return labels
+
+
+def _split_path(root: Path, split: str, files: dict = SPLIT_FILES) -> Path | None:
     """The IDX file of ``split`` in ``root`` (gzipped or not), if there is one."""
-    stem = SPLIT_FILES[split]
+    stem = files[split]
     candidates = [root / f"{stem}.gz", root / stem, root / stem.replace("-idx", ".idx")]
     return next((p for p in candidates if p.is_file()), None)
 
@@ -128,6 +155,13 @@ def source_files(inputs: list[str], data_dir: str | os.PathLike | None = None) -
         return []
     splits = {ref[0] for ref in map(parse_reference, inputs) if ref is not None}
     return [p for p in (_split_path(directory, s) for s in sorted(splits)) if p is not None]
+
+
+def label_files(split: str, data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The IDX label file of ``split`` that ``load_labels`` reads, if a data directory holds one."""
+    directory = resolve_data_dir(data_dir)
+    path = _split_path(directory, split, LABEL_FILES) if directory is not None else None
+    return [path] if path is not None else []
 
 
 def read_idx_images(path: str | os.PathLike) -> np.ndarray:
@@ -156,8 +190,34 @@ def read_idx_images(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(count, rows, cols)
 
 
-def _load_tfds(split: str) -> np.ndarray:
-    """MNIST through tensorflow-datasets, which downloads it on first use."""
+def read_idx_labels(path: str | os.PathLike) -> np.ndarray:
+    """Parse an IDX1 uint8 label file (optionally gzipped), checking magic, size and that every label is a digit."""
+    path = Path(path)
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            raw = f.read(8)
+            if len(raw) < 8:
+                raise DataError(f"{path.name}: expected an 8-byte IDX header, found {len(raw)} bytes")
+            magic, count = struct.unpack(">II", raw)
+            if magic != IDX_LABELS_MAGIC:
+                raise DataError(f"{path.name}: expected IDX label magic {IDX_LABELS_MAGIC}, found {magic}")
+            if count > max(SPLIT_SIZES.values()):
+                raise DataError(f"{path.name}: {count} labels is more than any MNIST split holds")
+            raw += f.read(count + 1)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"cannot read {path}: {e}") from None
+    if len(raw) != 8 + count:
+        found = f"more than {8 + count}" if len(raw) > 8 + count else str(len(raw))
+        raise DataError(f"{path.name}: expected {8 + count} bytes for {count} labels, found {found}")
+    labels = np.frombuffer(raw, dtype=np.uint8, offset=8)
+    if labels.size and labels.max() >= CLASSES:
+        raise DataError(f"{path.name}: expected labels 0 to {CLASSES - 1}, found {labels.max()}")
+    return labels
+
+
+def _load_tfds(split: str, labels: bool = False) -> np.ndarray:
+    """MNIST through tensorflow-datasets, which downloads it on first use: its images, or with ``labels`` its labels."""
     hint = f"point --data-dir or ${DATA_DIR_ENV} at a directory of the IDX files"
     try:
         import tensorflow_datasets as tfds
@@ -167,12 +227,14 @@ def _load_tfds(split: str) -> np.ndarray:
             _check_reachable(getattr(builder, "URL", ""), hint)
             tfds.disable_progress_bar()
         data = tfds.load("mnist", split=split, batch_size=-1, as_supervised=True)
-        images = tfds.as_numpy(data)[0]
+        images, classes = tfds.as_numpy(data)
     except DataError:
         raise
     except Exception as e:  # TFDS raises many kinds when offline
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"could not get MNIST through tensorflow-datasets ({first_line[:120]}); {hint}") from None
+    if labels:
+        return np.asarray(classes, dtype=np.uint8)
     return np.asarray(images, dtype=np.uint8).reshape(-1, SIDE, SIDE)
 
 

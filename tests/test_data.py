@@ -1220,3 +1220,39 @@ def test_an_input_name_too_long_is_one_line(tmp_path):
     name = str(tmp_path / ("a" * 300 + ".png"))
     with pytest.raises(InputError, match=r"^.*a\.png: cannot read \(File name too long\)$"):
         data.check_inputs([name])
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def label_bytes(labels, magic: int = 2049, count: int | None = None) -> bytes:
+    labels = np.asarray(labels, np.uint8)
+    return struct.pack(">II", magic, len(labels) if count is None else count) + labels.tobytes()
+
+
+def test_labels_follow_the_images(mnist_dir):
+    labels = data.load_labels("test", mnist_dir)
+    assert labels.shape == (10_000,) and labels.dtype == np.uint8
+    assert labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # the split's first digits, as drawn
+    assert np.bincount(labels).tolist()[:2] == [980, 1135]
+    assert len(data.load_labels("train", mnist_dir)) == 60_000
+
+
+def test_read_idx_labels_checks_magic_size_and_values(tmp_path):
+    path = write(tmp_path / "l.gz", gzip.compress(label_bytes([3, 1, 4])))
+    assert data.read_idx_labels(path).tolist() == [3, 1, 4]
+    path = write(tmp_path / "images", label_bytes([3], magic=2051))
+    with pytest.raises(DataError, match="^images: expected IDX label magic 2049, found 2051$"):
+        data.read_idx_labels(path)
+    path = write(tmp_path / "short", label_bytes([3, 1, 4], count=5))
+    with pytest.raises(DataError, match="^short: expected 13 bytes for 5 labels, found 11$"):
+        data.read_idx_labels(path)
+    path = write(tmp_path / "ten", label_bytes([3, 10]))
+    with pytest.raises(DataError, match="^ten: expected labels 0 to 9, found 10$"):
+        data.read_idx_labels(path)
+
+
+def test_a_data_directory_without_labels_says_which_file_is_missing(tmp_path):
+    (tmp_path / f"{TEST_STEM}.gz").write_bytes(b"")
+    with pytest.raises(DataError, match=f"^no t10k-labels-idx1-ubyte\\[.gz\\] in MNIST data directory {re.escape(str(tmp_path))}$"):
+        data.load_labels("test", tmp_path)
