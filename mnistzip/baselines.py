@@ -76,8 +76,9 @@ def points(codec: ClassicalCodec) -> list[int | None]:
 
 
 def measure(codec: ClassicalCodec, images: np.ndarray, quality: int | None,
-            advance: Callable[[int], None] | None = None) -> dict:
-    """Bits per digit as stored files, and distortion, for one codec setting (PSNR None when lossless)."""
+            advance: Callable[[int], None] | None = None, judge=None) -> dict:
+    """Bits per digit as stored files, and distortion, for one codec setting (PSNR None when lossless);
+    class kept too with ``judge`` (``classify.Judge``)."""
     sizes = np.empty(len(images), dtype=np.int64)
     recon = np.empty_like(images)
     for i, digit in enumerate(images):
@@ -98,5 +99,6 @@ def measure(codec: ClassicalCodec, images: np.ndarray, quality: int | None,
         psnr_of_mean_mse=None if codec.lossless else round(metrics.psnr_of_mean_mse(images, recon), 3),
         mae=round(metrics.mae(images, recon), 3),
         ssim=round(metrics.ssim(images, recon), 4),
+        **(judge(recon) if judge is not None else {}),
         lossless=codec.lossless,
     )

@@ -132,6 +132,23 @@ class Card:
         return self.raw.get("portable_sha256")
 
 
+def add_test_figures(directory: str | os.PathLike, figures: dict[int, dict]) -> Card:
+    """Add ``figures`` (by level number) to the levels' ``test`` figures in ``directory/model.json``, atomically.
+
+    For figures measured after export, such as class kept by classifiers that
+    came later. The card is outside ``files_sha256`` and the ids derive from
+    the weights, so the model stays the same model.
+    """
+    from .fileio import write_atomic
+
+    card = Card.read(directory)
+    raw = json.loads(json.dumps(card.raw))
+    for level in raw["levels"]:
+        level.setdefault("test", {}).update(figures.get(level["level"], {}))
+    write_atomic(card.path / CARD_FILE, (json.dumps(raw, indent=2) + "\n").encode(), force=True)
+    return Card.read(directory)
+
+
 def level_ids(weights_digest: str, count: int) -> list[str]:
     """The 4-hex-digit id each level of a model writes into .mz files (docs/format.md, "Model id").
 

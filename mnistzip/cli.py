@@ -354,6 +354,12 @@ class _RichReporter:
 # --------------------------------------------------------------------------- compress / decompress
 
 
+KeepClassOpt = typer.Option(
+    False, "--keep-class", help="Refine (--refine) without changing the class a shipped classifier reads in each "
+    "digit: more digits come back as the same digit, for a few more bits."
+)
+
+
 @app.command()
 def compress(
     inputs: List[str] = typer.Argument(
@@ -374,6 +380,7 @@ def compress(
     refine_lmbda: Optional[float] = typer.Option(
         None, "--refine-lmbda", min=0.0, callback=_finite, help="λ of --refine's bits + λ·MSE (default: the model's λ)."
     ),
+    keep_class: bool = KeepClassOpt,
     verbose: bool = VerboseOpt,
     force: bool = ForceOpt,
 ):
@@ -403,18 +410,28 @@ def compress(
         check_writable(output, force, [*digits.sources, *read])  # a file found inside an input folder counts too
     say.detail(*(f"{i} → {source}" for i, source in enumerate(digits.sources)))
     codec = zoo.load(model, rung=quality, bits=bits, level=level)
-    lmbda = _refine_lmbda(codec, refine, refine_lmbda)
+    lmbda = _refine_lmbda(codec, refine or keep_class, refine_lmbda)
     if lmbda is None:
         mz = codec.compress(digits.images)
     else:
+        guard = _guard(keep_class)
         with _progress() as progress:
             task = progress.add_task(f"refining {_digits(len(digits.images))}", total=1.0)
-            mz = codec.compress(digits.images, refine=lmbda,
+            mz = codec.compress(digits.images, refine=lmbda, guard=guard,
                                 progress=lambda done: progress.update(task, completed=done))
     size = container.write(output, mz, force=force, inputs=[*digits.sources, *read])
     chosen = "" if bits is None else f", the rung for --bits {bits:g}: {codec.level.bits:.1f} bits/digit on MNIST test"
     say.result(f"{_shown(output)}: {_digits(mz.count)}, {size} bytes, {8 * size / mz.count:.1f} bits/digit "
                f"(model {codec.name}{chosen})")
+
+
+def _guard(keep_class: bool):
+    """The classifier --keep-class consults (never one that eval reports with), or None."""
+    if not keep_class:
+        return None
+    from . import classify
+
+    return classify.load(classify.GUARD)
 
 
 def _refine_lmbda(codec, refine: bool, lmbda: float | None) -> float | None:
@@ -492,38 +509,43 @@ def evaluate(
     model: Optional[List[str]] = typer.Option(None, "--model", "-m", help="Model(s) to evaluate (default: the default rung)."),
     quality: Optional[List[int]] = typer.Option(None, "--quality", "-q", min=1, help="Rung(s) of the quality ladder to evaluate."),
     ladder: bool = typer.Option(False, "--ladder", help="Evaluate every rung of the shipped quality ladder."),
-    split: str = typer.Option("test", "--split", help="MNIST split: test or train."),
+    level: Optional[int] = LevelOpt,
+    split: str = typer.Option("test", "--split", help="Digits: MNIST's test or train split, or fonts (printed digits, shipped)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N digits."),
     codecs: str = typer.Option("", "--codecs", help="Classical codecs too: png,webp-lossless,jpeg,webp,avif."),
     reference: Optional[str] = typer.Option(None, "--reference", help="Family that BD-rates are measured against."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write the rate-distortion plot (PNG)."),
+    plot_kept: Optional[Path] = typer.Option(None, "--plot-kept", help="Write the plot of class kept against bits (PNG)."),
     grid: Optional[Path] = typer.Option(None, "--grid", help="Write 16 originals beside their reconstructions (PNG)."),
     skip: int = typer.Option(0, "--skip", min=0, help="First digit of the --grid batch."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write every figure as JSON to this file ('-': stdout)."),
     refine: bool = typer.Option(False, "--refine", help="Measure with encode-time refinement too."),
+    keep_class: bool = typer.Option(False, "--keep-class", help="Measure refinement that keeps the class too."),
     data_dir: Optional[Path] = DataDirOpt,
     force: bool = ForceOpt,
 ):
-    """Measure rate, distortion and speed on MNIST, against classical codecs too."""
-    from . import baselines, data
+    """Measure rate, distortion, class kept and speed on MNIST or printed digits, against classical codecs too."""
+    from . import baselines, classify
     from . import evaluate as ev
     from .fileio import check_writable, write_atomic
 
     chosen = baselines.parse_codecs(codecs)
-    read = data.source_files([f"mnist:{split}"], data_dir) if split in data.SPLIT_FILES else []
-    for path in (plot, grid, None if json_out in (None, "-") else Path(json_out)):
+    split_images, labels, read = ev.eval_digits(split, data_dir)
+    for path in (plot, plot_kept, grid, None if json_out in (None, "-") else Path(json_out)):
         if path is not None:
             check_writable(path, force, read)
-    split_images = data.load_mnist(split, data_dir)
     images = split_images[:limit]
-    picked = ev.codecs_to_measure(model, quality, ladder)
-    ev.check_extras(picked, chosen, refine, plot is not None)
+    picked = ev.codecs_to_measure(model, quality, ladder, level)
+    ev.check_extras(picked, chosen, refine or keep_class, plot is not None or plot_kept is not None)
+    judge = classify.Judge(labels[:limit])
     with _progress() as progress:
         def track(description, total):
             task = progress.add_task(description, total=total)
             return lambda done: progress.update(task, completed=done)
 
-        rows = ev.evaluate(picked, images, refine=refine, classical=chosen, track=track)
+        rows = ev.evaluate(picked, images, refine=refine, classical=chosen, track=track, judge=judge,
+                           keep_class=keep_class)
+    ceilings = judge.ceilings(images)
     reference, bd = ev.bd_report(rows, reference)
     if grid is not None:
         from .report import plot_grid
@@ -532,26 +554,36 @@ def evaluate(
     if plot is not None:
         from .report import plot_rd
 
-        plot_rd(rows, plot, force, title=f"MNIST {split}, {len(images)} digits")
-    report = dict(split=split, digits=len(images), results=rows, bd_rate=dict(reference=reference, percent=bd))
+        plot_rd(rows, plot, force, title=f"{_split_title(split)}, {len(images)} digits")
+    if plot_kept is not None:
+        from .report import plot_class_kept
+
+        plot_class_kept(rows, ceilings, plot_kept, force, title=f"{_split_title(split)}, {len(images)} digits")
+    report = dict(split=split, digits=len(images), classifiers=ceilings, results=rows,
+                  bd_rate=dict(reference=reference, percent=bd))
     if json_out == "-":
         typer.echo(json.dumps(report, indent=2))
         return
     if json_out:
         write_atomic(json_out, (json.dumps(report, indent=2) + "\n").encode(), force=force, inputs=read)
-    _print_eval(rows, bd, reference, split, len(images))
+    _print_eval(rows, bd, reference, split, len(images), ceilings)
+
+
+def _split_title(split: str) -> str:
+    return f"MNIST {split}" if split in ("test", "train") else f"{split} (printed digits, not MNIST)"
 
 
 EVAL_COLUMNS = [
     ("model", "model"), ("id", "model_id"), ("bits archive", "bits_archive"), ("bits 1-file", "bits_single_file"),
-    ("entropy", "bits_entropy"), ("PSNR avg", "psnr_mean"), ("PSNR mse", "psnr_of_mean_mse"), ("MAE", "mae"),
+    ("entropy", "bits_entropy"), ("PSNR avg", "psnr_mean"), ("PSNR mse", "psnr_of_mean_mse"),
+    ("class kept", "class_kept"), ("2nd", "class_kept_second"), ("MAE", "mae"),
     ("SSIM", "ssim"), ("enc/s", "compress_digits_per_s"), ("dec/s", "decompress_digits_per_s"),
 ]
 
 
-def _print_eval(rows: list[dict], bd: dict, reference: str, split: str, n: int) -> None:
+def _print_eval(rows: list[dict], bd: dict, reference: str, split: str, n: int, ceilings: dict) -> None:
     """The eval table, with what each column means underneath."""
-    table = Table(title=f"MNIST {split}, {_digits(n)}")
+    table = Table(title=f"{_split_title(split)}, {_digits(n)}")
     for title, _ in EVAL_COLUMNS:
         table.add_column(title, justify="left" if title in ("model", "id") else "right")
     for r in rows:
@@ -566,6 +598,12 @@ def _print_eval(rows: list[dict], bd: dict, reference: str, split: str, n: int) 
         "MNISTZIP_ENGINE=tf). PSNR (255 peak): 'avg' = mean of per-digit PSNR, "
         "'mse' = PSNR of the mean MSE over all digits. MAE on 0-255. enc/s, dec/s = digits per second."
     )
+    ref, second = ceilings["reference"], ceilings["second"]
+    console.print(
+        f"class kept (%): digits whose reconstruction the reference classifier ({ref['name']}, a {ref['kind']}) "
+        f"reads as the original's label; it reads {ref['ceiling']:.2f}% of these originals correctly (the ceiling). "
+        f"2nd: the same by another kind of classifier ({second['name']}, a {second['kind']}; "
+        f"ceiling {second['ceiling']:.2f}%).", soft_wrap=False)
     for fam, value in bd.items():
         text = "n/a (no PSNR range in common)" if value is None else f"{value:+.1f}%"
         console.print(f"BD-rate of {fam} against {reference}: {text}")
@@ -677,22 +715,23 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print as JSON."))
     table.add_column("q", justify="right", no_wrap=True)
     table.add_column("name", no_wrap=True)
     table.add_column("id", no_wrap=True)
-    for header in ("bits", "PSNR", "avg"):
+    for header in ("bits", "PSNR", "avg", "kept"):
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("model", no_wrap=True)
     table.add_column("λ", justify="right", no_wrap=True)
     for r in rows:
         table.add_row(str(r["quality"]), r["name"] + ("*" if r["default"] else ""), r["id"],
                       _fmt(r["bits_archive"], 1), _fmt(r["psnr_of_mean_mse"], 2), _fmt(r["psnr_mean"], 2),
-                      r["model"], f"{r['lmbda']:g}")
+                      _fmt(r["class_kept"], 1), r["model"], f"{r['lmbda']:g}")
     console.print(table)
     console.print("*: the default. q: --quality. bits: per digit on disk, the whole MNIST test split in one archive. "
-                  "PSNR: of the mean MSE, dB; avg: mean of each digit's PSNR. model: the rung's model (mnistzip "
+                  "PSNR: of the mean MSE, dB; avg: mean of each digit's PSNR. kept: class kept, % of digits whose "
+                  "reconstruction the reference classifier reads as the original's label (eval explains). model: the rung's model (mnistzip "
                   "models --json gives its level), trained for λ.")
 
 
-MODEL_FIGURES = ("bits_archive", "bits_entropy", "psnr_of_mean_mse", "psnr_mean", "compress_digits_per_s",
-                 "decompress_digits_per_s")
+MODEL_FIGURES = ("bits_archive", "bits_entropy", "psnr_of_mean_mse", "psnr_mean", "class_kept", "class_kept_second",
+                 "compress_digits_per_s", "decompress_digits_per_s")
 
 
 def _fmt(value, digits: int) -> str:

@@ -95,19 +95,20 @@ class Codec:
 
     # ------------------------------------------------------------------ coding
 
-    def compress(self, images: np.ndarray, refine: float | None = None, progress=None) -> MzFile:
+    def compress(self, images: np.ndarray, refine: float | None = None, progress=None, guard=None) -> MzFile:
         """Digits → the contents of one .mz file (one range-coded stream for all).
 
         ``refine=λ`` searches each digit's quantised latents for a lower
         rate + λ·MSE before coding (``refine.refine``, which reports to
-        ``progress``); the decoder is unchanged.
+        ``progress``), keeping the class ``guard`` reads if one is given;
+        the decoder is unchanged.
         """
         if refine is None:
             payload, _ = self.encode(images)
         else:
             from .refine import refine as search
 
-            payload = self.encode_latents(search(self, images, refine, progress=progress))
+            payload = self.encode_latents(search(self, images, refine, progress=progress, guard=guard))
         return MzFile(model_id=self.id, count=len(images), payload=payload)
 
     @functools.cached_property

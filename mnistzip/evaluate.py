@@ -12,14 +12,15 @@ from .refine import refine as search
 WARM_UP = 16  # digits coded once before timing: a loaded model's first call sets up its graphs
 
 
-def measure(codec, images: np.ndarray, refine: float | None = None, progress=None) -> dict:
+def measure(codec, images: np.ndarray, refine: float | None = None, progress=None, judge=None, guard=None) -> dict:
     """Every figure ``mnistzip eval`` reports, for one codec on ``images``.
 
     Bits on disk are counted two ways: all digits in one archive (the header
     and checksum shared) and each digit as its own one-digit file. With
     ``refine=λ`` the latents are refined at encode time (see ``refine.refine``, which
-    reports to ``progress``).
+    reports to ``progress``), keeping the class ``guard`` reads if one is given.
     Speeds are of a warm codec: a few digits go through it before the clock starts.
+    ``judge`` (a ``classify.Judge`` for these digits' labels) adds class kept.
     """
     n = len(images)
     warm = images[:WARM_UP]
@@ -29,7 +30,7 @@ def measure(codec, images: np.ndarray, refine: float | None = None, progress=Non
         payload, bits = codec.encode(images)
         latents = None
     else:
-        latents = search(codec, images, refine, progress=progress)
+        latents = search(codec, images, refine, progress=progress, guard=guard)
         payload = codec.encode_latents(latents)
         bits = codec.latent_bits(latents)
     compress_s = time.perf_counter() - started
@@ -39,9 +40,10 @@ def measure(codec, images: np.ndarray, refine: float | None = None, progress=Non
     decompress_s = time.perf_counter() - started
     single = np.array([len(s) for s in codec.encode_each(images, latents)])
     one_digit_overhead = container.MzFile(model_id=codec.id, count=1, payload=b"").overhead_bytes
+    suffix = "" if refine is None else " --refine" if guard is None else " --refine --keep-class"
     return dict(
-        model=codec.name if refine is None else f"{codec.name} --refine",
-        family=family_of(codec) + ("" if refine is None else " +refine"),
+        model=codec.name + suffix,
+        family=family_of(codec) + suffix.replace(" --", " +"),
         model_id=codec.id,
         digits=n,
         archive_bytes=archive.size,
@@ -52,6 +54,7 @@ def measure(codec, images: np.ndarray, refine: float | None = None, progress=Non
         psnr_of_mean_mse=round(metrics.psnr_of_mean_mse(images, recon), 3),
         mae=round(metrics.mae(images, recon), 3),
         ssim=round(metrics.ssim(images, recon), 4),
+        **(judge(recon) if judge is not None else {}),
         compress_digits_per_s=round(n / max(compress_s, 1e-9), 1),
         decompress_digits_per_s=round(n / max(decompress_s, 1e-9), 1),
     )
@@ -100,13 +103,18 @@ def bd_rates(rows: list[dict], reference: str) -> dict[str, float]:
     return out
 
 
-def codecs_to_measure(models: list[str] | None = None, rungs: list[int] | None = None, ladder: bool = False):
-    """What ``eval`` measures: (codec, on the ladder) for each ``--model``, each ``--quality`` rung, and every
-    rung with ``ladder``; the default rung when nothing is named. Rungs are one curve ("ladder")."""
+def codecs_to_measure(models: list[str] | None = None, rungs: list[int] | None = None, ladder: bool = False,
+                      level: int | None = None):
+    """What ``eval`` measures: (codec, on the ladder) for each ``--model`` (at ``level``, if given), each
+    ``--quality`` rung, and every rung with ``ladder``; the default rung when nothing is named. Rungs are one
+    curve ("ladder")."""
     from . import zoo
+    from .errors import UsageError
 
+    if level is not None and not models:
+        raise UsageError("--level picks a level of the model given with --model")
     numbers = list(dict.fromkeys([*(rungs or []), *(r.number for r in zoo.ladder() if ladder)]))
-    picked = [(zoo.load(m), False) for m in models or []]
+    picked = [(zoo.load(m, level=level), False) for m in models or []]
     picked += [(codec, True) for codec in zoo.rung_codecs([zoo.by_rung(n) for n in numbers])]
     return picked or [(zoo.load(), True)]
 
@@ -124,14 +132,34 @@ def check_extras(picked, classical=(), refine: bool = False, plot: bool = False)
         require("scipy", "eval", "BD-rate (eval of several curves)")
 
 
-def evaluate(picked, images: np.ndarray, refine: bool = False, classical=(), track=None) -> list[dict]:
-    """Rows of figures: each picked codec (and refined at its level's λ with ``refine``), then each classical
-    codec at each of its quality points (``baselines``).
+SPLITS = ("test", "train", "fonts")  # what eval measures on: MNIST's two splits, and printed digits (classify)
+
+
+def eval_digits(split: str, data_dir=None) -> tuple[np.ndarray, np.ndarray, list]:
+    """(images, labels, the files read) of what ``eval --split`` names."""
+    from . import classify, data
+    from .errors import InputError
+
+    if split not in SPLITS:
+        raise InputError(f"unknown split {split!r}: expected {', '.join(SPLITS[:-1])} or {SPLITS[-1]}")
+    if split in data.SPLIT_FILES:
+        read = data.source_files([f"mnist:{split}"], data_dir) + data.label_files(split, data_dir)
+        return data.load_mnist(split, data_dir), data.load_labels(split, data_dir), read
+    return (*classify.digitset(split), [classify.folder() / classify.digitsets()[split]["file"]])
+
+
+def evaluate(picked, images: np.ndarray, refine: bool = False, classical=(), track=None, judge=None,
+             keep_class: bool = False) -> list[dict]:
+    """Rows of figures: each picked codec (and refined at its level's λ with ``refine``; refined keeping the
+    class the guard classifier reads with ``keep_class``), then each classical codec at each of its quality
+    points (``baselines``); with ``judge``, class kept in each.
 
     ``track(description, total)``, if given, returns a function the work reports
     its progress to (the fraction done, out of ``total``).
     """
-    from . import baselines, zoo
+    from . import baselines, classify, zoo
+
+    guard = classify.load(classify.GUARD) if keep_class else None
 
     def tracked(description, total):
         return track(description, total) if track is not None else (lambda done: None)
@@ -139,14 +167,17 @@ def evaluate(picked, images: np.ndarray, refine: bool = False, classical=(), tra
     rows = []
     for codec, on_ladder in picked:
         report = tracked(codec.name, 1)
-        measured = [measure(codec, images)]
+        measured = [measure(codec, images, judge=judge)]
         report(1)
         if refine:
             measured.append(measure(codec, images, refine=codec.level.lmbda,
-                                    progress=tracked(f"{codec.name} --refine", 1.0)))
+                                    progress=tracked(f"{codec.name} --refine", 1.0), judge=judge))
+        if keep_class:
+            measured.append(measure(codec, images, refine=codec.level.lmbda, guard=guard, judge=judge,
+                                    progress=tracked(f"{codec.name} --refine --keep-class", 1.0)))
         if on_ladder:  # the ladder is one curve, whichever models its rungs come from
-            for row, suffix in zip(measured, ("", " +refine")):
-                row["family"] = zoo.LADDER_FAMILY + suffix
+            for row in measured:
+                row["family"] = zoo.LADDER_FAMILY + row["family"][len(family_of(codec)):]
         rows += measured
     for c in classical:
         for q in baselines.points(c):
@@ -156,7 +187,7 @@ def evaluate(picked, images: np.ndarray, refine: bool = False, classical=(), tra
                 done[0] += k
                 report(done[0])
 
-            rows.append(baselines.measure(c, images, q, advance))
+            rows.append(baselines.measure(c, images, q, advance, judge))
     return rows
 
 

@@ -53,6 +53,38 @@ def plot_rd(rows: list[dict], path: str | os.PathLike, force: bool = False, titl
     plt.close(fig)
 
 
+def plot_class_kept(rows: list[dict], ceilings: dict, path: str | os.PathLike, force: bool = False,
+                    title: str = "MNIST test") -> None:
+    """Rate (bits per digit, log axis) against class kept by the reference classifier (solid) and the second
+    one (dotted), one colour per family; each classifier's ceiling (its accuracy on the originals) as a line."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    families: dict[str, list[dict]] = {}
+    for r in rows:
+        if not r.get("lossless") and r.get("class_kept") is not None:
+            families.setdefault(r["family"], []).append(r)
+    for fam, pts in families.items():
+        pts = sorted(pts, key=rate_of)
+        rates = [rate_of(p) for p in pts]
+        (line,) = ax.plot(rates, [p["class_kept"] for p in pts], "o-", markersize=4, label=fam)
+        ax.plot(rates, [p["class_kept_second"] for p in pts], ":", color=line.get_color())
+    for role, style in (("reference", "--"), ("second", ":")):
+        c = ceilings[role]
+        ax.axhline(c["ceiling"], linestyle=style, color="gray", linewidth=0.8)
+        ax.annotate(f"{c['name']} on the originals", (0.01, c["ceiling"]), xycoords=("axes fraction", "data"),
+                    fontsize=7, color="gray", va="bottom")
+    ax.set_xscale("log")
+    ax.set_xlabel("bits per digit on disk (mnistzip: one archive; Pillow: one file per digit)")
+    ax.set_ylabel(f"class kept, % ({ceilings['reference']['name']}; dotted: {ceilings['second']['name']})")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_output(path, force) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
 def plot_grid(codec, images: np.ndarray, path: str | os.PathLike, force: bool = False, first: int = 0) -> None:
     """16 digits, each original beside its reconstruction, labelled with its bits and PSNR (as the seeds show)."""
     plt = _pyplot()

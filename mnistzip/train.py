@@ -64,6 +64,7 @@ def train(
     reporter = reporter or Reporter()
     train_images = data.load_mnist("train", data_dir)[: config.train_limit]
     test_images = data.load_mnist("test", data_dir)[: config.test_limit]
+    test_labels = data.load_labels("test", data_dir)[: config.test_limit]
 
     import tensorflow as tf
     from absl import logging as absl_logging
@@ -104,7 +105,7 @@ def train(
         reporter.epoch_end(epoch, metrics)
 
     card = dict(name=output.name, command=command or "", recipe=asdict(config), training_seconds=round(state.seconds, 1))
-    card = _export_atomically(trainer, output, card, force, test_images, config.half, state.history)
+    card = _export_atomically(trainer, output, card, force, (test_images, test_labels), config.half, state.history)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return TrainResult(output, card)
 
@@ -266,14 +267,15 @@ def _check_same_config(ckpt_dir: Path, config: TrainConfig) -> None:
         raise OutputError(f"cannot resume: the run was started with {k}={was}, not {k}={now}")
 
 
-def _export_atomically(trainer, output: Path, card: dict, force: bool, test_images: np.ndarray, half: bool,
+def _export_atomically(trainer, output: Path, card: dict, force: bool, test: tuple, half: bool,
                        history: list) -> dict:
     """Export and measure the model in a temporary sibling directory, then rename it into place.
 
-    Every level is measured on the exported SavedModel, the reference (``test``
-    in its card: its entropy is the trained prior's); the default level is the
-    one nearest ``DEFAULT_BITS`` bits per digit.
+    Every level is measured on ``test`` (images, labels) with the exported SavedModel, the reference (``test``
+    in its card: its entropy is the trained prior's; class kept by the shipped classifiers); the default level
+    is the one nearest ``DEFAULT_BITS`` bits per digit.
     """
+    from .classify import Judge
     from .codec import Codec
     from .evaluate import card_figures, measure
     from .export import export, write_card
@@ -282,8 +284,10 @@ def _export_atomically(trainer, output: Path, card: dict, force: bool, test_imag
     with atomic_output(output, force=force, directory=True, replaceable=written_by_mnistzip) as tmp:
         card = export(trainer, tmp, card, half=half, history=history)
         codec = Codec.load(tmp, verify=False, engine="tf")
+        test_images, test_labels = test
+        judge = Judge(test_labels)
         for level in card["levels"]:
-            level["test"] = card_figures(measure(codec.at_level(level["level"]), test_images))
+            level["test"] = card_figures(measure(codec.at_level(level["level"]), test_images, judge=judge))
         card["default_level"] = min(card["levels"], key=lambda lv: abs(lv["test"]["bits_archive"] - DEFAULT_BITS))["level"]
         write_card(tmp, card)
     return card

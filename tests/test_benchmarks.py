@@ -74,3 +74,47 @@ def test_cli_speed_small_run(tmp_path):
     assert all(row["seconds"] > 0 and row["peak_rss_mb"] > 0 for row in result["runs"])
     assert result["runs"][3]["digits_per_s"] > 0
     assert 0 < result["environment"]["mb_without_models"] < result["environment"]["mb"]
+
+
+def test_identity_small_run(tmp_path):
+    """benchmarks/identity.py on 40 digits of two rungs, with the refinement levers: every table and plot."""
+    import json
+
+    script = next(p for p in BENCHMARKS if p.stem == "identity")
+    r = subprocess.run([sys.executable, str(script), "--rung", "1", "--rung", "3", "--limit", "40", "--levers",
+                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads((tmp_path / "identity.json").read_text())
+    assert [row["rung"] for row in report["rungs"]] == [1, 3] and report["digits"] == {"test": 40, "fonts": 40}
+    assert [t["bits"] for t in report["targets"]] == [8.0, 16.0, 25.0]
+    assert [(row["rung"], row["lever"]) for row in report["levers"]] == [
+        (1, "refine"), (1, "refine + guard"), (3, "refine"), (3, "refine + guard")]
+    page = (tmp_path / "identity.md").read_text()
+    assert "| q1 | vr-300-520 2 |" in page and "## Targets (MNIST test)" in page
+    assert (tmp_path / "identity.png").stat().st_size > 0 and (tmp_path / "identity-fonts.png").stat().st_size > 0
+
+
+def test_font_digits_small_run(tmp_path):
+    """benchmarks/font_digits.py renders a balanced set and records it where eval finds digit sets."""
+    from mnistzip import classify
+
+    script = next(p for p in BENCHMARKS if p.stem == "font_digits")
+    r = subprocess.run([sys.executable, str(script), "--count", "20", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    images, labels = classify.digitset("fonts", tmp_path)
+    assert images.shape == (20, 28, 28) and sorted(labels.tolist()) == sorted(list(range(10)) * 2)
+
+
+@pytest.mark.train
+def test_classifier_small_run(tmp_path):
+    """benchmarks/classifier.py: one epoch on 500 digits writes a classifier the runtime reads as Keras does."""
+    from mnistzip import classify
+
+    script = next(p for p in BENCHMARKS if p.stem == "classifier")
+    r = subprocess.run([sys.executable, str(script), "guard", "--role", "guard", "--epochs", "1", "--limit", "500",
+                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "the NumPy runtime reads 100.00% of the test digits as Keras does" in r.stdout
+    c = classify.load(classify.GUARD, tmp_path)
+    assert c.name == "guard" and c.test_accuracy > 20

@@ -61,3 +61,20 @@ def test_an_unreadable_card_is_one_line(tiny_model, monkeypatch):
     with pytest.raises(ModelError) as e:
         Card.read(tiny_model)
     assert str(e.value) == f"{tiny_model / 'model.json'}: cannot read it (Input/output error)"
+
+
+def test_figures_added_after_export_leave_the_model_the_same_model(vr_model, tmp_path):
+    """Class kept, measured by classifiers that came after a model, joins its levels' figures; the ids, the
+    files' digest and every other figure stay, so the model still verifies and its files still decode."""
+    from mnistzip import codec as codec_module
+    from mnistzip.card import add_test_figures
+
+    copy = tmp_path / "vr"
+    shutil.copytree(vr_model, copy)
+    before = Card.read(copy)
+    after = add_test_figures(copy, {2: {"class_kept": 91.25}})
+    assert after.level(2).test == {**before.level(2).test, "class_kept": 91.25}
+    assert after.level(1).test == before.level(1).test
+    assert [lv.id for lv in after.levels] == [lv.id for lv in before.levels]
+    assert after.files_sha256 == before.files_sha256
+    codec_module.Codec.load(copy)  # verifies the files against the card

@@ -205,8 +205,12 @@ def test_eval_json(cli, tiny_model, tiny_codec):
     row = report["results"][0]
     assert set(row) == {
         "model", "family", "model_id", "digits", "archive_bytes", "bits_archive", "bits_single_file", "bits_entropy",
-        "psnr_mean", "psnr_of_mean_mse", "mae", "ssim", "compress_digits_per_s", "decompress_digits_per_s",
+        "psnr_mean", "psnr_of_mean_mse", "mae", "ssim", "class_kept", "class_kept_second", "compress_digits_per_s",
+        "decompress_digits_per_s",
     }
+    assert set(report["classifiers"]) == {"reference", "second"}
+    assert all(c["ceiling"] >= 98 for c in report["classifiers"].values())  # the first 50 digits read right
+    assert 0 <= row["class_kept"] <= report["classifiers"]["reference"]["ceiling"] + 1e-9
     assert row["digits"] == 50 and row["model_id"] == tiny_codec.id and row["model"] == "tiny"
     assert row["archive_bytes"] * 8 / 50 == pytest.approx(row["bits_archive"], abs=1e-3)
     assert row["bits_archive"] >= row["bits_entropy"] > 0
@@ -263,6 +267,56 @@ def test_eval_errors(cli, tiny_model):
     assert error_line(r) == "mnistzip: error: --reference 'zzz' is not among the measured families: mae/logistic/L50/constant/e1"
 
 
+def test_eval_reports_class_kept_on_printed_digits_and_plots_it(cli):
+    r = cli("eval", "-q", "1", "-q", "12", "--split", "fonts", "--limit", "60", "--plot-kept", "kept.png")
+    assert r.exit_code == 0, r.output
+    assert "fonts (printed digits, not MNIST), 60 digits" in r.stdout
+    assert re.search(r"class kept \(%\): digits whose reconstruction the reference classifier \(cnn, a "
+                     r"convolutional network\) reads as the original's label; it reads [0-9.]+% of these "
+                     r"originals correctly \(the ceiling\)", " ".join(r.stdout.split()))
+    assert Image.open("kept.png").size == (840, 540)
+
+
+def test_compress_keep_class_refines_without_losing_the_class_the_guard_reads(cli):
+    """--keep-class implies --refine; the file decodes with any mnistzip, and no digit whose class the guard read
+    in the plain reconstruction loses it."""
+    from mnistzip import classify
+
+    digits = data.load_mnist("test")[:40]
+    for name, options in (("plain.mz", []), ("kept.mz", ["--keep-class"])):
+        r = cli("compress", "mnist:test:0-39", "-q", "1", "-o", name, *options)
+        assert r.exit_code == 0, r.output
+        r = cli("decompress", name, "-o", name.replace(".mz", ".npy"))
+        assert r.exit_code == 0, r.output
+    guard = classify.load(classify.GUARD)
+    wanted = guard.predict(digits)
+    plain, kept = (guard.predict(np.load(f)) == wanted for f in ("plain.npy", "kept.npy"))
+    assert kept[plain].all() and kept.sum() >= plain.sum()
+
+
+def test_eval_of_a_level_of_a_model(cli, vr_model, vr_codec):
+    r = cli("eval", "-m", vr_model, "--level", "1", "--limit", "10", "--json", "-")
+    assert r.exit_code == 0, r.output
+    assert [row["model_id"] for row in json.loads(r.stdout)["results"]] == [vr_codec.at_level(1).id]
+    r = cli("eval", "-q", "2", "--level", "1", "--limit", "10")
+    assert r.exit_code == ExitStatus.USAGE
+    assert error_line(r) == "mnistzip: error: --level picks a level of the model given with --model"
+
+
+def test_eval_keep_class_adds_a_row(cli):
+    r = cli("eval", "-q", "1", "--limit", "12", "--refine", "--keep-class", "--json", "-")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)["results"]
+    assert [row["model"] for row in rows] == ["ladder-q1", "ladder-q1 --refine", "ladder-q1 --refine --keep-class"]
+    assert [row["family"] for row in rows] == ["ladder", "ladder +refine", "ladder +refine +keep-class"]
+
+
+def test_eval_of_an_unknown_split(cli):
+    r = cli("eval", "--split", "val", "--limit", "5")
+    assert r.exit_code == ExitStatus.BAD_INPUT
+    assert error_line(r) == "mnistzip: error: unknown split 'val': expected test, train or fonts"
+
+
 def test_models_lists_the_ladder(cli):
     from mnistzip import zoo
 
@@ -273,6 +327,9 @@ def test_models_lists_the_ladder(cli):
     bits = [row["bits_archive"] for row in rows]
     assert bits == sorted(bits) and bits[0] <= 12 and bits[-1] >= 100
     assert all(row["psnr_of_mean_mse"] > 0 and row["decompress_digits_per_s"] > 0 for row in rows)
+    kept = [row["class_kept"] for row in rows]  # class kept grows with the rate, and the second classifier agrees
+    assert 50 < kept[0] < kept[-1] <= 100
+    assert all(abs(row["class_kept"] - row["class_kept_second"]) < 5 for row in rows)
     (default,) = [row for row in rows if row["default"]]
     assert default["name"] == zoo.default_rung().name
     assert [(row["model"], row["level"], row["id"]) for row in rows] == [

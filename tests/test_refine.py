@@ -47,3 +47,21 @@ def test_refined_latents_cost_what_the_tables_say_and_decode_as_synthesized(fixt
     assert bits == pytest.approx(codec.latent_bits(refined).mean(), abs=0.5)
     assert bits <= 8 * len(payload) / 200 + 0.5
     np.testing.assert_array_equal(codec.decode(refined_payload, 200), codec.synthesize(refined))
+
+
+def test_a_guarded_search_keeps_the_class_the_guard_reads(cond_codec):
+    """With a guard, no refined digit is read as another class than its original where the encoder's was not,
+    and refined digits the unguarded search moved off their class are brought back."""
+    from mnistzip import classify
+
+    digits = data.load_mnist("test")[:200]
+    guard = classify.load(classify.GUARD)
+    wanted = guard.predict(digits)
+    plain = cond_codec.quantize(cond_codec.latents(digits))
+    kept_before = guard.predict(cond_codec.synthesize(plain)) == wanted
+    guarded = refine(cond_codec, digits, 1000.0, rounds=1, guard=guard)
+    kept_after = guard.predict(cond_codec.synthesize(guarded)) == wanted
+    assert kept_after[kept_before].all()
+    assert kept_after.sum() >= kept_before.sum()
+    np.testing.assert_array_equal(cond_codec.decode(cond_codec.encode_latents(guarded), 200),
+                                  cond_codec.synthesize(guarded))
