@@ -91,53 +91,39 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
 
 def load_mnist(split: str, data_dir: str | os.PathLike | None = None) -> np.ndarray:
     """All images of an MNIST split, from IDX files when a directory is known, else TFDS."""
-    if split not in SPLIT_FILES:
-        raise InputError(f"unknown MNIST split {split!r}: expected 'train' or 'test'")
-    directory = resolve_data_dir(data_dir)
-    if directory is None:
-        return _load_tfds(split)
-    return _load_idx_split(str(directory.resolve()), split)
-
-
-@functools.lru_cache(maxsize=4)
-def _load_idx_split(directory: str, split: str) -> np.ndarray:
-    """Read one split from a directory holding the original IDX files (gzipped or not)."""
-    root = Path(directory)
-    if not root.is_dir():
-        raise DataError(f"MNIST data directory {root} does not exist or is not a directory")
-    path = _split_path(root, split)
-    if path is None:
-        raise DataError(f"no {SPLIT_FILES[split]}[.gz] in MNIST data directory {root}")
-    images = read_idx_images(path)
-    if len(images) != SPLIT_SIZES[split]:
-        raise DataError(
-            f"{path.name}: expected {SPLIT_SIZES[split]} images for the {split} split, found {len(images)}"
-        )
-    return images
+    return _load(split, data_dir, labels=False)
 
 
 def load_labels(split: str, data_dir: str | os.PathLike | None = None) -> np.ndarray:
     """The labels (0..9, uint8) of an MNIST split, in the order of ``load_mnist``'s images."""
+    return _load(split, data_dir, labels=True)
+
+
+def _load(split: str, data_dir, labels: bool) -> np.ndarray:
     if split not in SPLIT_FILES:
         raise InputError(f"unknown MNIST split {split!r}: expected 'train' or 'test'")
     directory = resolve_data_dir(data_dir)
     if directory is None:
-        return _load_tfds(split, labels=True)
-    return _load_idx_labels(str(directory.resolve()), split)
+        return _load_tfds(split, labels)
+    return _load_idx_split(str(directory.resolve()), split, labels)
 
 
-@functools.lru_cache(maxsize=4)
-def _load_idx_labels(directory: str, split: str) -> np.ndarray:
+@functools.lru_cache(maxsize=8)
+def _load_idx_split(directory: str, split: str, labels: bool = False) -> np.ndarray:
+    """Read one split's images (or labels) from a directory holding the original IDX files (gzipped or not)."""
     root = Path(directory)
     if not root.is_dir():
         raise DataError(f"MNIST data directory {root} does not exist or is not a directory")
-    path = _split_path(root, split, LABEL_FILES)
+    files, what = (LABEL_FILES, "labels") if labels else (SPLIT_FILES, "images")
+    path = _split_path(root, split, files)
     if path is None:
-        raise DataError(f"no {LABEL_FILES[split]}[.gz] in MNIST data directory {root}")
-    labels = read_idx_labels(path)
-    if len(labels) != SPLIT_SIZES[split]:
-        raise DataError(f"{path.name}: expected {SPLIT_SIZES[split]} labels for the {split} split, found {len(labels)}")
-    return labels
+        raise DataError(f"no {files[split]}[.gz] in MNIST data directory {root}")
+    content = read_idx_labels(path) if labels else read_idx_images(path)
+    if len(content) != SPLIT_SIZES[split]:
+        raise DataError(
+            f"{path.name}: expected {SPLIT_SIZES[split]} {what} for the {split} split, found {len(content)}"
+        )
+    return content
 
 
 def _split_path(root: Path, split: str, files: dict = SPLIT_FILES) -> Path | None:

@@ -41,16 +41,7 @@ def plot_rd(rows: list[dict], path: str | os.PathLike, force: bool = False, titl
         learned = "bits_archive" in pts[0]
         ax.plot([rate_of(p) for p in pts], [p["psnr_of_mean_mse"] for p in pts],
                 "o-" if learned else "s--", label=fam + ("" if learned else " (Pillow)"), markersize=4)
-    ax.set_xscale("log")
-    ax.set_xlabel("bits per digit on disk (mnistzip: one archive; Pillow: one file per digit)")
-    ax.set_ylabel("PSNR of the mean MSE (dB, 255 peak)")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_output(path, force) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    _save_rate_plot(plt, fig, ax, "PSNR of the mean MSE (dB, 255 peak)", title, path, force)
 
 
 def plot_class_kept(rows: list[dict], ceilings: dict, path: str | os.PathLike, force: bool = False,
@@ -73,9 +64,15 @@ def plot_class_kept(rows: list[dict], ceilings: dict, path: str | os.PathLike, f
         ax.axhline(c["ceiling"], linestyle=style, color="gray", linewidth=0.8)
         ax.annotate(f"{c['name']} on the originals", (0.01, c["ceiling"]), xycoords=("axes fraction", "data"),
                     fontsize=7, color="gray", va="bottom")
+    ylabel = f"class kept, % ({ceilings['reference']['name']}; dotted: {ceilings['second']['name']})"
+    _save_rate_plot(plt, fig, ax, ylabel, title, path, force)
+
+
+def _save_rate_plot(plt, fig, ax, ylabel: str, title: str, path, force: bool) -> None:
+    """Label a plot against bits per digit (log axis) and write it atomically."""
     ax.set_xscale("log")
     ax.set_xlabel("bits per digit on disk (mnistzip: one archive; Pillow: one file per digit)")
-    ax.set_ylabel(f"class kept, % ({ceilings['reference']['name']}; dotted: {ceilings['second']['name']})")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
