@@ -136,3 +136,19 @@ def test_class_conditional_small_run(tmp_path):
     for lv in report["levels"]:
         assert lv["total_bits"] == pytest.approx(lv["latent_bits"] + report["class_bits"], abs=2e-3)
         assert 0 <= lv["kept_reference"] <= 100 and lv["psnr"] > 5
+
+
+@pytest.mark.train
+def test_semantic_loss_small_run(tmp_path):
+    """benchmarks/semantic_loss.py trains a few steps with the classification term into an ordinary model."""
+    from mnistzip.card import Card
+
+    script = next(p for p in BENCHMARKS if p.stem == "semantic_loss")
+    out = tmp_path / "semantic"
+    r = subprocess.run([sys.executable, str(script), "train", "--beta", "8", "--epochs", "1", "--steps-per-epoch", "3",
+                        "--train-limit", "500", "-o", str(out)], capture_output=True, text=True, timeout=900,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    card = Card.read(out)
+    assert [lv.lmbda for lv in card.levels] == [300.0, 360.0, 430.0, 520.0]
+    assert all(0 <= lv.test["class_kept"] <= 100 for lv in card.levels)
