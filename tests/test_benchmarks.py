@@ -76,6 +76,7 @@ def test_cli_speed_small_run(tmp_path):
     assert 0 < result["environment"]["mb_without_models"] < result["environment"]["mb"]
 
 
+@pytest.mark.eval_extra
 def test_identity_small_run(tmp_path):
     """benchmarks/identity.py on 40 digits of two rungs, with the refinement levers: every table and plot."""
     import json

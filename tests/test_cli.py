@@ -267,6 +267,7 @@ def test_eval_errors(cli, tiny_model):
     assert error_line(r) == "mnistzip: error: --reference 'zzz' is not among the measured families: mae/logistic/L50/constant/e1"
 
 
+@pytest.mark.eval_extra
 def test_eval_reports_class_kept_on_printed_digits_and_plots_it(cli):
     r = cli("eval", "-q", "1", "-q", "12", "--split", "fonts", "--limit", "60", "--plot-kept", "kept.png")
     assert r.exit_code == 0, r.output
@@ -303,6 +304,7 @@ def test_eval_of_a_level_of_a_model(cli, vr_model, vr_codec):
     assert error_line(r) == "mnistzip: error: --level picks a level of the model given with --model"
 
 
+@pytest.mark.eval_extra
 def test_eval_keep_class_adds_a_row(cli):
     r = cli("eval", "-q", "1", "--limit", "12", "--refine", "--keep-class", "--json", "-")
     assert r.exit_code == 0, r.output
