@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelError
-from .recipe import SEED_RECIPE
+from .recipe import LATER_CHOICES, SEED_RECIPE
 
 CARD_FILE = "model.json"
 HISTORY_FILE = "history.json"
@@ -87,7 +87,8 @@ class Card:
                 Level(int(lv["level"]), float(lv["lmbda"]), str(lv["id"]), str(lv["tables_sha256"]), lv.get("test") or {})
                 for lv in raw["levels"]
             )
-            card = cls(path, raw.get("name") or path.name, levels, int(raw["default_level"]), dict(raw["recipe"]), raw)
+            recipe = {**{k: SEED_RECIPE[k] for k in LATER_CHOICES}, **raw["recipe"]}
+            card = cls(path, raw.get("name") or path.name, levels, int(raw["default_level"]), recipe, raw)
             missing = [k for k in SEED_RECIPE if k not in card.recipe]
             if missing:
                 raise KeyError(f"recipe lacks {', '.join(missing)}")
@@ -121,6 +122,11 @@ class Card:
     @property
     def prior(self) -> str:
         return str(self.recipe["prior"])
+
+    @property
+    def codes_class(self) -> bool:
+        """Whether the model sends each digit's class first and decodes given it (see ``classes``)."""
+        return bool(self.recipe["code_class"])
 
     @property
     def files_sha256(self) -> str | None:

@@ -55,7 +55,7 @@ def decode_latents(engine, q: int, payload: bytes, count: int, progress=None, sh
 
     cdf, cdf_offset = engine.tables(q)
     handle = tfc.create_range_decoder(tf.constant(payload), cdf)
-    decode = _decode_conditional if engine.conditional else _decode_factorized
+    decode = _decode_conditional if engine.conditional else _decode_class if engine.codes_class else _decode_factorized
     latents, handle = decode(engine, q, handle, cdf_offset.astype(np.int32), count, progress, should_stop)
     if not bool(tfc.entropy_decode_finalize(handle)):
         raise ValueError("sanity check failed")
@@ -94,6 +94,38 @@ def _decode_factorized(engine, q, handle, cdf_offset, count, progress, should_st
         if progress is not None:
             progress(stop / count)
     return out, handle
+
+
+def _decode_class(engine, q, handle, cdf_offset, count, progress, should_stop):
+    """A class-coding model's stream: every digit's class, then a dimension at a time, each in chunks of rows
+    → (latents with the class in front, the handle after them)."""
+    import tensorflow as tf
+    import tensorflow_compression as tfc
+
+    from .container import CLASSES
+
+    dims = engine.latent_dims
+    ranges = row_ranges(count)
+    classes = np.empty(count, np.int64)
+    for start, stop in ranges:
+        _stop(should_stop)
+        handle, decoded = tfc.entropy_decode_index(handle, tf.zeros([stop - start], tf.int32), [stop - start], tf.int32)
+        classes[start:stop] = decoded.numpy() + cdf_offset[0]
+    if classes.min() < 0 or classes.max() >= CLASSES:
+        raise ValueError("a class outside 0 to 9")
+    rows = (1 + classes[:, None] * dims + np.arange(dims)).astype(np.int32)
+    symbols = np.empty((count, dims), np.int64)
+    done, steps = 0, dims * len(ranges)
+    for d in range(dims):
+        for start, stop in ranges:
+            _stop(should_stop)
+            handle, values = tfc.entropy_decode_index(handle, tf.constant(rows[start:stop, d]), [stop - start], tf.int32)
+            symbols[start:stop, d] = values.numpy() + cdf_offset[rows[start:stop, d]]
+            done += 1
+            if progress is not None:
+                progress(done / steps)
+    latents = symbols.astype(np.float32) + engine.class_offsets(q)[classes]
+    return np.concatenate([classes[:, None].astype(np.float32), latents], axis=1), handle
 
 
 def _decode_conditional(engine, q, handle, cdf_offset, count, progress, should_stop):

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import CLASSES
+from .container import CLASSES
 from .errors import ModelError
 from .fileio import file_digest
 from .runtime import Conv, Dense

@@ -278,6 +278,11 @@ def train(
     half: Optional[bool] = typer.Option(
         None, "--half/--no-half", help="Save the transforms' weights in float16 (half the size) or float32."
     ),
+    code_class: Optional[bool] = typer.Option(
+        None, "--code-class/--no-code-class",
+        help="Send each digit's class first (3.3 bits) and decode given it: digits keep their class at low rates. "
+        "Needs --prior deep.",
+    ),
     seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model directory (default runs/lmbda-L)."),
     data_dir: Optional[Path] = DataDirOpt,
@@ -294,7 +299,7 @@ def train(
     config = recipe_config(
         list(lmbda), preset, latent_dims=latent_dims, width=width, epochs=epochs, batch_size=batch_size, lr=lr,
         lr_schedule=lr_schedule, distortion=distortion, prior=prior, quantization=quantization,
-        decoder_epochs=decoder_epochs, synthesis=synthesis, half=half, seed=seed, train_limit=train_limit,
+        decoder_epochs=decoder_epochs, synthesis=synthesis, half=half, code_class=code_class, seed=seed, train_limit=train_limit,
         test_limit=test_limit, steps_per_epoch=steps_per_epoch,
     )
     for module in ("tensorflow", "tensorflow_compression"):
@@ -706,7 +711,7 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print as JSON."))
 
     rows = [dict(
         quality=r.number, name=r.name, id=r.id, default=r.default, model=r.card.name, level=r.level.number,
-        lmbda=r.level.lmbda, **{k: r.level.test.get(k) for k in MODEL_FIGURES},
+        lmbda=r.level.lmbda, codes_class=r.card.codes_class, **{k: r.level.test.get(k) for k in MODEL_FIGURES},
     ) for r in zoo.ladder()]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))

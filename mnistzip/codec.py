@@ -134,8 +134,12 @@ class Codec:
 
         The estimate is the ideal code length under the range-coding tables
         on the runtime, the trained prior's on the TensorFlow engine (they
-        differ in the third decimal).
+        differ in the third decimal). A class-coding model's is always the
+        tables' (its class comes from ``class_reader``, not from the engine).
         """
+        if self.codes_class:
+            latents = self.quantize(self.latents(images))
+            return self.encode_latents(latents), self.latent_bits(latents)
         return self.engine.compress(check_digits(images), self._q)
 
     def decompress_batches(self, mz: MzFile, progress=None):
@@ -202,8 +206,12 @@ class Codec:
         dimensions before it, so any table may code it, except the first
         dimension's, whose prediction sees no input: its table is known (taken
         with its neighbours, against a last-bit difference in the scale).
+        Class-coding: the class's table, then the cheapest class's tables.
         """
         per_table = self.tables.cheapest
+        if self.codes_class:  # the class's row, then the cheapest class's rows
+            by_class = per_table[1:].reshape(-1, self.latent_dims).sum(axis=1)
+            return float(per_table[0] + by_class.min())
         if not self.conditional:
             return float(per_table.sum())
         _, index = self.engine.predict(np.zeros((1, self.latent_dims), np.float32), self._q)
@@ -238,15 +246,40 @@ class Codec:
     def latent_dims(self) -> int:
         return self.card.latent_dims
 
+    @property
+    def codes_class(self) -> bool:
+        """Whether each digit's class is sent first (its latents are then ``coded_dims`` wide, the class first)."""
+        return self.card.codes_class
+
+    @property
+    def coded_dims(self) -> int:
+        """Columns of the latents this codec exchanges: the latent dimensions, after the class if it codes one."""
+        return self.latent_dims + self.codes_class
+
+    @functools.cached_property
+    def class_reader(self):
+        """The classifier that gives a class-coding model's encoder each digit's class (``classify``'s guard)."""
+        from . import classify
+
+        return classify.load(classify.GUARD)
+
     def encode_each(self, images: np.ndarray, latents: np.ndarray | None = None) -> list[bytes]:
         """One range-coded string per digit: the payload of a one-digit file for each."""
+        if latents is None and self.codes_class:
+            latents = self.quantize(self.latents(images))
         if latents is None:
             return self.engine.compress_each(check_digits(images), self._q)
         return [self.encode_latents(y[None]) for y in latents]
 
     def latents(self, images: np.ndarray) -> np.ndarray:
-        """The encoder's unquantised latents (N, latent_dims), in the coded domain (times the level's gain)."""
-        return self.engine.analyse(check_digits(images), self._q)
+        """The encoder's unquantised latents (N, coded_dims), in the coded domain (times the level's gain);
+        for a class-coding model, each digit's class (as ``class_reader`` reads it) in front."""
+        images = check_digits(images)
+        latents = self.engine.analyse(images, self._q)
+        if not self.codes_class:
+            return latents
+        classes = self.class_reader.predict(images).astype(np.float32)
+        return np.concatenate([classes[:, None], latents], axis=1)
 
     def quantize(self, latents: np.ndarray) -> np.ndarray:
         """Latents rounded the way the entropy coder rounds them."""
@@ -269,8 +302,22 @@ class Codec:
         pmfs, first = self.tables.pmfs, self.tables.cdf_offset
         if self.conditional:
             return self.synthesize(self._sample_conditional(n, rng, pmfs, first))
+        if self.codes_class:  # a class from its table, then each dimension from that class's
+            classes = rng.choice(len(pmfs[0]), size=n, p=pmfs[0]) + first[0]
+            rows = 1 + classes[:, None] * self.latent_dims + np.arange(self.latent_dims)
+            symbols = np.array([[rng.choice(len(pmfs[r]), p=pmfs[r]) + first[r] for r in row] for row in rows])
+            latents = np.concatenate([classes[:, None], symbols], axis=1).astype(np.float32)
+            return self.synthesize(latents + self._class_offsets(classes))
         latents = np.stack([rng.choice(len(p), size=n, p=p) + f for p, f in zip(pmfs, first)], axis=1)
         return self.synthesize(latents.astype(np.float32) + self.engine.offset(self._q))
+
+    def _class_offsets(self, classes: np.ndarray) -> np.ndarray:
+        """(N, 1 + L): what a class-coding model adds to integer symbols (nothing to the class): quantize(class, 0)."""
+        zeros = np.zeros((len(classes), self.coded_dims), np.float32)
+        zeros[:, 0] = classes
+        offsets = self.quantize(zeros)
+        offsets[:, 0] = 0
+        return offsets
 
     def _sample_conditional(self, n: int, rng, pmfs, first) -> np.ndarray:
         """Latents drawn one dimension at a time, each from its table given the dimensions drawn before."""

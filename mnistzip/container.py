@@ -26,6 +26,7 @@ MAX_COUNT_BYTES = 3  # LEB128 bytes enough for MAX_DIGITS
 MAX_FILE_BYTES = 64 << 20  # an honest file is far smaller (≈ 16 bytes per digit at most)
 SUFFIX = ".mz"
 SIDE = 28  # every digit is SIDE x SIDE uint8 pixels, as MNIST's
+CLASSES = 10  # a digit's class is 0 to 9: what a class-coding model sends first (docs/format.md, "Payload")
 
 
 @dataclass(frozen=True)

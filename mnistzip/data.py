@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .container import SIDE
+from .container import CLASSES, SIDE
 from .errors import DataError, InputError
 from .fileio import STDIO, read_stdin, stdin_binary
 
@@ -42,7 +42,6 @@ IDX_IMAGES_MAGIC = 2051  # big-endian uint32: 0x00000803 (uint8, 3 dimensions)
 IDX_LABELS_MAGIC = 2049  # 0x00000801 (uint8, 1 dimension)
 SPLIT_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
 LABEL_FILES = {"train": "train-labels-idx1-ubyte", "test": "t10k-labels-idx1-ubyte"}
-CLASSES = 10
 SPLIT_SIZES = {"train": 60_000, "test": 10_000}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 # The Pillow readers used (the formats of IMAGE_SUFFIXES), with their names in messages. Pillow's

@@ -17,7 +17,7 @@ import tensorflow_compression as tfc
 
 from . import conditional, runtime, tables
 from .card import CARD_FILE, HISTORY_FILE, UNDIGESTED, Card, level_ids
-from .container import SIDE
+from .container import CLASSES, SIDE
 from .fileio import file_digest, tree_digest
 from .trainer import CompressionTrainer
 from .transforms import to_uint8, to_unit
@@ -100,6 +100,10 @@ class ExportedCodec(tf.Module):
         cdf = self.entropy_model.cdf.numpy()
         rows = np.append(tables.row_starts(cdf), len(cdf))
         self.cdf_bounds = tf.constant(rows[:: trainer.latent_dims].astype(np.int32), name="cdf_bounds")  # per level
+
+    def table_arrays(self) -> list:
+        """What codes the latents besides the transforms: the range-coding tables (hashed into the ids)."""
+        return [self.entropy_model.cdf, self.entropy_model.cdf_offset]
 
     def _view(self, q, coding_rank: int = 2, decode_sanity_check: bool = True):
         """Level ``q``'s slice of the range-coding tables as an entropy model (no new tables are built)."""
@@ -257,11 +261,136 @@ class ConditionalExportedCodec(ExportedCodec):
         return tf.identity(self.entropy_model.cdf), tf.identity(self.entropy_model.cdf_offset)
 
 
+class ClassExportedCodec(ExportedCodec):
+    """An exported codec that sends each digit's class first (see ``trainer.ClassCodingTrainer``).
+
+    Latents are exchanged with the class in front: column 0 is the class (0
+    to 9, as a float), columns 1.. the latents in the coded domain. The
+    class is the encoder's to choose (``codec`` asks a classifier), so
+    ``analyse`` gives the latents alone and there is no ``compress`` from
+    digits. Level ``q``'s tables have row 0 for the class, then row
+    ``1 + c * L + d`` for dimension ``d`` of a digit of class ``c``; a
+    stream holds the class of every digit, then dimension 0 of every digit,
+    and so on (docs/format.md, "Payload").
+    """
+
+    def _init_entropy_model(self, trainer) -> None:
+        """Tables for every (level, class, dimension) from the trained prior, and the class's row in front."""
+        levels, latent = self._shape
+        em = tfc.ContinuousBatchedEntropyModel(trainer.prior, coding_rank=3, compression=True)
+        cdf = em.cdf.numpy()
+        starts = np.append(tables.row_starts(cdf), len(cdf))
+        per_level = CLASSES * latent
+        class_row = class_table(trainer.class_counts.numpy(), precision=-int(cdf[0]))
+        level_cdfs = [np.concatenate([class_row, cdf[starts[q * per_level] : starts[(q + 1) * per_level]]])
+                      for q in range(levels)]
+        self.cdf = tf.Variable(np.concatenate(level_cdfs), trainable=False, name="cdf")
+        self.cdf_bounds = tf.constant(np.cumsum([0] + [len(c) for c in level_cdfs]).astype(np.int32), name="cdf_bounds")
+        offsets = np.reshape(em.cdf_offset.numpy(), (levels, per_level))
+        self.cdf_offset = tf.Variable(np.concatenate([np.zeros((levels, 1), np.int32), offsets], axis=1),
+                                      trainable=False, name="cdf_offset")
+        self.quantization_offset = tf.Variable(
+            np.broadcast_to(em.quantization_offset.numpy(), (levels, CLASSES, latent)).astype(np.float32),
+            trainable=False, name="quantization_offset")
+
+    def table_arrays(self) -> list:
+        return [self.cdf, self.cdf_offset, self.quantization_offset]
+
+    def _define_functions(self, latent: int):
+        digits = tf.TensorSpec([None, SIDE, SIDE], tf.uint8)
+        coded = tf.TensorSpec([None, 1 + latent], tf.float32)
+        level = tf.TensorSpec([], tf.int32)
+        string_n = [tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32)]
+        self.analyse = tf.function(self._analyse, input_signature=[digits, level])
+        self.quantize = tf.function(self._quantize, input_signature=[coded, level])
+        self.conditionals = tf.function(self._conditionals, input_signature=[coded, level])
+        self.compress_latents = tf.function(self._compress_latents, input_signature=[coded, level])
+        self.decompress_latents = tf.function(self._decompress_latents, input_signature=[*string_n, level])
+        self.decompress = tf.function(self._decompress, input_signature=[*string_n, level])
+        self.synthesize = tf.function(self._synthesize, input_signature=[coded, level])
+        self.sample = tf.function(self._sample, input_signature=[*string_n, level])
+        self.tables = tf.function(self._tables, input_signature=[level])
+
+    @staticmethod
+    def _classes(y):
+        """Column 0 of coded latents as classes (rounded, and held to 0..9)."""
+        return tf.clip_by_value(tf.cast(tf.round(y[:, 0]), tf.int32), 0, CLASSES - 1)
+
+    def _conditionals(self, y, q):
+        """Coded latents → (as coded, table row, symbol) of every element, the class first."""
+        latent = self._shape[1]
+        classes = self._classes(y)
+        offset = tf.gather(self.quantization_offset[q], classes)  # (N, L)
+        symbols = tf.round(y[:, 1:] - offset)
+        coded = tf.concat([tf.cast(classes, tf.float32)[:, None], symbols + offset], axis=1)
+        rows = tf.concat([tf.zeros_like(classes)[:, None], 1 + classes[:, None] * latent + tf.range(latent)], axis=1)
+        return coded, rows, tf.concat([classes[:, None], tf.cast(symbols, tf.int32)], axis=1)
+
+    def _quantize(self, y, q):
+        return self._conditionals(y, q)[0]
+
+    def _level_cdf(self, q):
+        return self.cdf[self.cdf_bounds[q] : self.cdf_bounds[q + 1]]
+
+    def _compress_latents(self, y, q):
+        """Coded latents → one string: every digit's class, then dimension 0 of every digit, ..."""
+        _, rows, symbols = self._conditionals(y, q)
+        values = symbols - tf.gather(self.cdf_offset[q], rows)
+        handle = tfc.create_range_encoder([], self._level_cdf(q))
+        handle = tfc.entropy_encode_index(handle, tf.transpose(rows), tf.transpose(values))
+        return tfc.entropy_encode_finalize(handle)
+
+    def _decompress_latents(self, string, n, q):
+        return self._decode(string, n, q, sanity_check=True)
+
+    def _decode(self, string, n, q, sanity_check: bool):
+        """One string → the (n, 1 + L) coded latents it holds. A class outside 0..9 (only a corrupt stream
+        has one) fails the sanity check; unchecked (sampling), it is held to 0..9."""
+        latent = self._shape[1]
+        cdf_offset = self.cdf_offset[q]
+        handle = tfc.create_range_decoder(string, self._level_cdf(q))
+        handle, decoded = tfc.entropy_decode_index(handle, tf.zeros([n], tf.int32), tf.reshape(n, [1]), tf.int32)
+        decoded += cdf_offset[0]
+        classes = tf.clip_by_value(decoded, 0, CLASSES - 1)
+        rows = tf.transpose(1 + classes[:, None] * latent + tf.range(latent))  # (L, n)
+        handle, values = tfc.entropy_decode_index(handle, rows, tf.shape(rows), tf.int32)
+        symbols = tf.transpose(values + tf.gather(cdf_offset, rows))
+        y = tf.cast(symbols, tf.float32) + tf.gather(self.quantization_offset[q], classes)
+        sane = tfc.entropy_decode_finalize(handle)
+        if sanity_check:
+            in_range = tf.reduce_all(tf.equal(decoded, classes))
+            with tf.control_dependencies([tf.debugging.assert_equal(sane & in_range, True,
+                                                                    message="Sanity check failed.")]):
+                y = tf.identity(y)
+        return tf.concat([tf.cast(classes, tf.float32)[:, None], y], axis=1)
+
+    def _decompress(self, string, n, q):
+        return self._synthesize(self._decompress_latents(string, n, q), q)
+
+    def _synthesize(self, y_hat, q):
+        """Coded latents (class first) → uint8 digits: the class's one-hot vector joins the latents."""
+        onehot = tf.one_hot(self._classes(y_hat), CLASSES)
+        return to_uint8(self.synthesis_transform(tf.concat([y_hat[:, 1:] / self.gains[q], onehot], axis=1)))
+
+    def _sample(self, string, n, q):
+        return self._synthesize(self._decode(string, n, q, sanity_check=False), q)
+
+    def _tables(self, q):
+        return self._level_cdf(q), self.cdf_offset[q]
+
+
+def class_table(counts, precision: int) -> np.ndarray:
+    """The class symbol's row of a range-coding table (TFC's format: ``-precision``, then the cumulative counts,
+    the overflow symbol last) from how often each class occurs."""
+    pmf = np.asarray(counts, np.float64) / np.sum(counts)
+    cdf = tfc.pmf_to_quantized_cdf(tf.constant(np.append(pmf, 0.0), tf.float32), precision=precision).numpy()
+    return np.concatenate([[-precision], cdf]).astype(np.int32)
+
+
 def weights_digest(codec: ExportedCodec) -> str:
     """SHA-256 over the codec's weights, gains and range-coding tables (in a fixed order)."""
     h = hashlib.sha256()
-    em = codec.entropy_model
-    parts = [*codec.analysis_transform.weights, *codec.synthesis_transform.weights, codec.gains, em.cdf, em.cdf_offset]
+    parts = [*codec.analysis_transform.weights, *codec.synthesis_transform.weights, codec.gains, *codec.table_arrays()]
     if hasattr(codec, "conditional_net"):
         parts += codec.conditional_net.weights
     for t in parts:
@@ -281,7 +410,8 @@ def export(trainer: CompressionTrainer, directory, card: dict, half: bool = Fals
     (per-epoch figures) is written beside the card. Returns the card as written
     (levels without test figures: the caller measures them on the exported model).
     """
-    codec = (ConditionalExportedCodec if trainer.prior_name == "conditional" else ExportedCodec)(trainer, half)
+    kind = ConditionalExportedCodec if trainer.prior_name == "conditional" else ExportedCodec
+    codec = (ClassExportedCodec if trainer.codes_class else kind)(trainer, half)
     digest = weights_digest(codec)
     levels = []
     for q, (lmbda, model_id) in enumerate(zip(trainer.lmbdas, level_ids(digest, trainer.levels))):
@@ -324,7 +454,9 @@ def portable_arrays(codec, recipe: dict, levels: int) -> dict:
     for q in range(levels):
         cdf, cdf_offset = codec.tables(tf.constant(q))
         arrays[f"level{q + 1}.cdf"], arrays[f"level{q + 1}.cdf_offset"] = cdf.numpy(), cdf_offset.numpy()
-    if recipe["prior"] == "conditional":
+    if recipe.get("code_class"):
+        arrays["offset"] = np.asarray(codec.quantization_offset, np.float32)  # (levels, classes, L)
+    elif recipe["prior"] == "conditional":
         for name in runtime.NET_WEIGHTS:
             arrays[f"conditional.{name}"] = np.asarray(getattr(codec.conditional_net, name), np.float32)
     else:  # quantize(0) = the offset, exactly as the SavedModel rounds

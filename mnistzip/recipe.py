@@ -31,8 +31,11 @@ CHOICES = dict(distortion=DISTORTIONS, lr_schedule=LR_SCHEDULES, prior=PRIORS, q
                synthesis=SYNTHESES)
 SEED_RECIPE = dict(  # the seed reports' recipe, which every default below follows
     latent_dims=50, width=500, epochs=15, batch_size=128, lr=1e-3, lr_schedule="constant", distortion="mae",
-    prior="logistic", quantization="noise", decoder_epochs=0, synthesis="seed", half=False,
+    prior="logistic", quantization="noise", decoder_epochs=0, synthesis="seed", half=False, code_class=False,
 )
+# Choices added after models had shipped: a card that lacks one was trained with the seed's value.
+LATER_CHOICES = ("code_class",)
+CLASS_PRIORS = ("deep",)  # the priors a class-coding model can have (one density per level, class and dimension)
 PRESETS = ("ladder", "seed")
 
 
@@ -59,6 +62,7 @@ class TrainConfig:
     decoder_epochs: int = SEED_RECIPE["decoder_epochs"]  # then the decoder alone, on the latents the codec decodes
     synthesis: str = SEED_RECIPE["synthesis"]  # decoder architecture: the seed's, or "conv3" (more convolution)
     half: bool = SEED_RECIPE["half"]  # export the transforms' weights in float16: half the size
+    code_class: bool = SEED_RECIPE["code_class"]  # send the digit's class first; the prior and decoder take it
     seed: int = 0
     train_limit: int | None = None  # use only the first N training digits (tests)
     test_limit: int | None = None  # validate on the first N test digits (tests)
@@ -127,6 +131,8 @@ def config(lmbdas: list[float], preset_name: str | None = None, **options) -> Tr
             check_choice(name, recipe[name], label="--" + name.replace("_", "-"))
         except ValueError as e:
             raise InputError(str(e)) from None
+    if recipe["code_class"] and recipe["prior"] not in CLASS_PRIORS:
+        raise InputError(f"--code-class needs --prior {' or '.join(CLASS_PRIORS)}, not {recipe['prior']}")
     known = {f.name for f in fields(TrainConfig)}
     return TrainConfig(lmbda=lmbdas[0] if len(lmbdas) == 1 else list(lmbdas),
                        **{k: v for k, v in recipe.items() if k in known})
@@ -137,10 +143,10 @@ def recipe_family(recipe: dict) -> str:
 
     'seed' for the seed recipe, else e.g. 'mse/deep/L50/cosine/e30' ('.../L32/W200/...' for a width other than 500,
     '.../L32/conv3/...' for another decoder architecture, '.../e30/mixed' for a decoder trained on rounded latents,
-    '.../e30/d1' for one epoch of decoder fine-tuning).
+    '.../e30/d1' for one epoch of decoder fine-tuning, '.../e80/class' for a model that codes the class).
     Float16 storage is not part of the family: it moves a pixel by a grey level now and then.
     """
-    shape = {k: recipe[k] for k in SEED_RECIPE if k != "half"}
+    shape = {k: recipe.get(k, SEED_RECIPE[k]) for k in SEED_RECIPE if k != "half"}
     variable = isinstance(recipe.get("lmbda"), (list, tuple))
     if shape == {k: v for k, v in SEED_RECIPE.items() if k != "half"} and not variable:
         return "seed"
@@ -149,4 +155,5 @@ def recipe_family(recipe: dict) -> str:
     return "/".join([*(["vr"] if variable else []), shape["distortion"], shape["prior"], f"L{shape['latent_dims']}",
                      *width, *synthesis, shape["lr_schedule"], f"e{shape['epochs']}",
                      *([shape["quantization"]] if shape["quantization"] != SEED_RECIPE["quantization"] else []),
-                     *([f"d{shape['decoder_epochs']}"] if shape["decoder_epochs"] else [])])
+                     *([f"d{shape['decoder_epochs']}"] if shape["decoder_epochs"] else []),
+                     *(["class"] if shape.get("code_class") else [])])

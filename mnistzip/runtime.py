@@ -29,7 +29,14 @@ Weights file
     per-level ``gains`` (levels, L), and per level ``level{n}.cdf`` /
     ``level{n}.cdf_offset`` (the range-coding tables). A factorized model adds
     ``offset`` (levels, L), each level's quantisation offset; a conditional one
-    the masked network's ``conditional.w1`` .. ``conditional.b3``.
+    the masked network's ``conditional.w1`` .. ``conditional.b3``; a
+    class-coding one ``offset`` (levels, 10, L), per level and class.
+
+Class-coding models (``recipe["code_class"]``) exchange latents with the
+class in front: column 0 is the class, the others the latents. Level ``q``'s
+tables code the class with row 0 and dimension ``d`` of a class-``c`` digit
+with row ``1 + c * L + d``; the synthesis takes the class's one-hot vector
+after the latents.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rangecoder
-from .container import SIDE
+from .container import CLASSES, SIDE
 from .errors import ModelError
 from .fileio import file_digest
 from .tables import Tables
@@ -283,6 +290,11 @@ class MaskedNetwork:
 # ------------------------------------------------------------------ the model
 
 
+def classes_of(latents: np.ndarray) -> np.ndarray:
+    """A class-coding model's classes: column 0 of its latents, rounded and held to 0..9."""
+    return np.clip(np.round(latents[:, 0]), 0, CLASSES - 1).astype(np.int64)
+
+
 class Runtime:
     """A model's portable weights, with the entry points the SavedModel has (NumPy in and out; ``q`` from 0)."""
 
@@ -290,6 +302,8 @@ class Runtime:
         self.recipe = recipe
         self.latent_dims = int(recipe["latent_dims"])
         self.conditional = recipe["prior"] == "conditional"
+        self.codes_class = bool(recipe.get("code_class"))
+        self.coded_dims = self.latent_dims + self.codes_class  # columns of the latents exchanged: the class first
         self._w = {k: (v.astype(np.float32) if v.dtype == np.float16 else v) for k, v in weights.items()}
         self._analysis = build(analysis_layers(recipe), self._w, "analysis")
         self._synthesis = build(synthesis_layers(recipe), self._w, "synthesis")
@@ -329,7 +343,9 @@ class Runtime:
         x = self.analyse(np.zeros((1, SIDE, SIDE), np.uint8), 0)
         if x.shape != (1, self.latent_dims) or self.gains.shape[1] != self.latent_dims:
             raise ValueError(f"latents {x.shape} and gains {self.gains.shape} do not fit latent_dims {self.latent_dims}")
-        if self.synthesize(np.zeros((1, self.latent_dims), np.float32), 0).shape != (1, SIDE, SIDE):
+        if self._offsets.shape[1:] != self.gains.shape[1:] and self._offsets.shape[1:] != (CLASSES, self.latent_dims):
+            raise ValueError(f"quantisation offsets {self._offsets.shape} do not fit latent_dims {self.latent_dims}")
+        if self.synthesize(np.zeros((1, self.coded_dims), np.float32), 0).shape != (1, SIDE, SIDE):
             raise ValueError("the synthesis does not give 28x28 digits")
 
     # -------------------------------------------------------------- transforms
@@ -347,7 +363,12 @@ class Runtime:
         latents = np.asarray(latents, np.float32)
         out = np.empty((len(latents), SIDE, SIDE), np.uint8)
         for i in range(0, len(latents), BATCH):
-            x = run(self._synthesis, latents[i : i + BATCH] / self.gains[q])
+            batch = latents[i : i + BATCH]
+            if self.codes_class:  # the latents, then the class's one-hot vector
+                onehot = np.eye(CLASSES, dtype=np.float32)[classes_of(batch)]
+                x = run(self._synthesis, np.concatenate([batch[:, 1:] / self.gains[q], onehot], axis=1))
+            else:
+                x = run(self._synthesis, batch / self.gains[q])
             out[i : i + BATCH] = np.clip(np.round(x.reshape(-1, SIDE, SIDE) * np.float32(255.0)), 0, 255)
         return out
 
@@ -365,7 +386,7 @@ class Runtime:
 
     def quantize(self, latents: np.ndarray, q: int) -> np.ndarray:
         """Latents rounded the way level ``q``'s range coder rounds them."""
-        return self.conditionals(latents, q)[0] if self.conditional else self._round(latents, q)
+        return self.conditionals(latents, q)[0] if self.conditional or self.codes_class else self._round(latents, q)
 
     def offset(self, q: int) -> np.ndarray:
         """Each dimension's quantisation offset at level ``q`` (0 for a conditional prior: it centres on predictions)."""
@@ -397,6 +418,8 @@ class Runtime:
         before (see ``conditional``), each element's row its scale bin.
         """
         z = np.asarray(latents, np.float32)
+        if self.codes_class:
+            return self._class_conditionals(z, q)
         if not self.conditional:
             rows = np.broadcast_to(np.arange(self.latent_dims), z.shape)
             return self._round(z, q), rows, np.round(z - self._offsets[q]).astype(np.int64)
@@ -410,6 +433,20 @@ class Runtime:
             y_hat[:, d] = symbol + loc
             symbols[:, d] = symbol
         return y_hat.astype(np.float32), index, symbols
+
+    def _class_conditionals(self, z: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``conditionals`` of a class-coding model: the class with row 0, then each dimension rounded to its
+        class's grid and coded with its class's row."""
+        classes = classes_of(z)
+        offset = self._offsets[q][classes]  # (N, L)
+        symbols = np.round(z[:, 1:] - offset)
+        coded = np.concatenate([classes[:, None].astype(np.float32), symbols + offset], axis=1)
+        rows = np.concatenate([np.zeros((len(z), 1), np.int64), self.class_rows(classes)], axis=1)
+        return coded, rows, np.concatenate([classes[:, None], symbols.astype(np.int64)], axis=1)
+
+    def class_rows(self, classes: np.ndarray) -> np.ndarray:
+        """(N, L): the table row of each latent dimension of digits of ``classes``."""
+        return 1 + classes[:, None] * self.latent_dims + np.arange(self.latent_dims)
 
     def predict(self, y_hat: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
         """Quantised latents → (loc float64, table index) of every element given the ones before it."""
@@ -442,7 +479,7 @@ class Runtime:
         cdf, cdf_offset = self._tables[q]
         values = symbols - cdf_offset[rows]
         encoder = rangecoder.Encoder(self._level_tables(q)[0])
-        if self.conditional:  # dimension-major: dimension 0 of every digit, then dimension 1, ...
+        if self.conditional or self.codes_class:  # dimension-major: dimension 0 of every digit, then dimension 1, ...
             encoder.encode_index(rows.T, values.T)
         else:
             encoder.encode_channel(values)
@@ -458,7 +495,16 @@ class Runtime:
         decoder = rangecoder.Decoder(payload, self._level_tables(q)[0])
         cdf_offset = self._tables[q][1]
         dims = self.latent_dims
-        if not self.conditional:
+        if self.codes_class:
+            decoded = decoder.decode_index(np.zeros(count, np.int64)) + cdf_offset[0]
+            classes = np.clip(decoded, 0, CLASSES - 1)  # outside 0..9: a corrupt stream (or noise, sampling)
+            rows = self.class_rows(classes)
+            symbols = decoder.decode_index(rows.T).T + cdf_offset[rows]
+            y_hat = np.concatenate([classes[:, None].astype(np.float32),
+                                    symbols.astype(np.float32) + self._offsets[q][classes]], axis=1)
+            if check and np.any(decoded != classes):
+                raise ValueError("a class outside 0 to 9")
+        elif not self.conditional:
             values = decoder.decode_channel((count, dims)).astype(np.int64)
             y_hat = (values + cdf_offset[:dims]).astype(np.float32) + self._offsets[q]
         else:

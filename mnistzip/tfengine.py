@@ -32,6 +32,7 @@ class TFEngine:
         self.module = module
         self.latent_dims = card.latent_dims
         self.conditional = card.prior == "conditional"
+        self.codes_class = card.codes_class
         self.card = card
 
     @classmethod
@@ -62,9 +63,17 @@ class TFEngine:
         """Each dimension's quantisation offset (factorized priors): quantize(0)."""
         return self.quantize(np.zeros((1, self.latent_dims), np.float32), q)[0]
 
+    def class_offsets(self, q: int) -> np.ndarray:
+        """A class-coding model's quantisation offsets (classes, L) at level ``q``: quantize(class, 0)."""
+        from .container import CLASSES
+
+        zeros = np.zeros((CLASSES, 1 + self.latent_dims), np.float32)
+        zeros[:, 0] = np.arange(CLASSES)
+        return self.quantize(zeros, q)[:, 1:]
+
     def conditionals(self, latents, q: int):
         latents = np.asarray(latents, np.float32)
-        if self.conditional:
+        if self.conditional or self.codes_class:
             coded, index, symbols = (t.numpy() for t in self.module.conditionals(latents, np.int32(q)))
             return coded, index.astype(np.int64), symbols.astype(np.int64)
         rows = np.broadcast_to(np.arange(latents.shape[1]), latents.shape)

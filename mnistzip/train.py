@@ -63,6 +63,7 @@ def train(
     _check_destination(output, ckpt_dir, resume, force)
     reporter = reporter or Reporter()
     train_images = data.load_mnist("train", data_dir)[: config.train_limit]
+    train_labels = data.load_labels("train", data_dir)[: config.train_limit] if config.code_class else None
     test_images = data.load_mnist("test", data_dir)[: config.test_limit]
     test_labels = data.load_labels("test", data_dir)[: config.test_limit]
 
@@ -71,11 +72,14 @@ def train(
 
     absl_logging.set_verbosity(absl_logging.ERROR)  # TFC's notes on its tracing ("Computing quantization offsets ...")
 
-    from .trainer import CompressionTrainer
+    from .trainer import ClassCodingTrainer, CompressionTrainer
 
     tf.keras.utils.set_random_seed(config.seed)
-    trainer = CompressionTrainer(config.latent_dims, config.prior, config.distortion, config.lmbdas, config.width,
-                                 config.quantization, config.synthesis)
+    trainer = (ClassCodingTrainer if config.code_class else CompressionTrainer)(
+        config.latent_dims, config.prior, config.distortion, config.lmbdas, config.width, config.quantization,
+        config.synthesis)
+    if config.code_class:  # the class symbol's table: the training split's class frequencies
+        trainer.class_counts.assign(np.bincount(train_labels, minlength=data.CLASSES))
     steps = int(np.ceil(len(train_images) / config.batch_size))
     if config.steps_per_epoch:
         steps = min(steps, config.steps_per_epoch)
@@ -85,8 +89,10 @@ def train(
         config.lr, decay_steps=config.decoder_epochs * steps)) if config.decoder_epochs else None
     state = _RunState(ckpt_dir, trainer, optimizer, config, resume, decoder_optimizer)
     train_step, eval_step, decoder_step = _step_functions(trainer, optimizer, config.lmbdas, decoder_optimizer)
+    # A class-coding model trains and is validated on (digits, true classes).
+    examples = train_images if train_labels is None else (train_images, train_labels.astype(np.int32))
     dataset = (
-        tf.data.Dataset.from_tensor_slices(train_images)
+        tf.data.Dataset.from_tensor_slices(examples)
         .shuffle(len(train_images), seed=config.seed, reshuffle_each_iteration=True)
         .batch(config.batch_size)
         .prefetch(4)
@@ -100,7 +106,7 @@ def train(
         for x in dataset.take(steps):
             out = step(x)
             reporter.step(float(np.mean(out["rate"])), float(np.mean(out["distortion"])))
-        metrics = evaluate_trainer(eval_step, test_images)
+        metrics = evaluate_trainer(eval_step, test_images, test_labels if config.code_class else None)
         state.finish_epoch(epoch, time.perf_counter() - started, metrics)
         reporter.epoch_end(epoch, metrics)
 
@@ -206,14 +212,16 @@ def _learning_rate(config: TrainConfig, steps_per_epoch: int):
     return tf.keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=config.epochs * steps_per_epoch)
 
 
-def evaluate_trainer(eval_step, images: np.ndarray, batch: int = 1000) -> dict:
+def evaluate_trainer(eval_step, images: np.ndarray, labels: np.ndarray | None = None, batch: int = 1000) -> dict:
     """Validation figures with quantised latents: entropy bits per digit, distortion, PSNR of mean MSE.
+    A class-coding model is given ``labels`` (its latent bits: the class symbol is not counted).
 
     Numbers for a model of one level, lists (one per level) for a model of several.
     """
     sums = {"rate": 0.0, "distortion": 0.0, "mse255": 0.0}
     for i in range(0, len(images), batch):
-        out = eval_step(images[i : i + batch])
+        x = images[i : i + batch]
+        out = eval_step(x if labels is None else (x, labels[i : i + batch].astype(np.int32)))
         n = len(images[i : i + batch])
         sums = {k: v + np.asarray(out[k], np.float64) * n for k, v in sums.items()}
     mean = {k: v / len(images) for k, v in sums.items()}

@@ -117,6 +117,26 @@ def deep_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def class_model(tmp_path_factory) -> Path:
+    """A tiny two-level model that codes each digit's class first (deep prior per level and class)."""
+    _needs_training()
+    from mnistzip.train import TrainConfig, train
+
+    path = tmp_path_factory.mktemp("models") / "class"
+    config = TrainConfig(lmbda=[300, 3000], latent_dims=8, width=128, distortion="mse", prior="deep", code_class=True,
+                         epochs=1, steps_per_epoch=30, train_limit=3840, test_limit=200, half=True, seed=5)
+    train(config, path, data_dir=DATA_DIR)
+    return path
+
+
+@pytest.fixture(scope="session")
+def class_codec(class_model):
+    from mnistzip.codec import Codec
+
+    return Codec.load(class_model, level=2)
+
+
+@pytest.fixture(scope="session")
 def deep_codec(deep_model):
     from mnistzip.codec import Codec
 

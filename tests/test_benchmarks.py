@@ -127,24 +127,6 @@ def test_classifier_small_run(tmp_path):
 
 
 @pytest.mark.train
-def test_class_conditional_small_run(tmp_path):
-    """benchmarks/class_conditional.py trains one epoch on 1,000 digits and measures both codecs on 200."""
-    import json
-
-    script = next(p for p in BENCHMARKS if p.stem == "class_conditional")
-    r = subprocess.run([sys.executable, str(script), "--epochs", "1", "--limit", "1000", "--test-limit", "200",
-                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stderr[-2000:]
-    (results,) = tmp_path.rglob("results.json")
-    report = json.loads(results.read_text())
-    assert report["digits"] == 200 and report["class_bits"] == pytest.approx(3.3219, abs=1e-4)
-    assert [lv["lmbda"] for lv in report["levels"]] == [300.0, 360.0, 430.0, 520.0]
-    for lv in report["levels"]:
-        assert lv["total_bits"] == pytest.approx(lv["latent_bits"] + report["class_bits"], abs=2e-3)
-        assert 0 <= lv["kept_reference"] <= 100 and lv["psnr"] > 5
-
-
-@pytest.mark.train
 def test_semantic_loss_small_run(tmp_path):
     """benchmarks/semantic_loss.py trains a few steps with the classification term into an ordinary model."""
     from mnistzip.card import Card

@@ -78,3 +78,19 @@ def test_figures_added_after_export_leave_the_model_the_same_model(vr_model, tmp
     assert [lv.id for lv in after.levels] == [lv.id for lv in before.levels]
     assert after.files_sha256 == before.files_sha256
     codec_module.Codec.load(copy)  # verifies the files against the card
+
+
+def test_a_card_from_before_class_coding_reads_as_a_model_without_it(tiny_model, tmp_path):
+    """Cards written before --code-class existed have no code_class: they were trained without it."""
+    copy = tmp_path / "older"
+    shutil.copytree(tiny_model, copy)
+    raw = json.loads((copy / "model.json").read_text())
+    assert raw["recipe"].pop("code_class") is False
+    (copy / "model.json").write_text(json.dumps(raw))
+    card = Card.read(copy)
+    assert card.codes_class is False and card.recipe["code_class"] is False
+
+
+def test_a_class_coding_model_says_so(class_model):
+    card = Card.read(class_model)
+    assert card.codes_class and card.recipe["prior"] == "deep"

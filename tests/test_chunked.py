@@ -22,7 +22,7 @@ def one_shot(codec, payload: bytes, count: int) -> np.ndarray:
     return module.decompress_latents(tf.constant(payload), tf.constant(count, tf.int32), np.int32(codec._q)).numpy()
 
 
-@pytest.mark.parametrize("name", ["tiny_codec", "deep_codec", "vr_codec", "cond_codec"])
+@pytest.mark.parametrize("name", ["tiny_codec", "deep_codec", "vr_codec", "cond_codec", "class_codec"])
 @pytest.mark.parametrize("count, chunk", [(1, 64), (65, 64), (300, 64)])
 def test_chunked_latents_equal_the_one_shot_decoder(request, monkeypatch, name, count, chunk):
     codec = on_tf(request.getfixturevalue(name))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -334,8 +335,8 @@ def test_models_lists_the_ladder(cli):
     assert all(abs(row["class_kept"] - row["class_kept_second"]) < 5 for row in rows)
     (default,) = [row for row in rows if row["default"]]
     assert default["name"] == zoo.default_rung().name
-    assert [(row["model"], row["level"], row["id"]) for row in rows] == [
-        (r.card.name, r.level.number, r.id) for r in zoo.ladder()]
+    assert [(row["model"], row["level"], row["id"], row["codes_class"]) for row in rows] == [
+        (r.card.name, r.level.number, r.id, r.card.codes_class) for r in zoo.ladder()]
 
 
 def test_models_table_keeps_each_rung_on_one_line(cli):
@@ -441,6 +442,13 @@ def test_train_bad_option(cli, option, value, message):
     r = cli("train", option, value, "-o", "m")
     assert r.exit_code == ExitStatus.BAD_INPUT
     assert error_line(r) == f"mnistzip: error: {message}"
+
+
+def test_train_code_class_needs_the_deep_prior(cli):
+    r = cli("train", "--code-class", "--prior", "conditional", "-o", "m")
+    assert r.exit_code == ExitStatus.BAD_INPUT
+    assert error_line(r) == "mnistzip: error: --code-class needs --prior deep, not conditional"
+    assert not os.path.exists("m")
 
 
 @pytest.mark.parametrize("command", ["compress", "decompress", "sample", "train", "eval", "models", "info"])

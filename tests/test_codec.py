@@ -204,3 +204,54 @@ def test_decoding_imports_no_training_code(tmp_path, how):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert r.stderr.strip().splitlines()[-1] == "[]", r.stderr
     assert (tmp_path / "x.png").exists() == (how == "cli")
+
+
+# --- a model that codes the class ------------------------------------------------------------------------------------
+
+
+def test_a_class_coding_model_sends_the_class_its_guard_reads(class_codec, digits):
+    """The stream holds each digit's class, read by the guard classifier, and the decoder draws that class."""
+    mz = class_codec.compress(digits)
+    latents = class_codec.decode_latents(mz.payload, mz.count)
+    assert latents.shape == (len(digits), class_codec.coded_dims) == (len(digits), 1 + class_codec.latent_dims)
+    np.testing.assert_array_equal(latents[:, 0], class_codec.class_reader.predict(digits))
+    np.testing.assert_array_equal(class_codec.decompress(mz), class_codec.synthesize(latents))
+    other = latents.copy()
+    other[:, 0] = (other[:, 0] + 1) % 10  # the same latents, told another class
+    assert (class_codec.synthesize(other) != class_codec.synthesize(latents)).any(axis=(1, 2)).mean() > 0.9
+
+
+def test_a_class_coding_models_bits_include_the_class(class_codec, digits):
+    """Its entropy estimate is the tables' cost of the class and the latents, and the archive costs about that."""
+    mz = class_codec.compress(digits)
+    latents = class_codec.decode_latents(mz.payload, mz.count)
+    bits = class_codec.latent_bits(latents)
+    class_bits = -np.log2(class_codec.tables.pmfs[0])[latents[:, 0].astype(int)]
+    assert (bits > class_bits).all() and 2.5 < class_bits.mean() < 4.5
+    np.testing.assert_allclose(class_codec.encode(digits)[1], bits)
+    assert abs(8 * len(mz.payload) - bits.sum()) < 24
+    assert class_codec.min_digit_bits <= bits.min()
+
+
+def test_a_class_coding_models_one_digit_strings_are_its_one_digit_archives(class_codec, digits):
+    for i, string in enumerate(class_codec.encode_each(digits[:5])):
+        assert string == class_codec.compress(digits[i : i + 1]).payload
+
+
+def test_a_class_outside_0_to_9_is_a_corrupt_stream(class_codec):
+    """Only a corrupt stream holds a class of 10 or more (the escape code can say one): it is refused."""
+    from mnistzip import rangecoder
+
+    cdf, cdf_offset = class_codec.engine.tables(class_codec._q)
+    dims = class_codec.latent_dims
+    rows = np.concatenate([[0], 1 + 3 * dims + np.arange(dims)])  # as if the class were 3
+    values = np.concatenate([[12], np.zeros(dims, np.int64) - cdf_offset[rows[1:]]])  # but 12 is sent
+    payload = rangecoder.encode(values, cdf, index=rows)
+    with pytest.raises(BadMzFile, match="^payload does not decode: the range-coded stream is corrupt$"):
+        class_codec.decode(payload, 1)
+
+
+def test_a_class_coding_model_samples_digits(class_codec):
+    a, b = class_codec.sample(6, seed=3), class_codec.sample_prior(6, seed=3)
+    assert a.shape == b.shape == (6, 28, 28) and a.dtype == b.dtype == np.uint8
+    np.testing.assert_array_equal(class_codec.sample_prior(6, seed=3), b)

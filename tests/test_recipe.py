@@ -51,6 +51,7 @@ def test_the_seed_preset_is_the_seed_recipe_under_the_options_given():
     ([500], None, dict(prior="flat"), "--prior must be one of logistic, normal, deep, conditional, not 'flat'"),
     ([900, 500], None, {}, "--lmbda values must be positive and ascending, not 900, 500"),
     ([0.0], None, {}, "--lmbda values must be positive and ascending, not 0"),
+    ([500], "seed", dict(code_class=True), "--code-class needs --prior deep, not logistic"),
 ])
 def test_a_bad_recipe_is_one_line(lmbdas, preset, options, message):
     with pytest.raises(InputError, match=f"^{message}$"):

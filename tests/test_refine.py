@@ -33,7 +33,7 @@ def test_refine_lowers_the_rd_cost_and_decodes_with_the_same_decoder(tiny_codec,
     assert reported == sorted(reported) and reported[0] > 0 and reported[-1] == 1.0  # the search's progress
 
 
-@pytest.mark.parametrize("fixture", ["deep_codec", "cond_codec"])
+@pytest.mark.parametrize("fixture", ["deep_codec", "cond_codec", "class_codec"])
 def test_refined_latents_cost_what_the_tables_say_and_decode_as_synthesized(fixture, request):
     """A deep prior's latents sit off the integers (offsets); a conditional prior re-quantises the dimensions
     after a moved one: either way the refined latents cost on disk what the tables say, and decode to the
@@ -65,3 +65,11 @@ def test_a_guarded_search_keeps_the_class_the_guard_reads(cond_codec):
     assert kept_after.sum() >= kept_before.sum()
     np.testing.assert_array_equal(cond_codec.decode(cond_codec.encode_latents(guarded), 200),
                                   cond_codec.synthesize(guarded))
+
+
+def test_refinement_leaves_a_class_coding_models_class_alone(class_codec):
+    """The class in front of the latents is the guard's reading: the search moves only the latents."""
+    digits = data.load_mnist("test")[:100]
+    refined = refine(class_codec, digits, 1000.0, rounds=1)
+    np.testing.assert_array_equal(refined[:, 0], class_codec.class_reader.predict(digits))
+    assert (refined[:, 1:] != class_codec.quantize(class_codec.latents(digits))[:, 1:]).any()

@@ -87,6 +87,10 @@ def test_recipe_family_groups_models_that_differ_only_in_lambda():
     assert recipe_family(dict(SEED_RECIPE, lmbda=[300, 900], width=160)) == "vr/mae/logistic/L50/W160/constant/e15"
     assert recipe_family(dict(SEED_RECIPE, lmbda=300, quantization="mixed")) == "mae/logistic/L50/constant/e15/mixed"
     assert recipe_family(dict(SEED_RECIPE, lmbda=[300, 900], synthesis="conv3")) == "vr/mae/logistic/L50/conv3/constant/e15"
+    assert recipe_family(dict(SEED_RECIPE, lmbda=[300, 900], prior="deep", code_class=True)) == \
+        "vr/mae/deep/L50/constant/e15/class"
+    older = {k: v for k, v in SEED_RECIPE.items() if k != "code_class"}  # a card from before --code-class
+    assert recipe_family(dict(older, lmbda=300, distortion="mse")) == "mse/logistic/L50/constant/e15"
 
 
 def _variables_bytes(model) -> int:
