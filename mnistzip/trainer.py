@@ -164,6 +164,11 @@ class CompressionTrainer(tf.keras.Model):
             def per_level(values):
                 return tf.reduce_mean(values, axis=0)
 
+        return self._figures(err, bits, per_level)
+
+
+    def _figures(self, err, bits, per_level) -> dict:
+        """Per level (``per_level`` of each digit's value): rate, distortion (the loss's) and MSE on 0-255."""
         axes = (-3, -2, -1)
         distortion = tf.reduce_mean(tf.abs(err) if self.distortion_name == "mae" else tf.square(err), axis=axes)
         mse255 = tf.reduce_mean(tf.square(err * 255.0), axis=axes)
@@ -239,10 +244,7 @@ class ClassCodingTrainer(CompressionTrainer):
             def per_level(values):
                 return tf.reduce_mean(values, axis=0)
 
-        axes = (-3, -2, -1)
-        distortion = tf.reduce_mean(tf.abs(err) if self.distortion_name == "mae" else tf.square(err), axis=axes)
-        mse255 = tf.reduce_mean(tf.square(err * 255.0), axis=axes)
-        return dict(rate=per_level(bits), distortion=per_level(distortion), mse255=per_level(mse255))
+        return self._figures(err, bits, per_level)
 
     def _noisy_bits(self, z, level, classes):
         """Training: ``z`` (N, L), each digit's scaled latents at its level, plus uniform noise, and their

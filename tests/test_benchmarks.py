@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mnistzip import zoo
+
 BENCHMARKS = sorted((Path(__file__).resolve().parents[1] / "benchmarks").glob("*.py"))
 
 
@@ -96,7 +98,8 @@ def test_identity_small_run(tmp_path):
     assert [(row["rung"], row["lever"]) for row in report["levers"]] == [
         (n, lever) for n in rungs for lever in ("refine", "refine + guard")]
     page = (tmp_path / "identity.md").read_text()
-    assert "| q1 | vr-300-520 2 |" in page and "## Targets (MNIST test)" in page
+    first = zoo.ladder()[0]
+    assert f"| q1 | {first.card.name} {first.level.number} |" in page and "## Targets (MNIST test)" in page
     assert (tmp_path / "identity.png").stat().st_size > 0 and (tmp_path / "identity-fonts.png").stat().st_size > 0
 
 
