@@ -1,7 +1,9 @@
 """Does a semantic term in the training loss keep more digits' class at the same rate? (the lever, measured)
 
 At low rates the codec often returns a digit of another class (a 4 comes back
-as a 9). This trains the recipe of ``models/vr-300-520`` with one change to the
+as a 9). This trains the recipe of vr-300-520 (the ladder's low end when it was
+measured, since replaced by ``models/class-300-520``: the same recipe with
+``--code-class``, which this leaves out) with one change to the
 loss: each level's term gains β·CE, the cross-entropy (in bits, i.e. nats / ln 2,
 mean per digit) of a FROZEN classifier's reading of that level's reconstruction
 against the digit's true label:
@@ -39,6 +41,7 @@ Reproduce (from the repository root; runs/ is git-ignored):
         --prior deep --distortion mse --latent-dims 32 --epochs 80 --lr-schedule cosine --half -o runs/vr-520-940
     .venv/bin/python benchmarks/semantic_loss.py measure runs/semantic-b8 runs/semantic-b2 \\
         --baseline models/vr-300-520 --baseline runs/vr-520-940 --json runs/semantic-measure.json
+    # (models/vr-300-520 left mnistzip after commit c92f0e4: `git worktree add ../at-c92f0e4 c92f0e4` has it)
 
 ``train --resume`` continues an interrupted run (``mnistzip.train``'s checkpoints).
 Nothing under mnistzip/ is edited: the trainer is subclassed here, and
@@ -63,7 +66,7 @@ sys.path.insert(0, str(ROOT))
 
 from mnistzip import data  # noqa: E402
 
-BASELINE = ROOT / "models" / "vr-300-520"
+RECIPE_OF = ROOT / "models" / "class-300-520"  # vr-300-520's recipe, plus code_class (dropped here)
 CLASSIFIER_DIR = ROOT / "runs" / "semantic-classifier"
 CLASSIFIER_FILE = CLASSIFIER_DIR / "classifier.keras"
 CLASSIFIER_INFO = CLASSIFIER_DIR / "classifier.json"
@@ -221,7 +224,7 @@ def run_training(args) -> None:
     classifier, info = frozen_classifier()
     print(f"frozen classifier: {info['architecture']}; {info['parameters']} parameters; "
           f"test accuracy {info['test_accuracy']}%", flush=True)
-    recipe = {k: v for k, v in Card.read(BASELINE).recipe.items()}
+    recipe = dict(Card.read(RECIPE_OF).recipe, code_class=False)
     recipe.update(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, train_limit=args.train_limit)
     config = TrainConfig(**recipe)
     output = args.output or ROOT / "runs" / f"semantic-b{args.beta:g}"
@@ -342,11 +345,13 @@ def main(argv=None) -> None:
     m.add_argument("models", nargs="*", type=Path, help="models to compare with the baseline")
     m.add_argument("--baseline", action="append", type=Path,
                    help="a model of the baseline curve (repeat: their levels form one curve); default "
-                        "models/vr-300-520")
+                        "the model of the ladder's first rung")
     m.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)
     if args.command == "measure" and not args.baseline:
-        args.baseline = [BASELINE]
+        from mnistzip import zoo
+
+        args.baseline = [zoo.ladder()[0].card.path]
     if args.command == "train":
         run_training(args)
     else:

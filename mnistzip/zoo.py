@@ -10,7 +10,9 @@ package data) holds one directory per shipped model and two small files:
   card (``card``): nothing here repeats it. ``"kept"`` lists models that no
   rung uses any more, installed so that their files decode.
 - ``retired.json``: the ids of levels that were shipped during development
-  and retired before 1.0, so that their files get a clear answer.
+  and retired before 1.0, so that their files get a clear answer: each with
+  the commit of mnistzip that last decoded it (``last_decoded_by``, its own
+  or the table's).
 
 Compatibility: every rung that ships from 1.0 on stays decodable by later
 releases: a model whose rungs all move goes to ``"kept"``. A file names its
@@ -174,7 +176,8 @@ def retired(model_id: str) -> dict | None:
     try:
         entry = table["models"].get(model_id)
         return None if entry is None else dict(model=str(entry["model"]), level=int(entry["level"]),
-                                                lmbda=entry.get("lmbda"), last_decoded_by=str(table["last_decoded_by"]))
+                                                lmbda=entry.get("lmbda"),
+                                                last_decoded_by=str(entry.get("last_decoded_by", table["last_decoded_by"])))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ModelError(f"{models_dir() / RETIRED_FILE}: malformed ({type(e).__name__}: {e}); reinstall mnistzip") from None
 

@@ -372,8 +372,8 @@ def test_compress_by_rate_picks_the_rung_nearest_without_exceeding_and_says_whic
 
 @pytest.mark.parametrize("args, status, message", [
     (["-q", "99"], ExitStatus.USAGE, "no rung 99 on the quality ladder: expected 1 to 18"),
-    (["--bits", "7.6"], ExitStatus.USAGE,
-     "no rung codes 7.6 bits per digit or fewer: the smallest, ladder-q1, takes 7.645"),
+    (["--bits", "7.4"], ExitStatus.USAGE,
+     "no rung codes 7.4 bits per digit or fewer: the smallest, ladder-q1, takes 7.466"),
     (["-q", "2", "--bits", "30"], ExitStatus.USAGE, "give a rung (--quality) or a rate (--bits), not both"),
     (["-m", "ladder-q3", "--bits", "5"], ExitStatus.USAGE,
      "--model picks a model; --quality and --bits pick a rung of the shipped ladder: give one"),

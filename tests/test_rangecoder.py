@@ -31,7 +31,9 @@ SPIN = Path(__file__).parent / "data" / "decoder-spin.mz"
 
 @pytest.fixture(scope="module")
 def q1():
-    """ladder-q1 (factorized): tables and the test digits' symbols (N, 32), as TFC's channel op takes them."""
+    """ladder-q1's factorized tables for the digits of one class (it codes the class first, then 32 dimensions
+    with that class's 32 rows): those rows and the symbols (N, 32) of DIGITS test digits of the commonest class
+    (1,135 of them), as TFC's channel op takes them."""
     return _model(1)
 
 
@@ -46,8 +48,17 @@ def _model(rung):
 
     codec = zoo.load(rung=rung) if rung else zoo.load()
     cdf, cdf_offset = codec.engine.tables(codec._q)
-    _, index, symbols = codec.coding(codec.quantize(codec.latents(data.load_mnist("test")[:DIGITS])))
+    digits = data.load_mnist("test")[: None if codec.codes_class else DIGITS]
+    _, index, symbols = codec.coding(codec.quantize(codec.latents(digits)))
     index, symbols = index.astype(np.int32), symbols.astype(np.int32)
+    if codec.codes_class:  # the digits of the commonest class, and that class's rows alone
+        cls = np.bincount(symbols[:, 0]).argmax()
+        pick = symbols[:, 0] == cls
+        first = 1 + cls * codec.latent_dims
+        starts = np.append(np.flatnonzero(cdf < 0), len(cdf))
+        cdf = cdf[starts[first] : starts[first + codec.latent_dims]]
+        cdf_offset = cdf_offset[first : first + codec.latent_dims]
+        index, symbols = index[pick, 1:][:DIGITS] - first, symbols[pick, 1:][:DIGITS]
     if codec.conditional:
         index, symbols = index.T.copy(), symbols.T.copy()  # the stream is dimension-major
     return dict(cdf=cdf, offset=cdf_offset, index=index, symbols=symbols, values=symbols - cdf_offset[index],
@@ -273,12 +284,18 @@ def test_decoder_spin_payload_is_corrupt_promptly(q1):
     """The payload on which TFC's decoder never returns: ours says corrupt at once."""
     from mnistzip import container
 
+    from mnistzip import zoo
+
     mz = container.read(SPIN)
-    assert mz.model_id == q1["id"] == "3ee1"
+    assert mz.model_id == q1["id"] == zoo.by_rung(1).id
+    codec = zoo.for_file(mz.model_id)
+    cdf, cdf_offset = codec.engine.tables(codec._q)
     started = time.perf_counter()
-    decoded, ok = rc.decode(mz.payload, q1["cdf"], [mz.count, 32])
+    decoder = rc.Decoder(mz.payload, cdf)
+    classes = decoder.decode_index(np.zeros(mz.count, np.int32))  # the stream: every digit's class, then its rows
+    decoder.decode_index((1 + np.clip(classes, 0, 9)[:, None] * 32 + np.arange(32)).T)
     assert time.perf_counter() - started < 2.0
-    assert not ok
+    assert not decoder.finalize()
 
 
 # --- damaged strings: the same sanity result as entropy_decode_finalize ------------------------------------------

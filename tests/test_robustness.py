@@ -331,7 +331,7 @@ def test_a_decoder_held_by_spinning_streams_says_so(tmp_path):
         "from mnistzip.codec import Codec\n"
         "from mnistzip.errors import BadMzFile\n"
         f"spin = container.read({str(Path(__file__).parent / 'data' / 'decoder-spin.mz')!r})\n"
-        f"good = container.read({str(Path(__file__).parent / 'data' / 'golden' / 'ladder-q1.mz')!r})\n"
+        f"good = container.read({str(Path(__file__).parent / 'data' / 'golden' / 'class-300-520-level1.mz')!r})\n"
         "native = zoo.for_file(spin.model_id, None)\n"
         "codec = Codec.open(native.card, level=native.level.number, engine='tf')\n"
         "for mz in (good, spin, spin, good):\n"

@@ -35,12 +35,13 @@ def test_the_ladder_is_every_shipped_model_and_nothing_else():
 def test_retired_ids_are_not_shipped_ones():
     shipped = {lv.id for r in zoo.ladder() for lv in r.card.levels}
     table = json.loads((zoo.models_dir() / zoo.RETIRED_FILE).read_text())["models"]
-    assert len(table) == 25 and not shipped & set(table)
+    assert len(table) == 29 and not shipped & set(table)
 
 
-@pytest.mark.parametrize("rung", range(1, 19))
+@pytest.mark.parametrize("rung", range(3, 19))
 def test_files_made_before_the_redesign_decode_to_the_same_digits(rung):
-    """Golden files: three test digits compressed with each rung at commit ab07ca4, and their decoded pixels."""
+    """Golden files: three test digits compressed with each rung at commit ab07ca4, and their decoded pixels
+    (q1 and q2 were vr-300-520's, since retired)."""
     mz = container.read(GOLDEN / f"ladder-q{rung}.mz")
     codec = zoo.for_file(mz.model_id)
     assert codec.name == f"ladder-q{rung}"
@@ -49,10 +50,21 @@ def test_files_made_before_the_redesign_decode_to_the_same_digits(rung):
     assert codec.compress(digits) == mz  # and the same digits still give the same bits
 
 
-def test_a_retired_id_is_named():
-    with pytest.raises(RetiredModel, match=r"^the file needs model 9bb4, which is not installed: vr-150-1000 level 2 had "
-                                           r"that id and was retired before 1\.0 \(mnistzip at commit ab07ca4 decodes"):
-        zoo.for_file("9bb4")
+@pytest.mark.parametrize("name", ["class-300-520-level1", "class-300-520-level4"])
+def test_files_of_the_class_coding_rungs_decode_to_the_same_digits(name):
+    mz = container.read(GOLDEN / f"{name}.mz")
+    codec = zoo.for_file(mz.model_id)
+    assert codec.card.name == "class-300-520" and codec.card.codes_class
+    np.testing.assert_array_equal(codec.decompress(mz), np.load(GOLDEN / "ladder-pixels.npz")[name])
+    assert codec.compress(data.load_mnist("test")[:3]) == mz
+
+
+@pytest.mark.parametrize("model_id, named, commit", [("9bb4", "vr-150-1000 level 2", "ab07ca4"),
+                                                     ("3ee1", "vr-300-520 level 2", "c92f0e4")])
+def test_a_retired_id_is_named(model_id, named, commit):
+    with pytest.raises(RetiredModel, match=rf"^the file needs model {model_id}, which is not installed: {named} had "
+                                           rf"that id and was retired before 1\.0 \(mnistzip at commit {commit} decodes"):
+        zoo.for_file(model_id)
 
 
 def test_default_rung_reaches_20_db_on_100_test_digits():
@@ -76,16 +88,16 @@ def test_a_rung_by_number_by_rate_and_by_name():
 
 
 def test_a_shipped_model_by_directory_name_gives_its_levels_and_their_files_decode():
-    """vr-300-520 level 1 is no rung, but its files decode without --model: every installed level is found by id."""
+    """class-300-520 level 2 is no rung, but its files decode without --model: every installed level is found by id."""
     rung = zoo.by_rung(3)
     codec = zoo.load(rung.card.name, level=rung.level.number)
     assert codec.id == rung.id and codec.name == f"{rung.card.name} level {rung.level.number}"
-    off_ladder = zoo.load("vr-300-520", level=1)
+    off_ladder = zoo.load("class-300-520", level=2)
     assert off_ladder.id not in {r.id for r in zoo.ladder()}
     digits = data.load_mnist("test")[:3]
     mz = off_ladder.compress(digits)
     np.testing.assert_array_equal(zoo.for_file(mz.model_id).decompress(mz), off_ladder.decompress(mz))
-    assert zoo.named(mz.model_id) == ("vr-300-520 level 1", None)  # what info shows
+    assert zoo.named(mz.model_id) == ("class-300-520 level 2", None)  # what info shows
     assert zoo.named(rung.id) == ("ladder-q3", None) and zoo.named("ec58") == (None, "seed-2000 level 1")
     assert zoo.named("0000") == (None, None)
 
@@ -94,14 +106,14 @@ def test_a_kept_model_is_installed_without_a_rung(tmp_path, monkeypatch):
     """From 1.0, a model whose rungs all move stays for its files: listed under "kept" in ladder.json."""
     copy = _copy_models(tmp_path, monkeypatch)
     manifest = json.loads((copy / zoo.LADDER_FILE).read_text())
-    manifest["rungs"] = [r for r in manifest["rungs"] if r["model"] != "vr-300-520"]
-    manifest["kept"] = ["vr-300-520"]
+    manifest["rungs"] = [r for r in manifest["rungs"] if r["model"] != "class-300-520"]
+    manifest["kept"] = ["class-300-520"]
     (copy / zoo.LADDER_FILE).write_text(json.dumps(manifest))
-    golden = container.read(GOLDEN / "ladder-q1.mz")
+    golden = container.read(GOLDEN / "class-300-520-level1.mz")
     assert zoo.by_id(golden.model_id) is None and zoo.ladder()[0].card.name == "cond-500-1400-L16"
     codec = zoo.for_file(golden.model_id)
-    assert codec.name == "vr-300-520 level 2"
-    np.testing.assert_array_equal(codec.decompress(golden), np.load(GOLDEN / "ladder-pixels.npz")["ladder-q1"])
+    assert codec.name == "class-300-520 level 1"
+    np.testing.assert_array_equal(codec.decompress(golden), np.load(GOLDEN / "ladder-pixels.npz")["class-300-520-level1"])
 
 
 def _copy_models(tmp_path, monkeypatch) -> Path:
@@ -144,14 +156,14 @@ def test_missing_models_and_ladder(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("rungs, message", [
-    ('[{"model": "vr-300-520", "level": 9, "default": true}]', "vr-300-520 has levels 1 to 4, not 9"),
-    ('[{"model": "vr-300-520", "level": 1}]', "needs exactly one default rung and distinct ids"),
-    ('[{"model": "vr-300-520", "level": 1, "default": true}, {"model": "vr-300-520", "level": 1}]',
+    ('[{"model": "class-300-520", "level": 9, "default": true}]', "class-300-520 has levels 1 to 4, not 9"),
+    ('[{"model": "class-300-520", "level": 1}]', "needs exactly one default rung and distinct ids"),
+    ('[{"model": "class-300-520", "level": 1, "default": true}, {"model": "class-300-520", "level": 1}]',
      "needs exactly one default rung and distinct ids"),
     ('[{"level": 1, "default": true}]', "malformed (KeyError: 'model')"),
-    ('[{"model": "vr-300-520", "level": 2, "default": true}], "kept": 5', "malformed (TypeError: "),
-    ('[{"model": "vr-300-520", "level": 2, "default": true}], "kept": [7]', "malformed (TypeError: "),
-    ('[{"model": "vr-300-520", "level": "x", "default": true}]', "malformed (ValueError: "),
+    ('[{"model": "class-300-520", "level": 2, "default": true}], "kept": 5', "malformed (TypeError: "),
+    ('[{"model": "class-300-520", "level": 2, "default": true}], "kept": [7]', "malformed (TypeError: "),
+    ('[{"model": "class-300-520", "level": "x", "default": true}]', "malformed (ValueError: "),
 ])
 def test_a_broken_ladder_file_is_refused(tmp_path, monkeypatch, rungs, message):
     copy = _copy_models(tmp_path, monkeypatch)
@@ -182,10 +194,10 @@ def test_adding_a_rung_is_one_line_of_data(tmp_path, monkeypatch):
     """A level of a shipped model that no rung uses becomes a rung by naming it in ladder.json."""
     copy = _copy_models(tmp_path, monkeypatch)
     manifest = json.loads((copy / zoo.LADDER_FILE).read_text())
-    manifest["rungs"].insert(1, {"model": "vr-300-520", "level": 3})
+    manifest["rungs"].insert(1, {"model": "class-300-520", "level": 3})
     (copy / zoo.LADDER_FILE).write_text(json.dumps(manifest))
     rungs = zoo.ladder()
-    assert rungs[1].description == "vr-300-520 λ=430" and rungs[1].name == "ladder-q2"
+    assert rungs[1].description == "class-300-520 λ=430" and rungs[1].name == "ladder-q2"
     assert zoo.load(rung=2).id == rungs[1].id and rungs[2].level.lmbda == 520
 
 

@@ -2,7 +2,9 @@
 
 Run from the checkout:  python tests/data/make_decoder_spin.py [RUNG] [OUT]
 (defaults: ladder-q1, tests/data/decoder-spin.mz). Deterministic: it uses only the
-rung's range-coding tables (no data, no randomness).
+rung's range-coding tables (no data, no randomness). The rung's model has a
+factorized prior (digits one after another) or codes the class (every digit's
+class, then dimension-major), as the first rungs have had.
 
 Why it spins (tensorflow_compression/cc/kernels/range_coder_kernels.cc,
 RangeDecoderInterface::OverflowDecode): when a row's escape (last) symbol is
@@ -46,25 +48,30 @@ def main():
     cdf, _ = codec.engine.tables(codec._q)
     starts = list(np.flatnonzero(cdf < 0)) + [len(cdf)]
     rows = [cdf[a:b] for a, b in zip(starts[:-1], starts[1:])]
-    dims = len(rows)
-    assert dims == codec.latent_dims
+    dims = codec.latent_dims
+    mode = np.array([int(np.argmax(np.diff(r[1:])[:-1])) for r in rows], np.int32)  # each row's likeliest symbol
 
-    # Every digit: each dimension's most probable symbol (index into its row).
-    mode = np.array([int(np.argmax(np.diff(r[1:])[:-1])) for r in rows], np.int32)
-    value = np.tile(mode, COUNT)
-    index = np.tile(np.arange(dims, dtype=np.int32), COUNT)
+    # Every digit's most probable symbols, in the stream's order; the row of each.
+    if codec.codes_class:
+        cls = int(mode[0])
+        latent_rows = 1 + cls * dims + np.arange(dims)
+        index = np.concatenate([np.zeros(COUNT, np.int32), np.repeat(latent_rows, COUNT)]).astype(np.int32)
+    else:
+        assert len(rows) == dims and not codec.conditional
+        index = np.tile(np.arange(dims, dtype=np.int32), COUNT)
+    value = mode[index]
+    table_rows = len(rows)
 
-    # The last digit's last dimension: the escape symbol, coded with a positive-precision
+    # The stream's last element: the escape symbol, coded with a positive-precision
     # copy of its row (so no gamma code follows), then ZERO_BITS zero bits of precision 1.
-    esc_dim = dims - 1
-    esc_row = rows[esc_dim].copy()
+    esc_row = rows[index[-1]].copy()
     esc_row[0] = -esc_row[0]
     binary = np.array([1, 0, 1, 2], np.int32)
     lookup = np.concatenate([cdf, esc_row, binary]).astype(np.int32)
     value[-1] = len(esc_row) - 3  # max_value: the escape symbol
-    index[-1] = dims
+    index[-1] = table_rows
     value = np.concatenate([value, np.zeros(ZERO_BITS, np.int32)])
-    index = np.concatenate([index, np.full(ZERO_BITS, dims + 1, np.int32)])
+    index = np.concatenate([index, np.full(ZERO_BITS, table_rows + 1, np.int32)])
 
     handle = gen_ops.create_range_encoder([1], tf.constant(lookup))
     handle = gen_ops.entropy_encode_index(handle, tf.constant(index[None]), tf.constant(value[None]))
