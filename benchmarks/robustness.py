@@ -147,8 +147,8 @@ def tiled_file(codec, count: int) -> bytes:
 
     Each digit's symbols (and, for a conditional prior, table indices) depend on
     that digit alone, so they are computed once for the 10,000 test digits, tiled,
-    and range-coded in one stream (``rangecoder``, dimension-major for a
-    conditional prior): what ``codec.compress`` of the tiled digits writes
+    and range-coded in one stream (``rangecoder``, dimension-major for
+    conditional and class-coding models): what ``codec.compress`` of the tiled digits writes
     (checked on the first 10,000).
     """
     from mnistzip import rangecoder
@@ -160,7 +160,7 @@ def tiled_file(codec, count: int) -> bytes:
 
     def encode(n):
         r, v = np.tile(rows, (reps, 1))[:n], np.tile(values, (reps, 1))[:n]
-        if codec.conditional:
+        if codec.dimension_major:
             return rangecoder.encode(v.T, codec.tables.cdf, index=r.T)
         return rangecoder.encode(v, codec.tables.cdf)
 

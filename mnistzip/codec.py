@@ -247,6 +247,12 @@ class Codec:
         return self.card.latent_dims
 
     @property
+    def dimension_major(self) -> bool:
+        """Whether the stream holds every digit's first symbol, then every digit's second, ... (conditional and
+        class-coding models: each symbol's table depends on earlier ones), rather than digit after digit."""
+        return self.conditional or self.codes_class
+
+    @property
     def codes_class(self) -> bool:
         """Whether each digit's class is sent first (its latents are then ``coded_dims`` wide, the class first)."""
         return self.card.codes_class

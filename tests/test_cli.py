@@ -425,7 +425,8 @@ def test_train_tiny_then_refuse_existing(cli):
     assert "saved m (id " in r.stdout
     card = json.loads(open("m/model.json").read())
     assert card["command"].startswith("mnistzip ") and card["recipe"]["lmbda"] == 300
-    assert card["recipe"]["width"] == 64 and recipe_family(card["recipe"]) == "mse/deep/L32/W64/cosine/e1"  # the ladder's at λ=300
+    # the ladder's recipe at λ=300: class-300-520's, which sends the class
+    assert card["recipe"]["width"] == 64 and recipe_family(card["recipe"]) == "mse/deep/L32/W64/cosine/e1/class"
     r = cli(*args)
     assert r.exit_code == ExitStatus.OUTPUT
     assert error_line(r) == "mnistzip: error: m already exists; pass --force to overwrite it"

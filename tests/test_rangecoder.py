@@ -353,7 +353,7 @@ def test_ten_thousand_digits_in_seconds(q12):
 # --- every shipped model's tables, hypothesis-generated values -----------------------------------------------------
 
 def _every_shipped_table():
-    """(name, cdf, cdf_offset, conditional) of every level of every shipped model, read from weights.npz."""
+    """(name, cdf, cdf_offset, dimension-major) of every level of every shipped model, read from weights.npz."""
     from mnistzip import zoo
     from mnistzip.codec import Codec
 
@@ -361,7 +361,7 @@ def _every_shipped_table():
     for rung in zoo.ladder():
         codec = Codec.open(rung.card, level=rung.level.number)
         cdf, cdf_offset = codec.engine.tables(codec._q)
-        seen.setdefault(rung.card.name if codec.conditional else rung.name, (cdf, cdf_offset, codec.conditional))
+        seen.setdefault(rung.card.name if codec.conditional else rung.name, (cdf, cdf_offset, codec.dimension_major))
     return seen
 
 
@@ -376,10 +376,10 @@ VALUES = st.one_of(st.integers(-3, 40), st.integers(-(2**20), 2**20), st.integer
 @given(data=st.data())
 def test_hypothesis_values_on_every_shipped_table_match_tfc(name, data):
     """Any values, coded with a shipped model's real tables, give TFC's bytes, and decode back (both coders)."""
-    cdf, cdf_offset, conditional = SHIPPED_TABLES[name]
+    cdf, cdf_offset, dimension_major = SHIPPED_TABLES[name]
     rows = len(rc.Tables(cdf))
     n = data.draw(st.integers(0, 6), label="digits")
-    if conditional:
+    if dimension_major:
         index = np.array(data.draw(st.lists(st.integers(0, rows - 1), min_size=n * 8, max_size=n * 8)),
                          np.int32).reshape(8, n)
         values = np.array(data.draw(st.lists(VALUES, min_size=n * 8, max_size=n * 8)), np.int32).reshape(8, n)
