@@ -284,6 +284,14 @@ def train(
         "Needs --prior deep.",
     ),
     seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Random seed."),
+    strategy: str = typer.Option(
+        "none", "--strategy", help="Spread each batch over devices: none; mirrored (tf.distribute.MirroredStrategy "
+        "over the visible GPUs, else over the CPU's devices: see --cpu-devices); multiworker (over the processes "
+        "$TF_CONFIG lists, each running this command; the chief writes the model)."
+    ),
+    cpu_devices: Optional[int] = typer.Option(
+        None, "--cpu-devices", min=1, max=64, help="Split the CPU into this many devices for --strategy mirrored."
+    ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model directory (default runs/lmbda-L)."),
     data_dir: Optional[Path] = DataDirOpt,
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
@@ -302,6 +310,9 @@ def train(
         decoder_epochs=decoder_epochs, synthesis=synthesis, half=half, code_class=code_class, seed=seed, train_limit=train_limit,
         test_limit=test_limit, steps_per_epoch=steps_per_epoch,
     )
+    from .train import check_strategy
+
+    check_strategy(strategy)
     for module in ("tensorflow", "tensorflow_compression"):
         require(module, "train", "train")
     from .card import Card
@@ -310,11 +321,15 @@ def train(
 
     output = output or default_output(config.lmbdas)
     try:
-        result = run(config, output, data_dir, resume=resume, force=force, reporter=_RichReporter(), command=command_line())
+        result = run(config, output, data_dir, resume=resume, force=force, reporter=_RichReporter(), command=command_line(),
+                     strategy=strategy, cpu_devices=cpu_devices)
     except KeyboardInterrupt:
         from .errors import Interrupted
 
         raise Interrupted("interrupted; the last finished epoch is saved: rerun the same command with --resume") from None
+    if not result.chief:
+        console.print(one_line(f"this worker's part is done; the chief writes {result.path}"), markup=False)
+        return
     level = Card.read(result.path).level()
     t = level.test
     console.print(one_line(
@@ -346,13 +361,15 @@ class _RichReporter:
     def epoch_end(self, epoch, metrics):
         self.progress.stop()
         self.progress.remove_task(self.task)
+        speed = (f"; {metrics['steps_per_s']:.1f} steps/s, {metrics['digits_per_s_per_device']:,.0f} digits/s "
+                 f"on each of {metrics['devices']} devices" if metrics.get("devices", 1) > 1 else "")
         if isinstance(metrics["rate"], list):  # several levels: bits → dB per level
             points = "  ".join(f"{r:.1f}→{p:.2f}" for r, p in zip(metrics["rate"], metrics["psnr"]))
-            console.print(f"epoch {epoch}/{self.epochs}: test bits/digit → PSNR dB per level: {points}")
+            console.print(f"epoch {epoch}/{self.epochs}: test bits/digit → PSNR dB per level: {points}{speed}")
             return
         console.print(
             f"epoch {epoch}/{self.epochs}: test rate {metrics['rate']:.1f} bits/digit, "
-            f"distortion {metrics['distortion']:.4f}, PSNR {metrics['psnr']:.2f} dB"
+            f"distortion {metrics['distortion']:.4f}, PSNR {metrics['psnr']:.2f} dB{speed}"
         )
 
 

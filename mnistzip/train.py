@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,10 +21,14 @@ import numpy as np
 
 from . import data
 from .card import HISTORY_FILE
-from .errors import OutputError
+from .errors import InputError, OutputError
 from .recipe import TrainConfig, check_choice
 
 CHECKPOINT_SUFFIX = ".training"
+# How a run spreads over devices (not part of the recipe: any strategy trains the same model, within noise).
+# "mirrored": tf.distribute.MirroredStrategy, one replica per visible GPU, else per CPU device (see ``distribution``);
+# "multiworker": MultiWorkerMirroredStrategy over the processes $TF_CONFIG lists, each running the same command.
+STRATEGIES = ("none", "mirrored", "multiworker")
 DEFAULT_BITS = 40.0  # a model's default level is the one nearest this many bits per digit
 
 
@@ -41,6 +46,7 @@ class TrainResult:
 
     path: Path
     card: dict = field(default_factory=dict)
+    chief: bool = True  # False for the other workers of a multi-worker run: only the chief writes the model
 
 
 def checkpoint_dir(output: Path) -> Path:
@@ -56,11 +62,20 @@ def train(
     force: bool = False,
     reporter: Reporter | None = None,
     command: str | None = None,
+    strategy: str = "none",
+    cpu_devices: int | None = None,
 ) -> TrainResult:
-    """Train a codec with ``config`` and export it to ``output``; resumable after interruption."""
+    """Train a codec with ``config`` and export it to ``output``; resumable after interruption.
+
+    ``strategy`` (``STRATEGIES``) spreads each batch over devices; ``cpu_devices`` splits the CPU into that many
+    logical devices first (for "mirrored" on a machine without GPUs; it must come before TensorFlow's first use
+    in the process)."""
+    check_strategy(strategy)
     output = Path(output)
-    ckpt_dir = checkpoint_dir(output)
-    _check_destination(output, ckpt_dir, resume, force)
+    chief = is_chief(strategy)
+    ckpt_dir = checkpoint_dir(output) if chief else Path(tempfile.mkdtemp(prefix="mnistzip-worker-"))
+    if chief:  # the other workers write nothing the user sees: their checkpoints go to a temporary folder
+        _check_destination(output, ckpt_dir, resume, force)
     reporter = reporter or Reporter()
     train_images = data.load_mnist("train", data_dir)[: config.train_limit]
     train_labels = data.load_labels("train", data_dir)[: config.train_limit] if config.code_class else None
@@ -74,21 +89,23 @@ def train(
 
     from .trainer import ClassCodingTrainer, CompressionTrainer
 
+    dist = distribution(strategy, cpu_devices)
     tf.keras.utils.set_random_seed(config.seed)
-    trainer = (ClassCodingTrainer if config.code_class else CompressionTrainer)(
-        config.latent_dims, config.prior, config.distortion, config.lmbdas, config.width, config.quantization,
-        config.synthesis)
-    if config.code_class:  # the class symbol's table: the training split's class frequencies
-        trainer.class_counts.assign(np.bincount(train_labels, minlength=data.CLASSES))
     steps = int(np.ceil(len(train_images) / config.batch_size))
     if config.steps_per_epoch:
         steps = min(steps, config.steps_per_epoch)
-    optimizer = tf.keras.optimizers.Adam(learning_rate=_learning_rate(config, steps))
-    # the last phase's own optimizer: Adam from lr, cosine-decayed to 0 over the decoder epochs
-    decoder_optimizer = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.CosineDecay(
-        config.lr, decay_steps=config.decoder_epochs * steps)) if config.decoder_epochs else None
-    state = _RunState(ckpt_dir, trainer, optimizer, config, resume, decoder_optimizer)
-    train_step, eval_step, decoder_step = _step_functions(trainer, optimizer, config.lmbdas, decoder_optimizer)
+    with dist.scope():  # every variable is made once per device
+        trainer = (ClassCodingTrainer if config.code_class else CompressionTrainer)(
+            config.latent_dims, config.prior, config.distortion, config.lmbdas, config.width, config.quantization,
+            config.synthesis)
+        if config.code_class:  # the class symbol's table: the training split's class frequencies
+            trainer.class_counts.assign(np.bincount(train_labels, minlength=data.CLASSES))
+        optimizer = tf.keras.optimizers.Adam(learning_rate=_learning_rate(config, steps))
+        # the last phase's own optimizer: Adam from lr, cosine-decayed to 0 over the decoder epochs
+        decoder_optimizer = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.CosineDecay(
+            config.lr, decay_steps=config.decoder_epochs * steps)) if config.decoder_epochs else None
+        state = _RunState(ckpt_dir, trainer, optimizer, config, resume, decoder_optimizer, checkpoint_dir(output))
+    train_step, eval_step, decoder_step = _step_functions(trainer, optimizer, config.lmbdas, decoder_optimizer, dist)
     # A class-coding model trains and is validated on (digits, true classes).
     examples = train_images if train_labels is None else (train_images, train_labels.astype(np.int32))
     dataset = (
@@ -97,20 +114,36 @@ def train(
         .batch(config.batch_size)
         .prefetch(4)
     )
+    devices = dist.num_replicas_in_sync
+    if devices > 1:  # each global batch is split between the devices (of every worker: by data, MNIST is one file)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        dataset = dist.experimental_distribute_dataset(dataset.with_options(options))
     epochs = config.epochs + config.decoder_epochs
     while state.epochs_done < epochs:
         epoch = state.epochs_done + 1
         started = time.perf_counter()
         reporter.epoch_start(epoch, epochs, steps)
         step = train_step if epoch <= config.epochs else decoder_step
-        for x in dataset.take(steps):
+        done = 0
+        for x in (iter(dataset) if devices > 1 else dataset.take(steps)):
             out = step(x)
             reporter.step(float(np.mean(out["rate"])), float(np.mean(out["distortion"])))
+            done += 1
+            if done == steps:
+                break
+        seconds = time.perf_counter() - started
         metrics = evaluate_trainer(eval_step, test_images, test_labels if config.code_class else None)
+        metrics.update(devices=devices, steps_per_s=round(done / seconds, 2),
+                       digits_per_s_per_device=round(min(done * config.batch_size, len(train_images)) / seconds / devices, 1))
         state.finish_epoch(epoch, time.perf_counter() - started, metrics)
         reporter.epoch_end(epoch, metrics)
 
-    card = dict(name=output.name, command=command or "", recipe=asdict(config), training_seconds=round(state.seconds, 1))
+    if not chief:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        return TrainResult(output, chief=False)
+    card = dict(name=output.name, command=command or "", recipe=asdict(config), training_seconds=round(state.seconds, 1),
+                training=per_device_figures(state.history, strategy))
     card = _export_atomically(trainer, output, card, force, (test_images, test_labels), config.half, state.history)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return TrainResult(output, card)
@@ -119,7 +152,10 @@ def train(
 class _RunState:
     """Checkpointed progress of a run: weights, optimizers, epochs done, seconds spent, history."""
 
-    def __init__(self, ckpt_dir: Path, trainer, optimizer, config: TrainConfig, resume: bool, decoder_optimizer=None):
+    def __init__(self, ckpt_dir: Path, trainer, optimizer, config: TrainConfig, resume: bool, decoder_optimizer=None,
+                 restore_dir: Path | None = None):
+        """``restore_dir``: where to resume from, if not ``ckpt_dir`` (a multi-worker run's other workers save to
+        a folder of their own and resume from the chief's checkpoint, so that every worker starts alike)."""
         import tensorflow as tf
 
         self.epoch = tf.Variable(0, dtype=tf.int64, name="epoch")
@@ -133,9 +169,11 @@ class _RunState:
         self.manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=1)
         self.history_path = ckpt_dir / HISTORY_FILE
         self.history: list[dict] = []
-        if resume and self.manager.latest_checkpoint:
-            _check_same_config(ckpt_dir, config)
-            ckpt.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        restore_dir = restore_dir or ckpt_dir
+        latest = tf.train.latest_checkpoint(str(restore_dir))
+        if resume and latest:
+            _check_same_config(restore_dir, config)
+            ckpt.restore(latest).assert_existing_objects_matched()
             if self.history_path.exists():  # it may be one epoch ahead of the checkpoint
                 self.history = json.loads(self.history_path.read_text())[: self.epochs_done]
         else:
@@ -159,7 +197,60 @@ class _RunState:
         self.manager.save()
 
 
-def _step_functions(trainer, optimizer, lmbdas: list[float], decoder_optimizer=None):
+def check_strategy(name: str) -> None:
+    """Refuse a strategy that is not one of ``STRATEGIES`` (before anything loads)."""
+    if name not in STRATEGIES:
+        raise InputError(f"--strategy must be one of {', '.join(STRATEGIES)}, not {name!r}")
+
+
+def is_chief(strategy: str) -> bool:
+    """Whether this process writes the model: always, but in a multi-worker run ($TF_CONFIG) only the chief
+    (the "chief" task, else worker 0), as TensorFlow's MultiWorkerMirroredStrategy names it."""
+    if strategy != "multiworker" or not os.environ.get("TF_CONFIG"):
+        return True
+    try:
+        tf_config = json.loads(os.environ["TF_CONFIG"])
+        task = tf_config.get("task", {})
+        kind, index = task.get("type"), int(task.get("index", 0))
+        has_chief = bool(tf_config.get("cluster", {}).get("chief"))
+    except (ValueError, TypeError, AttributeError) as e:
+        raise InputError(f"$TF_CONFIG is not a TensorFlow cluster description ({type(e).__name__}: {e})") from None
+    return kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
+
+
+def distribution(name: str, cpu_devices: int | None = None):
+    """The tf.distribute strategy a run uses: the default (one device), or MirroredStrategy over the visible
+    GPUs, else over the CPU's logical devices (``cpu_devices`` of them if given: set before TensorFlow first runs)."""
+    import tensorflow as tf
+
+    if cpu_devices:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        try:
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
+        except RuntimeError:  # TensorFlow already runs in this process: its devices are fixed
+            if len(tf.config.list_logical_devices("CPU")) != cpu_devices:
+                raise InputError(f"--cpu-devices {cpu_devices}: TensorFlow's devices are already set in this process "
+                                 "(start a new one)") from None
+    if name == "none":
+        return tf.distribute.get_strategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    devices = [d.name for d in tf.config.list_logical_devices("GPU")] or \
+        [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def per_device_figures(history: list[dict], strategy: str) -> dict:
+    """The card's training figures: the strategy, its devices, and per device the mean steps/s and digits/s."""
+    rows = [h for h in history if "devices" in h]
+    if not rows:
+        return dict(strategy=strategy)
+    return dict(strategy=strategy, devices=rows[-1]["devices"],
+                steps_per_s=round(float(np.mean([h["steps_per_s"] for h in rows])), 2),
+                digits_per_s_per_device=round(float(np.mean([h["digits_per_s_per_device"] for h in rows])), 1))
+
+
+def _step_functions(trainer, optimizer, lmbdas: list[float], decoder_optimizer=None, dist=None):
     """The compiled training step, evaluation step and decoder fine-tuning step.
 
     One level: loss = rate + λ·distortion (the seed recipe). Several: the mean
@@ -173,23 +264,33 @@ def _step_functions(trainer, optimizer, lmbdas: list[float], decoder_optimizer=N
     place, so the decoder meets rounded latents only here (measured: +0.04 to
     +0.08 dB at unchanged bits, docs/results/levers.md). The encoder and the
     entropy model stay as they are, so every digit keeps its bits.
+
+    Under a ``dist`` strategy of several devices, each runs the step on its share of the batch; the
+    optimizer sums their gradients, so each device's loss is divided by their number, and the figures
+    returned are the devices' mean.
     """
     import tensorflow as tf
 
+    dist = dist or tf.distribute.get_strategy()
     balanced = len(lmbdas) > 1
     lmbdas = tf.constant(lmbdas, tf.float32)
+    replicas = dist.num_replicas_in_sync
 
     def step(x, training: bool, variables, opt):
         with tf.GradientTape() as tape:
             out = trainer(x, training=training)
             terms = out["rate"] + lmbdas * out["distortion"]
-            loss = tf.reduce_mean(tf.math.log(tf.maximum(terms, 1e-6)) if balanced else terms)
+            loss = tf.reduce_mean(tf.math.log(tf.maximum(terms, 1e-6)) if balanced else terms) / replicas
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return out
 
+    def on_every_device(x, *args):
+        out = dist.run(step, args=(x, *args))
+        return {k: dist.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()}
+
     @tf.function
     def train_step(x):
-        return step(x, True, trainer.trainable_variables, optimizer)
+        return on_every_device(x, True, trainer.trainable_variables, optimizer)
 
     @tf.function
     def eval_step(x):
@@ -197,7 +298,7 @@ def _step_functions(trainer, optimizer, lmbdas: list[float], decoder_optimizer=N
 
     @tf.function
     def decoder_step(x):
-        return step(x, False, trainer.synthesis_transform.trainable_variables, decoder_optimizer)
+        return on_every_device(x, False, trainer.synthesis_transform.trainable_variables, decoder_optimizer)
 
     return train_step, eval_step, decoder_step
 

@@ -445,6 +445,12 @@ def test_train_bad_option(cli, option, value, message):
     assert error_line(r) == f"mnistzip: error: {message}"
 
 
+def test_train_unknown_strategy(cli):
+    r = cli("train", "--strategy", "ring", "-o", "m")
+    assert r.exit_code == ExitStatus.BAD_INPUT
+    assert error_line(r) == "mnistzip: error: --strategy must be one of none, mirrored, multiworker, not 'ring'"
+
+
 def test_train_code_class_needs_the_deep_prior(cli):
     r = cli("train", "--code-class", "--prior", "conditional", "-o", "m")
     assert r.exit_code == ExitStatus.BAD_INPUT

@@ -144,3 +144,116 @@ def test_a_model_path_tensorflow_would_glob_is_refused_before_training(tmp_path,
     with pytest.raises(OutputError, match=r"m\[1\]: TensorFlow reads \[ \] \* \? in a model's path as a pattern"):
         train(TrainConfig(epochs=1, **TINY), tmp_path / "m[1]", mnist_dir)
     assert list(tmp_path.iterdir()) == []
+
+
+DISTRIBUTED = """
+import json, sys
+from mnistzip.train import Reporter, TrainConfig, train
+out, data_dir = sys.argv[1], sys.argv[2]
+config = TrainConfig(**json.loads(sys.argv[3]))
+
+
+class StopAfterFirst(Reporter):
+    def epoch_end(self, epoch, metrics):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+try:
+    train(config, out, data_dir, reporter=StopAfterFirst(), strategy="mirrored", cpu_devices=2)
+except KeyboardInterrupt:
+    pass
+result = train(config, out, data_dir, resume=True, strategy="mirrored", cpu_devices=2)
+print(json.dumps(result.card))
+"""
+
+
+DISTRIBUTED_OPTIONS = dict(lmbda=[300, 3000], latent_dims=8, width=64, distortion="mse", prior="deep", epochs=2,
+                           steps_per_epoch=10, train_limit=1280, test_limit=100, seed=3)
+
+
+@pytest.fixture(scope="module")
+def one_device(tmp_path_factory, mnist_dir) -> dict:
+    """The card of the one-device run the distributed runs are compared with."""
+    return train(TrainConfig(**DISTRIBUTED_OPTIONS), tmp_path_factory.mktemp("one") / "one", mnist_dir).card
+
+
+def _same_model_within_noise(one: dict, other: dict, path, mnist_dir) -> None:
+    """The same global batch, split between devices: the same figures within noise, and an ordinary model."""
+    from mnistzip.codec import Codec
+    from mnistzip.data import load_mnist
+
+    for a, b in zip(one["levels"], other["levels"]):
+        assert b["test"]["bits_entropy"] == pytest.approx(a["test"]["bits_entropy"], rel=0.05)
+        assert abs(b["test"]["psnr_of_mean_mse"] - a["test"]["psnr_of_mean_mse"]) < 0.2
+    assert recipe_family(other["recipe"]) == recipe_family(one["recipe"]) and one["training"]["devices"] == 1
+    codec = Codec.load(path, level=2)  # the runtime codes with it
+    digits = load_mnist("test", mnist_dir)[:20]
+    assert codec.decompress(codec.compress(digits)).shape == digits.shape
+
+
+def test_a_mirrored_run_on_two_cpu_devices_trains_the_same_model_and_resumes(tmp_path, mnist_dir, one_device):
+    """tf.distribute.MirroredStrategy over two logical CPU devices (a fresh process: devices are fixed at
+    TensorFlow's first use): interrupted after one epoch, resumed from its checkpoint, it reaches the one-device
+    run's figures within noise, with the same global batch, and exports the same kind of model."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", DISTRIBUTED, str(tmp_path / "two"), str(mnist_dir),
+                        json.dumps(DISTRIBUTED_OPTIONS)],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    two = json.loads(r.stdout.strip().splitlines()[-1])
+    assert two["training"]["strategy"] == "mirrored" and two["training"]["devices"] == 2
+    assert two["training"]["digits_per_s_per_device"] > 0
+    history = json.loads((tmp_path / "two" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2] and all(h["devices"] == 2 for h in history)
+    _same_model_within_noise(one_device, two, tmp_path / "two", mnist_dir)
+
+
+WORKER = """
+import json, sys
+from mnistzip.train import TrainConfig, train
+result = train(TrainConfig(**json.loads(sys.argv[3])), sys.argv[1], sys.argv[2], strategy="multiworker")
+print(json.dumps(dict(chief=result.chief, card=result.card)))
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_two_local_workers_train_one_model_written_by_the_chief(tmp_path, mnist_dir, one_device):
+    """MultiWorkerMirroredStrategy: two worker processes on localhost ($TF_CONFIG), started and stopped here.
+    Each global batch is split between them by data; worker 0, the chief, writes the model; the other leaves
+    nothing behind."""
+    import os
+    import subprocess
+    import sys
+
+    cluster = {"worker": [f"localhost:{_free_port()}", f"localhost:{_free_port()}"]}
+    out = tmp_path / "mw"
+    workers = []
+    try:
+        for index in range(2):
+            env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+                       TMPDIR=str(tmp_path))
+            workers.append(subprocess.Popen([sys.executable, "-c", WORKER, str(out), str(mnist_dir),
+                                             json.dumps(DISTRIBUTED_OPTIONS)], env=env, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE, text=True))
+        results = [w.communicate(timeout=600) for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+    assert [w.returncode for w in workers] == [0, 0], [err[-2000:] for _, err in results]
+    chief, other = (json.loads(o.strip().splitlines()[-1]) for o, _ in results)
+    assert chief["chief"] and not other["chief"] and other["card"] == {}
+    assert chief["card"]["training"]["strategy"] == "multiworker" and chief["card"]["training"]["devices"] == 2
+    _same_model_within_noise(one_device, chief["card"], out, mnist_dir)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mw"]  # the other worker's checkpoints are gone
