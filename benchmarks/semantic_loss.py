@@ -185,7 +185,7 @@ def semantic_step_functions(beta: float, ce_log: list):
     """``mnistzip.train._step_functions`` with β·CE added to each level's term (one-level loss too)."""
     import tensorflow as tf
 
-    def _step_functions(trainer, optimizer, lmbdas, decoder_optimizer=None):
+    def _step_functions(trainer, optimizer, lmbdas, decoder_optimizer=None, dist=None):  # one device: dist unused
         balanced = len(lmbdas) > 1
         lmbdas = tf.constant(lmbdas, tf.float32)
 
