@@ -103,6 +103,7 @@ def _decode_class(engine, q, handle, cdf_offset, count, progress, should_stop):
     import tensorflow_compression as tfc
 
     from .container import CLASSES
+    from .runtime import class_rows
 
     dims = engine.latent_dims
     ranges = row_ranges(count)
@@ -113,7 +114,7 @@ def _decode_class(engine, q, handle, cdf_offset, count, progress, should_stop):
         classes[start:stop] = decoded.numpy() + cdf_offset[0]
     if classes.min() < 0 or classes.max() >= CLASSES:
         raise ValueError("a class outside 0 to 9")
-    rows = (1 + classes[:, None] * dims + np.arange(dims)).astype(np.int32)
+    rows = class_rows(classes, dims).astype(np.int32)
     symbols = np.empty((count, dims), np.int64)
     done, steps = 0, dims * len(ranges)
     for d in range(dims):

@@ -22,6 +22,7 @@ import numpy as np
 from .card import CARD_FILE, Card, Level
 from .container import SIDE, MzFile, check_count
 from .errors import BadMzFile, InputError, ModelError, UnknownModel, UsageError
+from .runtime import class_rows
 from .tables import Tables, digest
 
 SAMPLE_BYTES_PER_DIGIT = 16  # random bytes fed to the decoder per generated digit
@@ -137,8 +138,8 @@ class Codec:
         differ in the third decimal). A class-coding model's is always the
         tables' (its class comes from ``class_reader``, not from the engine).
         """
-        if self.codes_class:
-            latents = self.quantize(self.latents(images))
+        if self.codes_class:  # encode_latents and latent_bits quantise as the coder does
+            latents = self.latents(images)
             return self.encode_latents(latents), self.latent_bits(latents)
         return self.engine.compress(check_digits(images), self._q)
 
@@ -250,7 +251,7 @@ class Codec:
     def dimension_major(self) -> bool:
         """Whether the stream holds every digit's first symbol, then every digit's second, ... (conditional and
         class-coding models: each symbol's table depends on earlier ones), rather than digit after digit."""
-        return self.conditional or self.codes_class
+        return self.engine.dimension_major
 
     @property
     def codes_class(self) -> bool:
@@ -272,7 +273,7 @@ class Codec:
     def encode_each(self, images: np.ndarray, latents: np.ndarray | None = None) -> list[bytes]:
         """One range-coded string per digit: the payload of a one-digit file for each."""
         if latents is None and self.codes_class:
-            latents = self.quantize(self.latents(images))
+            latents = self.latents(images)
         if latents is None:
             return self.engine.compress_each(check_digits(images), self._q)
         return [self.encode_latents(y[None]) for y in latents]
@@ -310,7 +311,7 @@ class Codec:
             return self.synthesize(self._sample_conditional(n, rng, pmfs, first))
         if self.codes_class:  # a class from its table, then each dimension from that class's
             classes = rng.choice(len(pmfs[0]), size=n, p=pmfs[0]) + first[0]
-            rows = 1 + classes[:, None] * self.latent_dims + np.arange(self.latent_dims)
+            rows = class_rows(classes, self.latent_dims)
             symbols = np.array([[rng.choice(len(pmfs[r]), p=pmfs[r]) + first[r] for r in row] for row in rows])
             latents = np.concatenate([classes[:, None], symbols], axis=1).astype(np.float32)
             return self.synthesize(latents + self._class_offsets(classes))

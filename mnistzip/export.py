@@ -121,16 +121,20 @@ class ExportedCodec(tf.Module):
             decode_sanity_check=decode_sanity_check,
         )
 
+    CLASS_COLUMNS = 0  # columns in front of the latents the entry points exchange (1: the class, ClassExportedCodec)
+
     def _define_functions(self, latent: int):
-        """Wrap the entry points as tf.functions with fixed signatures (for the SavedModel)."""
+        """Wrap the entry points as tf.functions with fixed signatures (for the SavedModel). A codec that codes
+        the class has no entry from digits to strings: the class is the encoder's to choose."""
         digits = tf.TensorSpec([None, SIDE, SIDE], tf.uint8)
-        latents = tf.TensorSpec([None, latent], tf.float32)
+        latents = tf.TensorSpec([None, self.CLASS_COLUMNS + latent], tf.float32)
         level = tf.TensorSpec([], tf.int32)
         string_n = [tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32)]
         self.analyse = tf.function(self._analyse, input_signature=[digits, level])
-        self.compress = tf.function(self._compress, input_signature=[digits, level])
+        if not self.CLASS_COLUMNS:
+            self.compress = tf.function(self._compress, input_signature=[digits, level])
+            self.compress_each = tf.function(self._compress_each, input_signature=[digits, level])
         self.compress_latents = tf.function(self._compress_latents, input_signature=[latents, level])
-        self.compress_each = tf.function(self._compress_each, input_signature=[digits, level])
         self.quantize = tf.function(self._quantize, input_signature=[latents, level])
         self.decompress = tf.function(self._decompress, input_signature=[*string_n, level])
         self.decompress_latents = tf.function(self._decompress_latents, input_signature=[*string_n, level])
@@ -296,20 +300,12 @@ class ClassExportedCodec(ExportedCodec):
     def table_arrays(self) -> list:
         return [self.cdf, self.cdf_offset, self.quantization_offset]
 
+    CLASS_COLUMNS = 1
+
     def _define_functions(self, latent: int):
-        digits = tf.TensorSpec([None, SIDE, SIDE], tf.uint8)
+        super()._define_functions(latent)
         coded = tf.TensorSpec([None, 1 + latent], tf.float32)
-        level = tf.TensorSpec([], tf.int32)
-        string_n = [tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32)]
-        self.analyse = tf.function(self._analyse, input_signature=[digits, level])
-        self.quantize = tf.function(self._quantize, input_signature=[coded, level])
-        self.conditionals = tf.function(self._conditionals, input_signature=[coded, level])
-        self.compress_latents = tf.function(self._compress_latents, input_signature=[coded, level])
-        self.decompress_latents = tf.function(self._decompress_latents, input_signature=[*string_n, level])
-        self.decompress = tf.function(self._decompress, input_signature=[*string_n, level])
-        self.synthesize = tf.function(self._synthesize, input_signature=[coded, level])
-        self.sample = tf.function(self._sample, input_signature=[*string_n, level])
-        self.tables = tf.function(self._tables, input_signature=[level])
+        self.conditionals = tf.function(self._conditionals, input_signature=[coded, tf.TensorSpec([], tf.int32)])
 
     @staticmethod
     def _classes(y):

@@ -295,6 +295,12 @@ def classes_of(latents: np.ndarray) -> np.ndarray:
     return np.clip(np.round(latents[:, 0]), 0, CLASSES - 1).astype(np.int64)
 
 
+def class_rows(classes: np.ndarray, latent_dims: int) -> np.ndarray:
+    """(N, L): a class-coding model's table row for each latent dimension of digits of ``classes`` (row 0 codes
+    the class; docs/format.md, "Payload")."""
+    return 1 + np.asarray(classes)[:, None] * latent_dims + np.arange(latent_dims)
+
+
 class Runtime:
     """A model's portable weights, with the entry points the SavedModel has (NumPy in and out; ``q`` from 0)."""
 
@@ -304,6 +310,7 @@ class Runtime:
         self.conditional = recipe["prior"] == "conditional"
         self.codes_class = bool(recipe.get("code_class"))
         self.coded_dims = self.latent_dims + self.codes_class  # columns of the latents exchanged: the class first
+        self.dimension_major = self.conditional or self.codes_class  # the stream's order (``Codec.dimension_major``)
         self._w = {k: (v.astype(np.float32) if v.dtype == np.float16 else v) for k, v in weights.items()}
         self._analysis = build(analysis_layers(recipe), self._w, "analysis")
         self._synthesis = build(synthesis_layers(recipe), self._w, "synthesis")
@@ -386,7 +393,7 @@ class Runtime:
 
     def quantize(self, latents: np.ndarray, q: int) -> np.ndarray:
         """Latents rounded the way level ``q``'s range coder rounds them."""
-        return self.conditionals(latents, q)[0] if self.conditional or self.codes_class else self._round(latents, q)
+        return self.conditionals(latents, q)[0] if self.dimension_major else self._round(latents, q)
 
     def offset(self, q: int) -> np.ndarray:
         """Each dimension's quantisation offset at level ``q`` (0 for a conditional prior: it centres on predictions)."""
@@ -441,12 +448,8 @@ class Runtime:
         offset = self._offsets[q][classes]  # (N, L)
         symbols = np.round(z[:, 1:] - offset)
         coded = np.concatenate([classes[:, None].astype(np.float32), symbols + offset], axis=1)
-        rows = np.concatenate([np.zeros((len(z), 1), np.int64), self.class_rows(classes)], axis=1)
+        rows = np.concatenate([np.zeros((len(z), 1), np.int64), class_rows(classes, self.latent_dims)], axis=1)
         return coded, rows, np.concatenate([classes[:, None], symbols.astype(np.int64)], axis=1)
-
-    def class_rows(self, classes: np.ndarray) -> np.ndarray:
-        """(N, L): the table row of each latent dimension of digits of ``classes``."""
-        return 1 + classes[:, None] * self.latent_dims + np.arange(self.latent_dims)
 
     def predict(self, y_hat: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
         """Quantised latents → (loc float64, table index) of every element given the ones before it."""
@@ -479,7 +482,7 @@ class Runtime:
         cdf, cdf_offset = self._tables[q]
         values = symbols - cdf_offset[rows]
         encoder = rangecoder.Encoder(self._level_tables(q)[0])
-        if self.conditional or self.codes_class:  # dimension-major: dimension 0 of every digit, then dimension 1, ...
+        if self.dimension_major:  # dimension 0 of every digit, then dimension 1, ...
             encoder.encode_index(rows.T, values.T)
         else:
             encoder.encode_channel(values)
@@ -498,7 +501,7 @@ class Runtime:
         if self.codes_class:
             decoded = decoder.decode_index(np.zeros(count, np.int64)) + cdf_offset[0]
             classes = np.clip(decoded, 0, CLASSES - 1)  # outside 0..9: a corrupt stream (or noise, sampling)
-            rows = self.class_rows(classes)
+            rows = class_rows(classes, dims)
             symbols = decoder.decode_index(rows.T).T + cdf_offset[rows]
             y_hat = np.concatenate([classes[:, None].astype(np.float32),
                                     symbols.astype(np.float32) + self._offsets[q][classes]], axis=1)

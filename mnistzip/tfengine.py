@@ -33,6 +33,7 @@ class TFEngine:
         self.latent_dims = card.latent_dims
         self.conditional = card.prior == "conditional"
         self.codes_class = card.codes_class
+        self.dimension_major = self.conditional or self.codes_class
         self.card = card
 
     @classmethod
@@ -73,7 +74,7 @@ class TFEngine:
 
     def conditionals(self, latents, q: int):
         latents = np.asarray(latents, np.float32)
-        if self.conditional or self.codes_class:
+        if self.dimension_major:
             coded, index, symbols = (t.numpy() for t in self.module.conditionals(latents, np.int32(q)))
             return coded, index.astype(np.int64), symbols.astype(np.int64)
         rows = np.broadcast_to(np.arange(latents.shape[1]), latents.shape)

@@ -112,6 +112,7 @@ def train(
         tf.data.Dataset.from_tensor_slices(examples)
         .shuffle(len(train_images), seed=config.seed, reshuffle_each_iteration=True)
         .batch(config.batch_size)
+        .take(steps)
         .prefetch(4)
     )
     devices = dist.num_replicas_in_sync
@@ -125,17 +126,13 @@ def train(
         started = time.perf_counter()
         reporter.epoch_start(epoch, epochs, steps)
         step = train_step if epoch <= config.epochs else decoder_step
-        done = 0
-        for x in (iter(dataset) if devices > 1 else dataset.take(steps)):
+        for x in dataset:
             out = step(x)
             reporter.step(float(np.mean(out["rate"])), float(np.mean(out["distortion"])))
-            done += 1
-            if done == steps:
-                break
         seconds = time.perf_counter() - started
         metrics = evaluate_trainer(eval_step, test_images, test_labels if config.code_class else None)
-        metrics.update(devices=devices, steps_per_s=round(done / seconds, 2),
-                       digits_per_s_per_device=round(min(done * config.batch_size, len(train_images)) / seconds / devices, 1))
+        metrics.update(devices=devices, steps_per_s=round(steps / seconds, 2),
+                       digits_per_s_per_device=round(min(steps * config.batch_size, len(train_images)) / seconds / devices, 1))
         state.finish_epoch(epoch, time.perf_counter() - started, metrics)
         reporter.epoch_end(epoch, metrics)
 
