@@ -104,6 +104,7 @@ class MissingExtra(MnistzipError):
 EXTRAS = {
     "train": "TensorFlow 2.14 and TensorFlow Compression, which exist for Python 3.11 only",
     "eval": "matplotlib and scipy",
+    "beam": "Apache Beam",
 }
 
 

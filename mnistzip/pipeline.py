@@ -1,0 +1,616 @@
+"""Batch compression on Apache Beam: millions of digits into sharded .mz files, and back.
+
+    python -m mnistzip.pipeline compress --input 'scans/**/*.png' --output out/digits [--quality 3] [Beam options]
+    python -m mnistzip.pipeline decompress --input 'out/digits-*.mz' --output decoded [--format png]
+
+``compress`` reads images (decoded as ``mnistzip compress`` decodes them),
+``.npy`` arrays of uint8 digits, folders and MNIST references, and writes
+shards beside a manifest, the dead letters and a summary (``mnistzip.shards``
+says what each file holds and why a rerun writes the same bytes).
+``decompress`` writes each ``.mz`` file it matches as ``OUT/NAME.npy`` (or a
+folder of PNGs ``OUT/NAME/``), beside ``OUT/errors.jsonl`` and
+``OUT/summary.json``.
+
+The transforms, for a pipeline of your own: :class:`CompressDigits` and
+:class:`DecompressDigits`. Each is applied to the pipeline itself and returns
+``{"written": ..., "dead_letter": ...}``. Workers run the NumPy runtime: they
+need ``mnistzip[beam]``, not TensorFlow, and load the model once each, in
+``DoFn.setup``. How to run on Flink, Spark or Dataflow: docs/scale.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from . import container, data, shards
+from .errors import (EXTRAS, BadMzFile, ExitStatus, InputError, MissingExtra, MnistzipError, OutputError, UsageError,
+                     error_line, one_line)
+
+_root_logger = logging.getLogger()
+_level, _root_logger.level = _root_logger.level, logging.ERROR  # Beam warns at import of Google Cloud clients it may lack
+try:
+    import apache_beam as beam
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+except ImportError:  # the entry point says so in one line; an import from code gets the same message
+    _missing = MissingExtra(f"mnistzip.pipeline needs {EXTRAS['beam']}: pip install 'mnistzip[beam]'")
+    if __name__ == "__main__":
+        print(error_line(str(_missing)), file=sys.stderr)
+        sys.exit(_missing.exit_status)
+    raise _missing from None
+finally:
+    _root_logger.setLevel(_level)
+
+DEAD_LETTER = "dead_letter"
+DECOMPRESS_FORMATS = ("npy", "png")
+DECOMPRESS_ERRORS = "errors.jsonl"
+DECOMPRESS_SUMMARY = "summary.json"
+
+
+# --------------------------------------------------------------------------- file systems
+
+
+def open_file(path: str):
+    """A file for reading, local or on any file system Beam knows (gs://, s3://, hdfs://), as stored."""
+    if shards.is_local(path):
+        return open(path, "rb")
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def glob(pattern: str, limit: int | None = None) -> list[str]:
+    """The files a pattern matches (``*`` stays inside a folder, ``**`` crosses folders), sorted.
+
+    Hidden files (a name starting with ``.``) are left out unless the pattern's
+    last part asks for them, as a shell does and as ``compress`` does in folders.
+    """
+    try:
+        found = FileSystems.match([pattern], limits=[limit])[0].metadata_list
+    except Exception as e:  # BeamIOError, or a scheme no installed file system serves
+        raise InputError(f"{pattern}: cannot list ({one_line(str(e).splitlines()[0])})") from None
+    hidden_ok = pattern.rstrip("/").rsplit("/", 1)[-1].startswith(".")
+    return sorted(m.path for m in found if hidden_ok or not m.path.rsplit("/", 1)[-1].startswith("."))
+
+
+def write_file(path: str, blob: bytes) -> None:
+    """Write a whole output atomically: a temporary file beside it, then a rename. The entry point has refused
+    existing outputs (without --force) before the job started; a retried worker replaces its own output."""
+    from .fileio import write_atomic
+
+    if shards.is_local(path):
+        write_atomic(path, blob, force=True)
+        return
+    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    try:
+        with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            f.write(blob)
+        FileSystems.rename([tmp], [path])
+    except Exception as e:
+        try:
+            FileSystems.delete([tmp])
+        except Exception:  # it may never have been created
+            pass
+        raise OutputError(f"{path}: cannot write ({one_line(str(e).splitlines()[0])})") from None
+
+
+def matched_files(text: str, folders: bool = False) -> list[str]:
+    """The files an input names: a pattern's matches or, with ``folders``, a local folder's images (as ``compress``
+    reads a folder); an ``InputError`` when there are none."""
+    if folders and shards.is_local(text) and os.path.isdir(text):
+        paths = [os.path.join(text, *parts) for parts in data.folder_images(text)]
+    else:
+        paths = glob(text)
+    if not paths:
+        raise InputError(f"{text}: matches no file")
+    return paths
+
+
+def _dead_letter(source: str, error: Exception | str) -> beam.pvalue.TaggedOutput:
+    """A dead letter, on its way to the output of that name."""
+    return beam.pvalue.TaggedOutput(DEAD_LETTER, shards.DeadLetter(source, one_line(str(error))))
+
+
+def base_name(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+# --------------------------------------------------------------------------- compress
+
+
+class ModelChoice(NamedTuple):
+    """The options that pick a model, as ``mnistzip compress`` takes them (see ``zoo.load``)."""
+
+    model: str | None = None
+    quality: int | None = None
+    bits: float | None = None
+    level: int | None = None
+
+    def load(self):
+        from . import zoo
+
+        return zoo.load(self.model, rung=self.quality, bits=self.bits, level=self.level)
+
+
+class _ListInput(beam.DoFn):
+    """One input (an MNIST reference, a folder or a pattern) → its entries, and dead letters.
+
+    Entries travel as plain tuples, which Beam encodes without pickle: a job moves one per digit."""
+
+    def __init__(self, data_dir: str | None):
+        self.data_dir = data_dir
+
+    def process(self, element):
+        position, text = element
+        if data.parse_reference(text) is not None:
+            yield from map(tuple, shards.mnist_entries(position, text))
+            return
+        try:
+            paths = matched_files(text, folders=True)
+        except MnistzipError as e:
+            yield _dead_letter(text, e)
+            return
+        for path in paths:
+            for item in shards.file_entries(position, path, open_file):
+                yield beam.pvalue.TaggedOutput(DEAD_LETTER, item) if isinstance(item, shards.DeadLetter) else tuple(item)
+
+
+class _CodeShard(beam.DoFn):
+    """(shard, its ranked entries) → the shard's .mz file written, and dead letters. The model loads once per worker."""
+
+    def __init__(self, prefix: str, choice: ModelChoice, model_id: str, data_dir: str | None, invert: bool | None):
+        self.prefix = prefix
+        self.choice = choice
+        self.model_id = model_id
+        self.data_dir = data_dir
+        self.invert = invert
+        self.codec = None
+
+    def setup(self):
+        self.codec = self.choice.load()
+        if self.codec.id != self.model_id:  # another mnistzip on this worker than on the machine that started the job
+            raise OutputError(f"this worker's model is {self.codec.id}, the job's is {self.model_id}: install the same "
+                              f"mnistzip on every worker")
+
+    def process(self, element):
+        shard, ranked = element
+        ranked = [shards.Ranked(shard, count, rank, shards.Entry._make(entry)) for count, rank, entry in ranked]
+        name = shards.shard_name(self.prefix, shard, ranked[0].shards)
+        images, sources, dead = shards.read_shard(ranked, shards.Reader(open_file, self.data_dir, self.invert))
+        for letter in dead:
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
+        if len(images):
+            blob, coded = shards.code_shard(self.codec, base_name(name), images, sources)
+            write_file(name, blob)
+            yield coded
+
+
+def _ranked(entries: list[tuple], shard_size: int):
+    """Every entry → (its shard, (the number of shards, its rank, the entry)), as tuples (see ``_ListInput``)."""
+    for r in shards.rank(map(shards.Entry._make, entries), shard_size):
+        yield r.shard, (r.shards, r.rank, tuple(r.entry))
+
+
+def _write_index(_, prefix: str, model_id: str, model_name: str, coded, dead, shard_size: int) -> dict:
+    contents = shards.index_contents(model_id, model_name, coded, dead, shard_size)
+    for key, path in shards.index_files(prefix).items():
+        write_file(path, contents[key])
+    return json.loads(contents["summary"])
+
+
+class CompressDigits(beam.PTransform):
+    """Compress every digit the inputs give into shards of at most ``shard_size`` digits under ``prefix``.
+
+    ``inputs``: MNIST references, folders, or patterns of images and ``.npy``
+    files, in the order their digits go (see ``mnistzip.shards``). The model is
+    resolved here, so a bad choice fails before the job starts. Returns
+    ``{"written": Coded per shard, "dead_letter": DeadLetter per input not read,
+    "summary": the summary's dict}``.
+    """
+
+    def __init__(self, inputs: Sequence[str], prefix: str, choice: ModelChoice = ModelChoice(),
+                 shard_size: int = shards.DEFAULT_SHARD_SIZE, data_dir: str | None = None, invert: bool | None = None):
+        super().__init__()
+        codec = choice.load()
+        self.inputs = list(inputs)
+        self.prefix = prefix
+        self.choice = choice
+        self.model_id, self.model_name = codec.id, codec.name
+        self.shard_size = shards.check_shard_size(shard_size)
+        self.data_dir = data_dir
+        self.invert = invert
+
+    def expand(self, pbegin):
+        listed = (
+            pbegin
+            | "Inputs" >> beam.Create(list(enumerate(self.inputs)))
+            | "List" >> beam.ParDo(_ListInput(self.data_dir)).with_outputs(DEAD_LETTER, main="entries")
+        )
+        coded = (
+            listed.entries
+            | "All entries" >> beam.combiners.ToList()
+            | "Rank" >> beam.FlatMap(_ranked, self.shard_size)
+            | "By shard" >> beam.GroupByKey()
+            | "Code" >> beam.ParDo(
+                _CodeShard(self.prefix, self.choice, self.model_id, self.data_dir, self.invert)
+            ).with_outputs(DEAD_LETTER, main="written")
+        )
+        dead = (listed[DEAD_LETTER], coded[DEAD_LETTER]) | "Dead letters" >> beam.Flatten()
+        summary = (
+            pbegin
+            | "Index" >> beam.Create([None])
+            | "Write index" >> beam.Map(
+                _write_index, self.prefix, self.model_id, self.model_name,
+                beam.pvalue.AsList(coded.written), beam.pvalue.AsList(dead), self.shard_size,
+            )
+        )
+        return {"written": coded.written, DEAD_LETTER: dead, "summary": summary}
+
+
+# --------------------------------------------------------------------------- decompress
+
+
+class Decoded(NamedTuple):
+    """One .mz file decoded: its path, what it was written as, and its digit count."""
+
+    source: str
+    output: str
+    digits: int
+
+
+def decompress_target(folder: str, source: str, fmt: str) -> str:
+    """``OUT/NAME.npy`` or the folder ``OUT/NAME`` for ``.../NAME.mz``."""
+    stem = base_name(source)
+    if stem.lower().endswith(container.SUFFIX):
+        stem = stem[: -len(container.SUFFIX)]
+    return f"{folder.rstrip('/')}/{stem}" + (".npy" if fmt == "npy" else "")
+
+
+def plan_decompress(paths: Iterable[str], folder: str, fmt: str):
+    """Each matched file once, in order, with its output; a second file of the same name is a dead letter."""
+    taken: dict[str, str] = {}
+    for path in sorted(set(paths)):
+        target = decompress_target(folder, path, fmt)
+        if target in taken:
+            yield _dead_letter(path, f"{path}: {target} is already the output of {taken[target]}")
+        else:
+            taken[target] = path
+            yield path, target
+
+
+class _Match(beam.DoFn):
+    def process(self, pattern):
+        try:
+            yield from matched_files(pattern)
+        except MnistzipError as e:
+            yield _dead_letter(pattern, e)
+
+
+class _DecodeFile(beam.DoFn):
+    """(an .mz file, its output) → the output written; a file that does not decode is a dead letter. Models load
+    once per worker, each the first time a file needs it."""
+
+    def __init__(self, model: str | None):
+        self.model = model
+        self.codecs = {}
+
+    def setup(self):
+        self.codecs = {}
+
+    def process(self, element):
+        from . import output
+        from . import zoo
+
+        source, target = element
+        try:
+            with open_file(source) as f:
+                blob = f.read(container.MAX_FILE_BYTES + 1)
+            if len(blob) > container.MAX_FILE_BYTES:
+                raise BadMzFile(f"over {container.MAX_FILE_BYTES:,} bytes; an .mz file is smaller")
+            mz = container.loads(blob)
+            if mz.model_id not in self.codecs:
+                self.codecs[mz.model_id] = zoo.for_file(mz.model_id, self.model)
+            codec = self.codecs[mz.model_id]
+            if shards.is_local(target):
+                output.save_digits(codec.decompress_batches(mz), target, force=True, count=mz.count)
+            else:
+                buffer = io.BytesIO()
+                np.save(buffer, codec.decompress(mz))
+                write_file(target, buffer.getvalue())
+        except MnistzipError as e:
+            yield _dead_letter(source, f"{source}: {e}")
+        except OSError as e:
+            yield _dead_letter(source, f"{source}: cannot read ({e.strerror or e})")
+        else:
+            yield Decoded(source, target, mz.count)
+
+
+def _write_decompress_index(_, folder: str, decoded, dead) -> dict:
+    dead = sorted(dead)
+    digest = {"files": len(decoded), "digits": sum(d.digits for d in decoded), "dead_letters": len(dead)}
+    write_file(f"{folder.rstrip('/')}/{DECOMPRESS_ERRORS}", "".join(d.line() + "\n" for d in dead).encode())
+    write_file(f"{folder.rstrip('/')}/{DECOMPRESS_SUMMARY}", (json.dumps(digest, indent=2) + "\n").encode())
+    return digest
+
+
+class DecompressDigits(beam.PTransform):
+    """Decode every .mz file the patterns match into ``folder``: ``NAME.npy`` (uint8, N x 28 x 28) or, with
+    ``fmt="png"``, a folder ``NAME/`` of PNGs (on a local file system). Returns ``{"written": Decoded per file,
+    "dead_letter": DeadLetter per file not decoded, "summary": the summary's dict}``."""
+
+    def __init__(self, inputs: Sequence[str], folder: str, fmt: str = "npy", model: str | None = None):
+        super().__init__()
+        if fmt not in DECOMPRESS_FORMATS:
+            raise InputError(f"--format must be one of {', '.join(DECOMPRESS_FORMATS)}, not {fmt!r}")
+        if fmt == "png" and not shards.is_local(folder):
+            raise InputError("--format png writes folders of PNGs on this machine's file system; use npy for a URL")
+        self.inputs = list(inputs)
+        self.folder = folder
+        self.fmt = fmt
+        self.model = model
+
+    def expand(self, pbegin):
+        matched = (
+            pbegin
+            | "Patterns" >> beam.Create(self.inputs)
+            | "Match" >> beam.ParDo(_Match()).with_outputs(DEAD_LETTER, main="paths")
+        )
+        planned = (
+            matched.paths
+            | "All files" >> beam.combiners.ToList()
+            | "Plan" >> beam.FlatMap(plan_decompress, self.folder, self.fmt).with_outputs(DEAD_LETTER, main="files")
+        )
+        decoded = (
+            planned.files
+            | "Spread" >> beam.Reshuffle()
+            | "Decode" >> beam.ParDo(_DecodeFile(self.model)).with_outputs(DEAD_LETTER, main="written")
+        )
+        dead = (matched[DEAD_LETTER], planned[DEAD_LETTER], decoded[DEAD_LETTER]) | "Dead letters" >> beam.Flatten()
+        summary = (
+            pbegin
+            | "Index" >> beam.Create([None])
+            | "Write index" >> beam.Map(_write_decompress_index, self.folder, beam.pvalue.AsList(decoded.written),
+                                        beam.pvalue.AsList(dead))
+        )
+        return {"written": decoded.written, DEAD_LETTER: dead, "summary": summary}
+
+
+# --------------------------------------------------------------------------- the entry point
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad command line reported as every mnistzip error is: one line, exit status 2."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m mnistzip.pipeline", description=__doc__.split("\n\n")[0],
+                epilog="Options this does not know go to Beam: --runner, --direct_num_workers, --project, ... "
+                       "Without --runner the job runs here, on every core (docs/scale.md).")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    c = sub.add_parser("compress", help="digits → sharded .mz files, a manifest, the dead letters and a summary")
+    c.add_argument("--input", action="append", required=True, metavar="GLOB|FOLDER|mnist:SPLIT",
+                   help="images and .npy arrays (a pattern: * within a folder, ** across), a folder of images, or "
+                        "an MNIST reference; repeat for more, in order")
+    c.add_argument("--output", required=True, metavar="PREFIX",
+                   help="writes PREFIX-00000-of-0000N.mz ..., PREFIX.manifest.jsonl, PREFIX.errors.jsonl, "
+                        "PREFIX.summary.json")
+    c.add_argument("--quality", "-q", type=int, help="the rung of the quality ladder (mnistzip models)")
+    c.add_argument("--bits", type=float, help="the rung with the most bits/digit at or under this")
+    c.add_argument("--model", help="a model directory or a model's name, instead of a rung")
+    c.add_argument("--level", type=int, help="a level of --model")
+    c.add_argument("--shard-size", type=int, default=shards.DEFAULT_SHARD_SIZE, metavar="N",
+                   help=f"digits per shard, at most (default {shards.DEFAULT_SHARD_SIZE:,})")
+    c.add_argument("--data-dir", help="MNIST's IDX files, for mnist: inputs (default: $MNISTZIP_DATA_DIR)")
+    c.add_argument("--no-invert", action="store_true", help="keep dark-on-light images as they are")
+    c.add_argument("--force", action="store_true", help="replace the files this job writes if they exist")
+    d = sub.add_parser("decompress", help=".mz files → OUT/NAME.npy (or OUT/NAME/ of PNGs), with a summary")
+    d.add_argument("--input", action="append", required=True, metavar="GLOB", help=".mz files; repeat for more")
+    d.add_argument("--output", required=True, metavar="OUT", help="the folder to write into (new, unless --force)")
+    d.add_argument("--format", default="npy", choices=DECOMPRESS_FORMATS, help="npy (default) or png")
+    d.add_argument("--model", help="the model that made the files, if it is not installed")
+    d.add_argument("--force", action="store_true", help="write into OUT even if it holds files; replace those written")
+    return p
+
+
+def pipeline_options(beam_args: list[str]):
+    """Beam's options; without a runner, the job runs on this machine's cores, in worker processes."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    given = {a.split("=", 1)[0] for a in beam_args if a.startswith("--")}
+    defaults = []
+    if "--runner" not in given:
+        if "--direct_num_workers" not in given:
+            defaults.append(f"--direct_num_workers={os.cpu_count() or 1}")
+        if "--direct_running_mode" not in given:
+            defaults.append("--direct_running_mode=multi_processing")
+    if "--default_sdk_harness_log_level" not in given:
+        defaults.append("--default_sdk_harness_log_level=WARNING")
+    return PipelineOptions(defaults + beam_args)
+
+
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _shared_cores(options):
+    """Local worker processes share the cores: while the job runs, each gets cores / workers threads for NumPy's
+    BLAS (they inherit this environment), where each would otherwise start a thread per core. A user's setting
+    is kept."""
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    direct = options.view_as(DirectOptions)
+    local = options.view_as(StandardOptions).runner in (None, "DirectRunner", "direct")
+    if not local or direct.direct_running_mode != "multi_processing":
+        yield
+        return
+    cores = os.cpu_count() or 1
+    threads = str(max(1, cores // (direct.direct_num_workers or cores)))
+    added = [name for name in BLAS_THREADS if name not in os.environ]
+    os.environ.update({name: threads for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
+def check_inputs(inputs: list[str], data_dir: str | None) -> None:
+    """Refuse, before the job starts, an input that names nothing: a pattern matching no file, a bad reference."""
+    for text in inputs:
+        ref = data.parse_reference(text)
+        if ref is not None:
+            data.load_mnist(ref[0], data_dir)  # DataError when MNIST is not there
+        elif not (shards.is_local(text) and os.path.isdir(text)) and not glob(text, limit=1):
+            raise InputError(f"{text}: matches no file")
+
+
+def check_folder(folder: str, force: bool) -> None:
+    """Refuse a decompression folder that holds anything (without ``force``); create it when local."""
+    if shards.is_local(folder):
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise OutputError(f"{folder}: exists and is not a folder")
+        if os.path.isdir(folder) and os.listdir(folder) and not force:
+            raise OutputError(f"{folder}: folder holds files; pass --force to write into it")
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"{folder}: cannot create ({e.strerror or e})") from None
+    elif glob(f"{folder.rstrip('/')}/**", limit=1) and not force:
+        raise OutputError(f"{folder}: holds files; pass --force to write into it")
+
+
+def run(args: argparse.Namespace, beam_args: list[str]) -> dict:
+    """Build and run one job; returns its summary (read back from what the job wrote)."""
+    options = pipeline_options(beam_args)
+    if args.command == "compress":
+        data_dir = data.resolve_data_dir(args.data_dir)
+        data_dir = None if data_dir is None else str(data_dir.resolve())
+        check_inputs(args.input, data_dir)
+        shards.check_prefix(args.output, args.force, glob)
+        transform = CompressDigits(
+            args.input, args.output, ModelChoice(args.model, args.quality, args.bits, args.level),
+            args.shard_size, data_dir, False if args.no_invert else None,
+        )
+        summary_path = shards.index_files(args.output)["summary"]
+    else:
+        transform = DecompressDigits(args.input, args.output, args.format, args.model)
+        check_folder(args.output, args.force)
+        summary_path = f"{args.output.rstrip('/')}/{DECOMPRESS_SUMMARY}"
+    with _workers_log(options) as log, _shared_cores(options):
+        try:
+            with beam.Pipeline(options=options) as p:
+                p | transform
+        except MnistzipError:
+            raise
+        except Exception as e:
+            message, status = _worker_error(e)
+            raise JobFailed(message + (f" (the workers' log: {log})" if log else ""), status) from None
+    with open_file(summary_path) as f:
+        return json.load(f)
+
+
+class JobFailed(MnistzipError):
+    """The runner reported a failure inside the job (a worker's exception, named by its last line)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.exit_status = status
+
+
+@contextlib.contextmanager
+def _workers_log(options):
+    """While a local job runs, its worker processes (which share this process's standard error) log to a temporary
+    file: Beam's notices are not a user's business. Yields the file's path, kept only if the job fails."""
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    if options.view_as(StandardOptions).runner not in (None, "DirectRunner", "direct"):
+        yield None
+        return
+    fd, log = tempfile.mkstemp(prefix="mnistzip-pipeline-", suffix=".log")
+    saved = os.dup(2)
+    sys.stderr.flush()
+    os.dup2(fd, 2)
+    failed = True
+    try:
+        yield log
+        failed = False
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(fd)
+        if not failed:
+            os.unlink(log)
+
+
+def report(args: argparse.Namespace, summary: dict) -> str:
+    """The result line."""
+    if args.command == "compress":
+        if not summary["digits"]:
+            return f"{args.output}: no digit coded"
+        return (f"{args.output}: {_count(summary['digits'], 'digit')} in {_count(summary['shards'], 'shard')}, {summary['bytes']:,} bytes, "
+                f"{summary['bits_per_digit']:.1f} bits/digit ({summary['name']}, model {summary['model']})")
+    return f"{args.output}: {_count(summary['digits'], 'digit')} from {_count(summary['files'], 'file')}"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
+_ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?(\w+Error|\w+File|UnknownModel|RetiredModel): (.+)$")
+
+
+def _worker_error(e: Exception) -> tuple[str, int]:
+    """A failure inside the job, as one line and an exit status: the last mnistzip error its text names."""
+    from . import errors
+
+    for line in reversed(str(e).splitlines()):
+        m = _ERROR_LINE.match(line.strip())
+        kind = m and getattr(errors, m.group(1), None)
+        if isinstance(kind, type) and issubclass(kind, MnistzipError):
+            return m.group(2), kind.exit_status
+    last = next((line.strip() for line in reversed(str(e).splitlines()) if line.strip()), type(e).__name__)
+    return f"the job failed: {last}", ExitStatus.ERROR
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mnistzip.pipeline``: exit 0 when every input was coded; 3 (after writing everything else)
+    when some went to the dead letters; the statuses of ``mnistzip`` otherwise (docs/scale.md)."""
+    logging.getLogger("apache_beam").setLevel(logging.CRITICAL)  # the workers' logs, relayed: a failure is one line below
+    try:
+        args, beam_args = parser().parse_known_args(argv)
+        summary = run(args, beam_args)
+    except KeyboardInterrupt:
+        print(error_line("interrupted"), file=sys.stderr)
+        return ExitStatus.INTERRUPTED
+    except MnistzipError as e:
+        print(error_line(str(e)), file=sys.stderr)
+        return e.exit_status
+    print(report(args, summary))
+    if summary["dead_letters"]:
+        where = (shards.index_files(args.output)["errors"] if args.command == "compress"
+                 else f"{args.output.rstrip('/')}/{DECOMPRESS_ERRORS}")
+        n = summary["dead_letters"]
+        print(error_line(f"{n:,} input{'' if n == 1 else 's'} could not be used: see {where}"), file=sys.stderr)
+        return ExitStatus.BAD_INPUT
+    return ExitStatus.SUCCESS
+
+
+if __name__ == "__main__":  # run as the module, not as __main__: workers unpickle its classes by their module's name
+    from mnistzip.pipeline import main as _main
+
+    sys.exit(_main())
