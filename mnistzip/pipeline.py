@@ -13,7 +13,7 @@ folder of PNGs ``OUT/NAME/``), beside ``OUT/errors.jsonl`` and
 
 The transforms, for a pipeline of your own: :class:`CompressDigits` and
 :class:`DecompressDigits`. Each is applied to the pipeline itself and returns
-``{"written": ..., "dead_letter": ...}``. Workers run the NumPy runtime: they
+``{"written": ..., "dead_letter": ..., "summary": ...}``. Workers run the NumPy runtime: they
 need ``mnistzip[beam]``, not TensorFlow, and load the model once each, in
 ``DoFn.setup``. How to run on Flink, Spark or Dataflow: docs/scale.md.
 """
@@ -36,11 +36,11 @@ from typing import NamedTuple
 import numpy as np
 
 from . import container, data, shards
-from .errors import (EXTRAS, BadMzFile, ExitStatus, InputError, MissingExtra, MnistzipError, OutputError, UsageError,
-                     error_line, one_line)
+from .errors import (EXTRAS, BadMzFile, ExitStatus, InputError, MissingExtra, MnistzipError, ModelError, OutputError,
+                     UsageError, error_line, one_line)
 
-_root_logger = logging.getLogger()
-_level, _root_logger.level = _root_logger.level, logging.ERROR  # Beam warns at import of Google Cloud clients it may lack
+_root_logger, _level = logging.getLogger(), logging.getLogger().level
+_root_logger.setLevel(logging.ERROR)  # Beam warns, at import, of Google Cloud clients it may lack
 try:
     import apache_beam as beam
     from apache_beam.io.filesystem import CompressionTypes
@@ -71,7 +71,8 @@ def open_file(path: str):
 
 
 def glob(pattern: str, limit: int | None = None) -> list[str]:
-    """The files a pattern matches (``*`` stays inside a folder, ``**`` crosses folders), sorted.
+    """The files a pattern matches (``*`` stays inside a folder, ``**`` crosses folders), sorted; at most ``limit``
+    are looked at.
 
     Hidden files (a name starting with ``.``) are left out unless the pattern's
     last part asks for them, as a shell does and as ``compress`` does in folders.
@@ -81,7 +82,7 @@ def glob(pattern: str, limit: int | None = None) -> list[str]:
     except Exception as e:  # BeamIOError, or a scheme no installed file system serves
         raise InputError(f"{pattern}: cannot list ({one_line(str(e).splitlines()[0])})") from None
     hidden_ok = pattern.rstrip("/").rsplit("/", 1)[-1].startswith(".")
-    return sorted(m.path for m in found if hidden_ok or not m.path.rsplit("/", 1)[-1].startswith("."))
+    return sorted(m.path for m in found if hidden_ok or not base_name(m.path).startswith("."))
 
 
 def write_file(path: str, blob: bytes) -> None:
@@ -148,9 +149,6 @@ class _ListInput(beam.DoFn):
 
     Entries travel as plain tuples, which Beam encodes without pickle: a job moves one per digit."""
 
-    def __init__(self, data_dir: str | None):
-        self.data_dir = data_dir
-
     def process(self, element):
         position, text = element
         if data.parse_reference(text) is not None:
@@ -180,7 +178,7 @@ class _CodeShard(beam.DoFn):
     def setup(self):
         self.codec = self.choice.load()
         if self.codec.id != self.model_id:  # another mnistzip on this worker than on the machine that started the job
-            raise OutputError(f"this worker's model is {self.codec.id}, the job's is {self.model_id}: install the same "
+            raise ModelError(f"this worker's model is {self.codec.id}, the job's is {self.model_id}: install the same "
                               f"mnistzip on every worker")
 
     def process(self, element):
@@ -235,7 +233,7 @@ class CompressDigits(beam.PTransform):
         listed = (
             pbegin
             | "Inputs" >> beam.Create(list(enumerate(self.inputs)))
-            | "List" >> beam.ParDo(_ListInput(self.data_dir)).with_outputs(DEAD_LETTER, main="entries")
+            | "List" >> beam.ParDo(_ListInput()).with_outputs(DEAD_LETTER, main="entries")
         )
         coded = (
             listed.entries
@@ -427,7 +425,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def pipeline_options(beam_args: list[str]):
-    """Beam's options; without a runner, the job runs on this machine's cores, in worker processes."""
+    """Beam's options; without a runner, the job runs on this machine's cores, in worker processes. An option
+    neither mnistzip nor Beam knows is refused (Beam would drop it with a warning: a typo would go unseen)."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
     given = {a.split("=", 1)[0] for a in beam_args if a.startswith("--")}
@@ -439,7 +438,13 @@ def pipeline_options(beam_args: list[str]):
             defaults.append("--direct_running_mode=multi_processing")
     if "--default_sdk_harness_log_level" not in given:
         defaults.append("--default_sdk_harness_log_level=WARNING")
-    return PipelineOptions(defaults + beam_args)
+    options = PipelineOptions(defaults + beam_args)
+    beams_parser = []
+    options.get_all_options(add_extra_args_fn=beams_parser.append)
+    _, unknown = beams_parser[0].parse_known_args(beam_args)
+    if unknown:
+        raise UsageError(f"unknown option {unknown[0]!r} (neither this command's nor Beam's)")
+    return options
 
 
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -469,12 +474,13 @@ def _shared_cores(options):
 
 
 def check_inputs(inputs: list[str], data_dir: str | None) -> None:
-    """Refuse, before the job starts, an input that names nothing: a pattern matching no file, a bad reference."""
+    """Refuse, before the job starts, an input that names nothing: a pattern matching no file, a bad reference.
+    A pattern's first matches are enough, unless they are all hidden files."""
     for text in inputs:
         ref = data.parse_reference(text)
         if ref is not None:
             data.load_mnist(ref[0], data_dir)  # DataError when MNIST is not there
-        elif not (shards.is_local(text) and os.path.isdir(text)) and not glob(text, limit=1):
+        elif not (shards.is_local(text) and os.path.isdir(text)) and not (glob(text, limit=100) or glob(text)):
             raise InputError(f"{text}: matches no file")
 
 

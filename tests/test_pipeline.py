@@ -212,6 +212,8 @@ def test_decompress_to_folders_of_pngs(compressed):
     (["compress", "--input", "mnist:test:0-9", "--output", "no-such-folder/d"], 6,
      "no-such-folder: no such folder for --output no-such-folder/d"),
     (["compress", "--output", "d"], 2, "the following arguments are required: --input"),
+    (["compress", "--input", "mnist:test:0-9", "--output", "d", "--shard_size", "5"], 2,
+     "unknown option '--shard_size' (neither this command's nor Beam's)"),
     (["decompress", "--input", "x.mz", "--output", "o", "--format", "gif"], 2,
      "argument --format: invalid choice: 'gif' (choose from 'npy', 'png')"),
 ])
