@@ -17,8 +17,8 @@ This module holds what those files mean, so that a runner only moves data.
 Two choices make a rerun write the same bytes whatever the runner does:
 
 - **One order.** Every input digit becomes an :class:`Entry`, and entries sort
-  by (the input's position on the command line, its path as a tuple of parts,
-  its index inside the file). The same file matched twice counts once, at its
+  by the input's position on the command line, then the path as a tuple of
+  parts, then the row inside the file. The same file matched twice counts once, at its
   first place. Digit k of that order goes to shard ``k // shard_size``; the
   number of shards is fixed by the count of entries, before any image is read.
 - **Reading in the shard.** A shard's digits are read by the worker that codes
@@ -56,13 +56,19 @@ MAX_IMAGE_BYTES = data.MAX_STDIN_BYTES  # an image file read whole (from a remot
 
 
 class Entry(NamedTuple):
-    """One input digit, before it is read; entries sort into the order of the shards (see the module's docstring)."""
+    """One input digit, before it is read. A job moves one per digit, so it holds no more than it must; its place
+    in the order of the shards is :meth:`order`."""
 
     position: int  # which input (the command line's order) found it
-    parts: tuple[str, ...]  # its path as parts ("mnist", SPLIT for a reference): the order inside the input
-    index: int  # the row of an .npy or of an MNIST split; 0 for an image
     kind: str  # "image", "npy" or "mnist"
     location: str  # the file's path, or the MNIST split
+    index: int  # the row of an .npy or of an MNIST split; 0 for an image
+
+    def order(self) -> tuple:
+        """Its place: the input's position, then the path as parts (as ``data.folder_images`` orders a folder),
+        then the row."""
+        parts = ("mnist", self.location) if self.kind == "mnist" else path_parts(self.location)
+        return self.position, parts, self.index
 
     @property
     def identity(self) -> tuple[str, str, int]:
@@ -142,7 +148,7 @@ def mnist_entries(position: int, text: str) -> Iterator[Entry]:
     """Every digit an MNIST reference (``mnist:train``, ``mnist:test:0-99``) names."""
     split, sl = data.parse_reference(text)
     for i in range(sl.start, sl.stop):
-        yield Entry(position, ("mnist", split), i, "mnist", split)
+        yield Entry(position, "mnist", split, i)
 
 
 def file_entries(position: int, path: str, open_file: Callable[[str], BinaryIO]) -> Iterator[Entry | DeadLetter]:
@@ -152,9 +158,8 @@ def file_entries(position: int, path: str, open_file: Callable[[str], BinaryIO])
     may match a stray ``notes.txt``, which must not stop the job.
     """
     suffix = os.path.splitext(path)[1].lower()
-    parts = path_parts(path)
     if suffix in data.IMAGE_SUFFIXES:
-        yield Entry(position, parts, 0, "image", path)
+        yield Entry(position, "image", path, 0)
     elif suffix == NPY:
         try:
             with open_file(path) as f:
@@ -168,7 +173,7 @@ def file_entries(position: int, path: str, open_file: Callable[[str], BinaryIO])
         if count == 0:
             yield DeadLetter(path, f"{one_line(path)}: array holds no digits")
         for i in range(count):
-            yield Entry(position, parts, i, "npy", path)
+            yield Entry(position, "npy", path, i)
     else:
         suffixes = ", ".join(sorted(data.IMAGE_SUFFIXES | {NPY}))
         yield DeadLetter(path, one_line(f"{path}: not an image or .npy file (expected {suffixes})"))
@@ -207,9 +212,9 @@ def rank(entries: Iterable[Entry], shard_size: int) -> Iterator[Ranked]:
     first: dict[tuple, Entry] = {}
     for entry in entries:
         seen = first.get(entry.identity)
-        if seen is None or entry < seen:
+        if seen is None or entry.position < seen.position:
             first[entry.identity] = entry
-    ordered = sorted(first.values())
+    ordered = sorted(first.values(), key=Entry.order)
     shards = math.ceil(len(ordered) / shard_size)
     for k, entry in enumerate(ordered):
         yield Ranked(k // shard_size, shards, k, entry)

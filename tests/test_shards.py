@@ -26,18 +26,20 @@ def _glob(pattern):
 
 def test_rank_orders_by_input_then_path_then_row_and_counts_a_file_once():
     entries = [
-        Entry(1, ("a", "b.npy"), 1, "npy", "a/b.npy"),
-        Entry(0, ("z.png",), 0, "image", "z.png"),
-        Entry(1, ("a", "b.npy"), 0, "npy", "a/b.npy"),
-        Entry(2, ("z.png",), 0, "image", "z.png"),  # matched again by a later input: keeps its first place
-        Entry(0, ("mnist", "test"), 3, "mnist", "test"),
-        Entry(0, ("a", "c.png"), 0, "image", "a/c.png"),
+        Entry(1, "npy", "a/b.npy", 1),
+        Entry(0, "image", "z.png", 0),
+        Entry(1, "npy", "a/b.npy", 0),
+        Entry(2, "image", "z.png", 0),  # matched again by a later input: keeps its first place
+        Entry(0, "mnist", "test", 3),
+        Entry(0, "image", "a/c.png", 0),
+        Entry(0, "image", "a/b/z.png", 0),  # a folder's files stay together, at the folder's place
     ]
     ranked = list(shards.rank(reversed(entries), shard_size=2))
-    assert [r.entry.source for r in ranked] == ["a/c.png", "mnist:test:3", "z.png", "a/b.npy:0", "a/b.npy:1"]
-    assert [r.shard for r in ranked] == [0, 0, 1, 1, 2]
+    assert [r.entry.source for r in ranked] == ["a/b/z.png", "a/c.png", "mnist:test:3", "z.png", "a/b.npy:0",
+                                                  "a/b.npy:1"]
+    assert [r.shard for r in ranked] == [0, 0, 1, 1, 2, 2]
     assert {r.shards for r in ranked} == {3}
-    assert [r.rank for r in ranked] == [0, 1, 2, 3, 4]
+    assert [r.rank for r in ranked] == [0, 1, 2, 3, 4, 5]
 
 
 def test_rank_of_nothing_is_nothing():
@@ -99,7 +101,7 @@ def test_file_entries_by_suffix(tmp_path):
     arr = _npy(tmp_path / "a.npy", np.zeros((3, 28, 28), np.uint8))
     empty = _npy(tmp_path / "e.npy", np.zeros((0, 28, 28), np.uint8))
     assert [e.source for e in shards.file_entries(4, arr, _open)] == [f"{arr}:0", f"{arr}:1", f"{arr}:2"]
-    assert list(shards.file_entries(4, "x/y.PNG", _open)) == [Entry(4, ("x", "y.PNG"), 0, "image", "x/y.PNG")]
+    assert list(shards.file_entries(4, "x/y.PNG", _open)) == [Entry(4, "image", "x/y.PNG", 0)]
     assert list(shards.file_entries(0, empty, _open)) == [DeadLetter(empty, f"{empty}: array holds no digits")]
     [letter] = shards.file_entries(0, "notes.txt", _open)
     assert letter == DeadLetter("notes.txt", "notes.txt: not an image or .npy file (expected .bmp, .gif, .jpeg, "
@@ -112,11 +114,11 @@ def test_reader_reads_every_kind_and_read_shard_keeps_the_order(tmp_path, mnist_
     Image.fromarray(test[20]).save(tmp_path / "d.png")
     (tmp_path / "bad.png").write_bytes(b"not a picture")
     ranked = [
-        shards.Ranked(0, 1, 0, Entry(0, ("mnist", "test"), 5, "mnist", "test")),
-        shards.Ranked(0, 1, 3, Entry(1, (), 2, "npy", arr)),
-        shards.Ranked(0, 1, 1, Entry(1, (), 0, "npy", arr)),
-        shards.Ranked(0, 1, 2, Entry(1, (), 0, "image", str(tmp_path / "bad.png"))),
-        shards.Ranked(0, 1, 4, Entry(2, (), 0, "image", str(tmp_path / "d.png"))),
+        shards.Ranked(0, 1, 0, Entry(0, "mnist", "test", 5)),
+        shards.Ranked(0, 1, 3, Entry(1, "npy", arr, 2)),
+        shards.Ranked(0, 1, 1, Entry(1, "npy", arr, 0)),
+        shards.Ranked(0, 1, 2, Entry(1, "image", str(tmp_path / "bad.png"), 0)),
+        shards.Ranked(0, 1, 4, Entry(2, "image", str(tmp_path / "d.png"), 0)),
     ]
     images, sources, dead = shards.read_shard(ranked, shards.Reader(_open, str(mnist_dir)))
     assert sources == ["mnist:test:5", f"{arr}:0", f"{arr}:2", str(tmp_path / "d.png")]
@@ -127,7 +129,7 @@ def test_reader_reads_every_kind_and_read_shard_keeps_the_order(tmp_path, mnist_
 
 def test_a_row_gone_since_listing_is_a_dead_letter(tmp_path):
     arr = _npy(tmp_path / "a.npy", np.zeros((2, 28, 28), np.uint8))
-    ranked = [shards.Ranked(0, 1, 0, Entry(0, (), 5, "npy", arr))]
+    ranked = [shards.Ranked(0, 1, 0, Entry(0, "npy", arr, 5))]
     _, _, dead = shards.read_shard(ranked, shards.Reader(_open))
     assert dead == [DeadLetter(f"{arr}:5", f"{arr}: row 5 is gone (the array now holds 2)")]
 
