@@ -1,4 +1,4 @@
-"""Every script in benchmarks/ runs: its --help, and a small run of the robustness benchmark."""
+"""Every script in benchmarks/ runs: its --help, and small runs of some."""
 
 from __future__ import annotations
 
@@ -143,3 +143,21 @@ def test_semantic_loss_small_run(tmp_path):
     card = Card.read(out)
     assert [lv.lmbda for lv in card.levels] == [300.0, 360.0, 430.0, 520.0]
     assert all(0 <= lv.test["class_kept"] <= 100 for lv in card.levels)
+
+
+def test_pipeline_small_run(tmp_path):
+    """benchmarks/pipeline.py on a few dozen digits: each way of compressing is timed and decodes to the CLI's pixels."""
+    import json
+
+    pytest.importorskip("apache_beam")
+    script = next(p for p in BENCHMARKS if p.stem == "pipeline")
+    out = tmp_path / "pipeline.json"
+    r = subprocess.run([sys.executable, str(script), "--repeat", "1", "--train", "60", "--pngs", "30", "--shard-size",
+                        "20", "--json", str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads(out.read_text())
+    assert [(row["input"], row["how"], row["workers"]) for row in rows] == [
+        (label, how, workers) for label in ("mnist:train (60 digits)", "folder of 30 PNGs")
+        for how, workers in (("mnistzip compress", 1), ("pipeline", 1), ("pipeline", 2))]
+    assert all(row["digits_per_s"] > 0 for row in rows)
+    assert "against the CLI" in r.stdout
