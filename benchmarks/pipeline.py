@@ -104,7 +104,7 @@ def measure(label: str, source: str, digits: int, work: Path, args) -> list[dict
 
 
 def large(count: int, work: Path) -> dict:
-    """One job over an .npy of ``count`` digits: (seconds, peak RSS in MB, shards, bits/digit)."""
+    """One job over an .npy of ``count`` digits: (seconds, peak RSS in MiB, shards, bits/digit)."""
     from mnistzip import data
 
     train = data.load_mnist("train")
@@ -134,7 +134,7 @@ def large(count: int, work: Path) -> dict:
                digits_per_s=round(count / seconds), peak_rss_mb=round(int(peak_kb) / 1024),
                shards=summary["shards"], bits_per_digit=summary["bits_per_digit"])
     print(f"  {row['input']:28} pipeline           2 worker(s) {seconds:7.1f} s {row['digits_per_s']:8,} digits/s  "
-          f"peak RSS {row['peak_rss_mb']:,} MB, {row['shards']} shards", flush=True)
+          f"peak RSS {row['peak_rss_mb']:,} MiB, {row['shards']} shards", flush=True)
     return row
 
 

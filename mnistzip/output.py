@@ -149,20 +149,30 @@ def _write_png(batches, count: int, f, names) -> None:
     from PIL import Image
 
     images = np.concatenate(list(_checked(batches, count)))
-    picture = images[0] if count == 1 else grid(images)
-    buf = io.BytesIO()
-    Image.fromarray(picture, mode="L").save(buf, format="PNG")
-    f.write(buf.getvalue())
+    f.write(png_bytes(images[0] if count == 1 else grid(images)))
 
 
 def _write_folder(batches, count: int, folder: Path, names) -> None:
-    """One PNG per digit, ``digit-0007.png`` (zero-padded to sort) or ``NAME.png``."""
+    """One PNG per digit, ``digit-0007.png`` (see :func:`digit_stem`) or ``NAME.png``."""
     from PIL import Image
 
-    width = len(str(count - 1))
     i = 0
     for batch in _checked(batches, count):
         for img in batch:
-            stem = names[i] if names else f"digit-{i:0{width}d}"
+            stem = names[i] if names else digit_stem(i, count)
             Image.fromarray(img, mode="L").save(folder / f"{stem}{PNG}", format="PNG")
             i += 1
+
+
+def digit_stem(i: int, count: int) -> str:
+    """The name of digit ``i`` of ``count`` in a folder: ``digit-0007``, zero-padded so that names sort as digits."""
+    return f"digit-{i:0{len(str(count - 1))}d}"
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """One uint8 image as the bytes of a PNG file."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image, mode="L").save(buf, format="PNG")
+    return buf.getvalue()

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob as pyglob
 import io
+import itertools
 import json
 import logging
 import os
@@ -36,6 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import container, data, shards
+from .fileio import replace_atomic
 from .errors import (EXTRAS, BadMzFile, ExitStatus, InputError, MissingExtra, MnistzipError, ModelError, OutputError,
                      UsageError, error_line, one_line)
 
@@ -71,38 +74,47 @@ def open_file(path: str):
 
 
 def glob(pattern: str, limit: int | None = None) -> list[str]:
-    """The files a pattern matches (``*`` stays inside a folder, ``**`` crosses folders), sorted; at most ``limit``
-    are looked at.
+    """The files a pattern matches, sorted, as a shell matches them: ``*`` stays inside a folder, ``**/`` is any
+    number of folders (none included), and hidden names (a leading ``.``, at any depth) are left out unless the
+    pattern spells the dot. At most ``limit`` are looked for. Folders are not files: they are left out too.
 
-    Hidden files (a name starting with ``.``) are left out unless the pattern's
-    last part asks for them, as a shell does and as ``compress`` does in folders.
+    Local patterns go to Python's ``glob``, which reads only the folders the
+    pattern needs; URLs to Beam's file systems, which list everything under
+    the pattern's fixed start.
     """
+    if shards.is_local(pattern):
+        try:
+            found = (p for p in pyglob.iglob(pattern, recursive=True) if not os.path.isdir(p))
+            return sorted(itertools.islice(found, limit))
+        except OSError as e:
+            raise InputError(f"{pattern}: cannot list ({e.strerror or e})") from None
     try:
-        found = FileSystems.match([pattern], limits=[limit])[0].metadata_list
+        listed = FileSystems.match([pattern])[0].metadata_list
     except Exception as e:  # BeamIOError, or a scheme no installed file system serves
         raise InputError(f"{pattern}: cannot list ({one_line(str(e).splitlines()[0])})") from None
-    hidden_ok = pattern.rstrip("/").rsplit("/", 1)[-1].startswith(".")
-    return sorted(m.path for m in found if hidden_ok or not base_name(m.path).startswith("."))
+    fixed = re.match(r"[^[*?]*", pattern).group(0).rsplit("/", 1)[0]
+    spelt = {part for part in pattern.split("/") if part.startswith(".")}
+    visible = (m.path for m in listed
+               if not any(p.startswith(".") and p not in spelt for p in m.path[len(fixed):].split("/")))
+    return sorted(itertools.islice(visible, limit))
 
 
 def write_file(path: str, blob: bytes) -> None:
-    """Write a whole output atomically: a temporary file beside it, then a rename. The entry point has refused
-    existing outputs (without --force) before the job started; a retried worker replaces its own output."""
-    from .fileio import write_atomic
-
+    """Write a whole output atomically: a temporary file beside it, then a rename over what is there. The entry
+    point refused existing outputs (without --force) before the job started; a retried worker replaces its own."""
     if shards.is_local(path):
-        write_atomic(path, blob, force=True)
+        replace_atomic(path, blob)
         return
     tmp = f"{path}.tmp-{uuid.uuid4().hex}"
     try:
         with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
             f.write(blob)
+        if FileSystems.exists(path):  # HDFS renames onto nothing only
+            FileSystems.delete([path])
         FileSystems.rename([tmp], [path])
     except Exception as e:
-        try:
+        with contextlib.suppress(Exception):  # it may never have been created
             FileSystems.delete([tmp])
-        except Exception:  # it may never have been created
-            pass
         raise OutputError(f"{path}: cannot write ({one_line(str(e).splitlines()[0])})") from None
 
 
@@ -151,10 +163,10 @@ class _ListInput(beam.DoFn):
 
     def process(self, element):
         position, text = element
-        if data.parse_reference(text) is not None:
-            yield from map(tuple, shards.mnist_entries(position, text))
-            return
         try:
+            if text.startswith("mnist:"):
+                yield from map(tuple, shards.mnist_entries(position, text))
+                return
             paths = matched_files(text, folders=True)
         except MnistzipError as e:
             yield _dead_letter(text, e)
@@ -189,7 +201,7 @@ class _CodeShard(beam.DoFn):
         for letter in dead:
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
         if len(images):
-            blob, coded = shards.code_shard(self.codec, base_name(name), images, sources)
+            blob, coded = shards.code_shard(self.codec, shard, base_name(name), images, sources)
             write_file(name, blob)
             yield coded
 
@@ -299,7 +311,8 @@ class _DecodeFile(beam.DoFn):
     """(an .mz file, its output) → the output written; a file that does not decode is a dead letter. Models load
     once per worker, each the first time a file needs it."""
 
-    def __init__(self, model: str | None):
+    def __init__(self, fmt: str, model: str | None):
+        self.fmt = fmt
         self.model = model
         self.codecs = {}
 
@@ -320,8 +333,18 @@ class _DecodeFile(beam.DoFn):
             if mz.model_id not in self.codecs:
                 self.codecs[mz.model_id] = zoo.for_file(mz.model_id, self.model)
             codec = self.codecs[mz.model_id]
-            if shards.is_local(target):
-                output.save_digits(codec.decompress_batches(mz), target, force=True, count=mz.count)
+            if self.fmt == "png":  # a folder of files, each replaced on its own: a retry or --force rewrites them
+                try:
+                    os.makedirs(target, exist_ok=True)
+                except OSError as e:
+                    raise OutputError(f"{target}: cannot create the folder ({e.strerror or e})") from None
+                i = 0
+                for batch in codec.decompress_batches(mz):
+                    for image in batch:
+                        write_file(f"{target}/{output.digit_stem(i, mz.count)}{output.PNG}", output.png_bytes(image))
+                        i += 1
+            elif shards.is_local(target):
+                output.save_digits(codec.decompress_batches(mz), target, force=True, count=mz.count, fmt=None)
             else:
                 buffer = io.BytesIO()
                 np.save(buffer, codec.decompress(mz))
@@ -372,7 +395,7 @@ class DecompressDigits(beam.PTransform):
         decoded = (
             planned.files
             | "Spread" >> beam.Reshuffle()
-            | "Decode" >> beam.ParDo(_DecodeFile(self.model)).with_outputs(DEAD_LETTER, main="written")
+            | "Decode" >> beam.ParDo(_DecodeFile(self.fmt, self.model)).with_outputs(DEAD_LETTER, main="written")
         )
         dead = (matched[DEAD_LETTER], planned[DEAD_LETTER], decoded[DEAD_LETTER]) | "Dead letters" >> beam.Flatten()
         summary = (
@@ -440,7 +463,13 @@ def pipeline_options(beam_args: list[str]):
         defaults.append("--default_sdk_harness_log_level=WARNING")
     options = PipelineOptions(defaults + beam_args)
     beams_parser = []
-    options.get_all_options(add_extra_args_fn=beams_parser.append)
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):  # Beam prints its whole usage before the line that matters
+            options.get_all_options(add_extra_args_fn=beams_parser.append)
+    except SystemExit:
+        lines = said.getvalue().strip().splitlines() or ["bad Beam option"]
+        raise UsageError(lines[-1].split("error: ", 1)[-1]) from None
     _, unknown = beams_parser[0].parse_known_args(beam_args)
     if unknown:
         raise UsageError(f"unknown option {unknown[0]!r} (neither this command's nor Beam's)")
@@ -489,24 +518,25 @@ def check_folder(folder: str, force: bool) -> None:
     if shards.is_local(folder):
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise OutputError(f"{folder}: exists and is not a folder")
-        if os.path.isdir(folder) and os.listdir(folder) and not force:
-            raise OutputError(f"{folder}: folder holds files; pass --force to write into it")
         try:
+            if os.path.isdir(folder) and os.listdir(folder) and not force:
+                raise OutputError(f"{folder}: folder holds files; pass --force to write into it")
             os.makedirs(folder, exist_ok=True)
         except OSError as e:
-            raise OutputError(f"{folder}: cannot create ({e.strerror or e})") from None
+            raise OutputError(f"{folder}: cannot write ({e.strerror or e})") from None
     elif glob(f"{folder.rstrip('/')}/**", limit=1) and not force:
         raise OutputError(f"{folder}: holds files; pass --force to write into it")
 
 
-def run(args: argparse.Namespace, beam_args: list[str]) -> dict:
-    """Build and run one job; returns its summary (read back from what the job wrote)."""
+def run(args: argparse.Namespace, beam_args: list[str]) -> tuple[dict, list[str]]:
+    """Build and run one job; returns its summary (read back from what the job wrote) and notes for the user."""
     options = pipeline_options(beam_args)
+    found = []
     if args.command == "compress":
         data_dir = data.resolve_data_dir(args.data_dir)
         data_dir = None if data_dir is None else str(data_dir.resolve())
         check_inputs(args.input, data_dir)
-        shards.check_prefix(args.output, args.force, glob)
+        found = shards.check_prefix(args.output, args.force, glob)
         transform = CompressDigits(
             args.input, args.output, ModelChoice(args.model, args.quality, args.bits, args.level),
             args.shard_size, data_dir, False if args.no_invert else None,
@@ -525,8 +555,16 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> dict:
         except Exception as e:
             message, status = _worker_error(e)
             raise JobFailed(message + (f" (the workers' log: {log})" if log else ""), status) from None
-    with open_file(summary_path) as f:
-        return json.load(f)
+    try:
+        with open_file(summary_path) as f:
+            summary = json.load(f)
+    except (OSError, ValueError) as e:  # a runner that did not wait, or workers whose files this machine cannot see
+        raise OutputError(f"{summary_path}: the job ended but its summary cannot be read here ({one_line(str(e))})") \
+            from None
+    stale = shards.stale_shards(found, summary) if args.command == "compress" else []
+    notes = [f"{_count(len(stale), 'shard')} of an earlier job remain beside this job's; its manifest does not name "
+             f"them: {stale[0]}{' ...' if len(stale) > 1 else ''}"] if stale else []
+    return summary, notes
 
 
 class JobFailed(MnistzipError):
@@ -540,7 +578,8 @@ class JobFailed(MnistzipError):
 @contextlib.contextmanager
 def _workers_log(options):
     """While a local job runs, its worker processes (which share this process's standard error) log to a temporary
-    file: Beam's notices are not a user's business. Yields the file's path, kept only if the job fails."""
+    file: Beam's notices are not a user's business. Yields the file's path, kept only when a worker failed
+    (:class:`JobFailed` names it)."""
     from apache_beam.options.pipeline_options import StandardOptions
 
     if options.view_as(StandardOptions).runner not in (None, "DirectRunner", "direct"):
@@ -550,16 +589,18 @@ def _workers_log(options):
     saved = os.dup(2)
     sys.stderr.flush()
     os.dup2(fd, 2)
-    failed = True
+    keep = False
     try:
         yield log
-        failed = False
+    except JobFailed:
+        keep = True
+        raise
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
         os.close(fd)
-        if not failed:
+        if not keep:
             os.unlink(log)
 
 
@@ -599,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("apache_beam").setLevel(logging.CRITICAL)  # the workers' logs, relayed: a failure is one line below
     try:
         args, beam_args = parser().parse_known_args(argv)
-        summary = run(args, beam_args)
+        summary, notes = run(args, beam_args)
     except KeyboardInterrupt:
         print(error_line("interrupted"), file=sys.stderr)
         return ExitStatus.INTERRUPTED
@@ -607,6 +648,8 @@ def main(argv: list[str] | None = None) -> int:
         print(error_line(str(e)), file=sys.stderr)
         return e.exit_status
     print(report(args, summary))
+    for note in notes:
+        print(f"mnistzip: note: {one_line(note)}", file=sys.stderr)
     if summary["dead_letters"]:
         where = (shards.index_files(args.output)["errors"] if args.command == "compress"
                  else f"{args.output.rstrip('/')}/{DECOMPRESS_ERRORS}")

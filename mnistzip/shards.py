@@ -9,16 +9,17 @@ index files:
   ``{"shard": NAME, "index": I, "source": SOURCE, "bits": B}``: the digit
   read from SOURCE is digit I of shard NAME, which spends about B bits on it;
 - ``PREFIX.errors.jsonl``: one line per input that could not be read (the
-  *dead letters*), ``{"source": SOURCE, "error": LINE}``, in input order;
-- ``PREFIX.summary.json``: the model, and the counts of digits, shards,
-  bytes and dead letters.
+  *dead letters*), ``{"source": SOURCE, "error": LINE}``, sorted by source;
+- ``PREFIX.summary.json``: the model, the counts of digits, shards, bytes
+  and dead letters, and the names of the shards written.
 
 This module holds what those files mean, so that a runner only moves data.
 Two choices make a rerun write the same bytes whatever the runner does:
 
 - **One order.** Every input digit becomes an :class:`Entry`, and entries sort
   by the input's position on the command line, then the path as a tuple of
-  parts, then the row inside the file. The same file matched twice counts once, at its
+  parts, then the row inside the file. The same file matched twice (by the
+  same path once normalised: ``./a.png`` is ``a.png``) counts once, at its
   first place. Digit k of that order goes to shard ``k // shard_size``; the
   number of shards is fixed by the count of entries, before any image is read.
 - **Reading in the shard.** A shard's digits are read by the worker that codes
@@ -36,6 +37,7 @@ import io
 import json
 import math
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -44,7 +46,7 @@ import numpy as np
 
 from . import container, data
 from .container import SIDE
-from .errors import InputError, MnistzipError, OutputError, one_line
+from .errors import InputError, MnistzipError, OutputError, UsageError, one_line
 
 DEFAULT_SHARD_SIZE = 16_384  # about 20 KB of .mz at 10 bits a digit; 62 shards for a million digits
 MANIFEST_SUFFIX = ".manifest.jsonl"
@@ -53,6 +55,9 @@ SUMMARY_SUFFIX = ".summary.json"
 NPY = ".npy"
 DIGIT_BYTES = SIDE * SIDE
 MAX_IMAGE_BYTES = data.MAX_STDIN_BYTES  # an image file read whole (from a remote file system) is one image
+# Rows of one .npy a job takes: 13 GB of digits. A sparse file can claim billions at no cost, and a job keeps a
+# record per digit while it ranks them.
+MAX_NPY_DIGITS = 1 << 24
 
 
 class Entry(NamedTuple):
@@ -72,8 +77,9 @@ class Entry(NamedTuple):
 
     @property
     def identity(self) -> tuple[str, str, int]:
-        """What makes two entries the same digit (one file matched by two inputs)."""
-        return self.kind, self.location, self.index
+        """What makes two entries the same digit (one file matched by two inputs, perhaps spelt differently)."""
+        location = os.path.normpath(self.location) if is_local(self.location) else self.location
+        return self.kind, location, self.index
 
     @property
     def source(self) -> str:
@@ -105,8 +111,9 @@ class DeadLetter(NamedTuple):
 
 
 class Coded(NamedTuple):
-    """One shard as written: its file name (without the folder), digit count, bytes and manifest lines."""
+    """One shard as written: its number, file name (without the folder), digit count, bytes and manifest lines."""
 
+    shard: int
     name: str
     digits: int
     size: int
@@ -158,6 +165,15 @@ def file_entries(position: int, path: str, open_file: Callable[[str], BinaryIO])
     may match a stray ``notes.txt``, which must not stop the job.
     """
     suffix = os.path.splitext(path)[1].lower()
+    if is_local(path):
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except OSError as e:
+            yield DeadLetter(path, one_line(f"{path}: cannot read ({e.strerror or e})"))
+            return
+        if not regular:  # a FIFO would block a worker forever, a device never end
+            yield DeadLetter(path, f"{one_line(path)}: not a regular file")
+            return
     if suffix in data.IMAGE_SUFFIXES:
         yield Entry(position, "image", path, 0)
     elif suffix == NPY:
@@ -172,6 +188,10 @@ def file_entries(position: int, path: str, open_file: Callable[[str], BinaryIO])
             return
         if count == 0:
             yield DeadLetter(path, f"{one_line(path)}: array holds no digits")
+        elif count > MAX_NPY_DIGITS:
+            yield DeadLetter(path, f"{one_line(path)}: array holds {count:,} digits; a job reads at most "
+                                   f"{MAX_NPY_DIGITS:,} from one .npy (split it)")
+            return
         for i in range(count):
             yield Entry(position, "npy", path, i)
     else:
@@ -223,7 +243,7 @@ def rank(entries: Iterable[Entry], shard_size: int) -> Iterator[Ranked]:
 def check_shard_size(size: int) -> int:
     """A shard is one .mz file: 1 to ``container.MAX_DIGITS`` digits."""
     if not 1 <= size <= container.MAX_DIGITS:
-        raise InputError(f"--shard-size must be 1 to {container.MAX_DIGITS}, not {size}")
+        raise UsageError(f"--shard-size must be 1 to {container.MAX_DIGITS}, not {size}")
     return size
 
 
@@ -299,15 +319,15 @@ def read_shard(ranked: Iterable[Ranked], reader: Reader) -> tuple[np.ndarray, li
     return stacked, sources, dead
 
 
-def code_shard(codec, name: str, images: np.ndarray, sources: list[str]) -> tuple[bytes, Coded]:
-    """A shard's .mz bytes and what the manifest says of it (``name``: its file name)."""
+def code_shard(codec, shard: int, name: str, images: np.ndarray, sources: list[str]) -> tuple[bytes, Coded]:
+    """Shard number ``shard``'s .mz bytes and what the manifest says of it (``name``: its file name)."""
     payload, bits = codec.encode(images)
     blob = container.dumps(container.MzFile(model_id=codec.id, count=len(images), payload=payload))
     lines = tuple(
         json.dumps({"shard": name, "index": i, "source": source, "bits": round(float(b), 3)}, ensure_ascii=False)
         for i, (source, b) in enumerate(zip(sources, bits))
     )
-    return blob, Coded(name, len(images), len(blob), lines)
+    return blob, Coded(shard, name, len(images), len(blob), lines)
 
 
 def summary(model_id: str, model_name: str, shards: Iterable[Coded], dead: int, shard_size: int) -> dict:
@@ -324,15 +344,16 @@ def summary(model_id: str, model_name: str, shards: Iterable[Coded], dead: int, 
         "bytes": size,
         "bits_per_digit": round(8 * size / digits, 3) if digits else None,
         "dead_letters": dead,
+        "shard_files": [s.name for s in shards],
     }
 
 
 def index_contents(model_id: str, model_name: str, coded: Iterable[Coded], dead: Iterable[DeadLetter],
                    shard_size: int) -> dict[str, bytes]:
     """The manifest, the dead letters and the summary, as the bytes of their files (keys of :func:`index_files`).
-    Shards come in name order and dead letters in source order, whatever order a runner gave them in."""
+    Shards come in their order and dead letters in source order (each once), whatever order a runner gave them in."""
     coded = sorted(coded)
-    dead = sorted(dead)
+    dead = sorted(set(dead))
     lines = [line for shard in coded for line in shard.manifest]
     return {
         "manifest": "".join(line + "\n" for line in lines).encode(),
@@ -352,8 +373,9 @@ def existing_outputs(prefix: str, glob: Callable[[str], list[str]]) -> list[str]
     return sorted(set(found))
 
 
-def check_prefix(prefix: str, force: bool, glob: Callable[[str], list[str]]) -> None:
-    """Refuse, before any work, a prefix whose outputs exist (without ``force``), or whose folder does not."""
+def check_prefix(prefix: str, force: bool, glob: Callable[[str], list[str]]) -> list[str]:
+    """Refuse, before any work, a prefix whose outputs exist (without ``force``), or whose folder does not;
+    returns those that exist (with ``force``)."""
     if not prefix or prefix.endswith("/"):
         raise OutputError(f"--output must be a prefix such as out/digits, not {prefix!r}")
     if is_local(prefix):
@@ -366,3 +388,12 @@ def check_prefix(prefix: str, force: bool, glob: Callable[[str], list[str]]) -> 
     if found and not force:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         raise OutputError(f"{found[0]} exists{more}; pass --force to replace what this job writes")
+    return found
+
+
+def stale_shards(found: Iterable[str], summary: dict) -> list[str]:
+    """The shards found before a job (``found``: paths) that it did not write again: an earlier job's, which its
+    manifest does not name (a job never deletes what it did not write)."""
+    written = set(summary["shard_files"])
+    return sorted(path for path in found if path.endswith(container.SUFFIX) and
+                  path.rstrip("/").rsplit("/", 1)[-1] not in written)

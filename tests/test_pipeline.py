@@ -205,13 +205,15 @@ def test_decompress_to_folders_of_pngs(compressed):
 
 @pytest.mark.parametrize("argv, status, line", [
     (["compress", "--input", "nothing-here-*.png", "--output", "d"], 3, "nothing-here-*.png: matches no file"),
-    (["compress", "--input", "mnist:test:0-9", "--output", "d", "--shard-size", "0"], 3,
+    (["compress", "--input", "mnist:test:0-9", "--output", "d", "--shard-size", "0"], 2,
      f"--shard-size must be 1 to {container.MAX_DIGITS}, not 0"),
     (["compress", "--input", "mnist:test:0-9", "--output", "d", "-q", "1", "--bits", "9"], 2,
      "give a rung (--quality) or a rate (--bits), not both"),
     (["compress", "--input", "mnist:test:0-9", "--output", "no-such-folder/d"], 6,
      "no-such-folder: no such folder for --output no-such-folder/d"),
     (["compress", "--output", "d"], 2, "the following arguments are required: --input"),
+    (["compress", "--input", "mnist:test:0-9", "--output", "d", "--direct_num_workers=abc"], 2,
+     "argument --direct_num_workers: invalid int value: 'abc'"),
     (["compress", "--input", "mnist:test:0-9", "--output", "d", "--shard_size", "5"], 2,
      "unknown option '--shard_size' (neither this command's nor Beam's)"),
     (["decompress", "--input", "x.mz", "--output", "o", "--format", "gif"], 2,
@@ -251,3 +253,54 @@ def test_the_transforms_compose_into_a_pipeline_of_ones_own(tmp_path, mnist_dir)
     assert (tmp_path / "dead-00000-of-00001").read_text() == f"{tmp_path / 'x.txt'}\n"
     assert container.read(tmp_path / "d-00000-of-00001.mz").count == 5
     shutil.rmtree(tmp_path)
+
+
+def test_patterns_match_as_a_shell_does(tmp_path, monkeypatch):
+    """``**/`` spans no folder too, hidden names are left out at any depth, a pattern may have no folder part."""
+    for name in ("a.png", "sub/b.png", "sub/deeper/c.png", ".git/d.png", "sub/.e.png", "sub/deeper.png/f.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    assert pipeline.glob("**/*.png") == ["a.png", "sub/b.png", "sub/deeper.png/f.png", "sub/deeper/c.png"]
+    assert pipeline.glob("*.png") == ["a.png"]
+    assert pipeline.glob("sub/*") == ["sub/b.png"]  # a folder is not a file
+    assert pipeline.glob("sub/.*.png") == ["sub/.e.png"]
+    assert pipeline.glob("**/*.png", limit=1) and len(pipeline.glob("**/*.png", limit=2)) == 2
+
+
+def test_a_forced_rerun_with_fewer_shards_names_the_earlier_jobs(in_tmp):
+    first = run("compress", "--input", "mnist:test:0-5", "--output", "d", "--shard-size", "2", "--direct_num_workers=1")
+    assert first[0] == 0
+    status, out, err = run("compress", "--input", "mnist:test:0-5", "--output", "d", "--shard-size", "3", "--force",
+                           "--direct_num_workers=1")
+    assert status == 0 and out.startswith("d: 6 digits in 2 shards, ")
+    assert err == ("mnistzip: note: 3 shards of an earlier job remain beside this job's; its manifest does not name "
+                   "them: d-00000-of-00003.mz ...\n")
+    assert json.loads(Path("d.summary.json").read_text())["shard_files"] == ["d-00000-of-00002.mz",
+                                                                            "d-00001-of-00002.mz"]
+
+
+def test_decompress_to_pngs_with_force_rewrites_its_files_and_keeps_others(compressed):
+    root, _ = compressed
+    out_dir = root / "pngs-again"
+    shard = str(root / "one" / "d-00003-of-00004.mz")
+    assert run("decompress", "--input", shard, "--output", str(out_dir), "--format", "png",
+               "--direct_num_workers=1")[0] == 0
+    mine = out_dir / "d-00003-of-00004" / "mine.txt"
+    mine.write_text("keep me")
+    (out_dir / "d-00003-of-00004" / "digit-00.png").write_bytes(b"damaged")
+    status, out, err = run("decompress", "--input", shard, "--output", str(out_dir), "--format", "png", "--force",
+                           "--direct_num_workers=1")
+    assert (status, err) == (0, "")
+    assert mine.read_text() == "keep me"
+    assert Image.open(out_dir / "d-00003-of-00004" / "digit-00.png").size == (28, 28)
+
+
+def test_a_bad_reference_in_a_pipeline_of_ones_own_is_a_dead_letter(tmp_path):
+    import apache_beam as beam
+
+    with beam.Pipeline() as p:
+        result = p | pipeline.CompressDigits(["mnist:test:0-1", "mnist:test:99999"], str(tmp_path / "d"))
+        result["dead_letter"] | beam.Map(lambda d: d.error) | beam.io.WriteToText(str(tmp_path / "dead"))
+    assert (tmp_path / "dead-00000-of-00001").read_text() == (
+        "MNIST index 99999 out of range: the test split has 10000 digits (0-9999)\n")

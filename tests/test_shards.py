@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from mnistzip import container, data, shards, zoo
-from mnistzip.errors import InputError, OutputError
+from mnistzip.errors import InputError, OutputError, UsageError
 from mnistzip.shards import DeadLetter, Entry
 
 
@@ -54,7 +54,7 @@ def test_shard_names_follow_beams_convention():
 
 @pytest.mark.parametrize("size", [0, container.MAX_DIGITS + 1])
 def test_shard_size_is_bounded_by_one_mz_file(size):
-    with pytest.raises(InputError, match=rf"^--shard-size must be 1 to {container.MAX_DIGITS}, not {size}$"):
+    with pytest.raises(UsageError, match=rf"^--shard-size must be 1 to {container.MAX_DIGITS}, not {size}$"):
         shards.check_shard_size(size)
 
 
@@ -100,12 +100,38 @@ def test_npy_header_refuses_a_truncated_array_and_a_stranger(tmp_path):
 def test_file_entries_by_suffix(tmp_path):
     arr = _npy(tmp_path / "a.npy", np.zeros((3, 28, 28), np.uint8))
     empty = _npy(tmp_path / "e.npy", np.zeros((0, 28, 28), np.uint8))
+    image, notes = tmp_path / "y.PNG", tmp_path / "notes.txt"
+    image.write_bytes(b"")  # what it holds is the reader's business
+    notes.write_text("scanned on Monday")
     assert [e.source for e in shards.file_entries(4, arr, _open)] == [f"{arr}:0", f"{arr}:1", f"{arr}:2"]
-    assert list(shards.file_entries(4, "x/y.PNG", _open)) == [Entry(4, "image", "x/y.PNG", 0)]
+    assert list(shards.file_entries(4, str(image), _open)) == [Entry(4, "image", str(image), 0)]
     assert list(shards.file_entries(0, empty, _open)) == [DeadLetter(empty, f"{empty}: array holds no digits")]
-    [letter] = shards.file_entries(0, "notes.txt", _open)
-    assert letter == DeadLetter("notes.txt", "notes.txt: not an image or .npy file (expected .bmp, .gif, .jpeg, "
-                                             ".jpg, .npy, .png, .tif, .tiff, .webp)")
+    [letter] = shards.file_entries(0, str(notes), _open)
+    assert letter == DeadLetter(str(notes), f"{notes}: not an image or .npy file (expected .bmp, .gif, .jpeg, .jpg, "
+                                            f".npy, .png, .tif, .tiff, .webp)")
+
+
+def test_a_fifo_or_a_vanished_file_is_a_dead_letter_not_a_hang(tmp_path):
+    import os
+
+    fifo = tmp_path / "x.npy"
+    os.mkfifo(fifo)
+    assert list(shards.file_entries(0, str(fifo), _open)) == [DeadLetter(str(fifo), f"{fifo}: not a regular file")]
+    gone = tmp_path / "gone.png"
+    assert list(shards.file_entries(0, str(gone), _open)) == [
+        DeadLetter(str(gone), f"{gone}: cannot read (No such file or directory)")]
+
+
+def test_an_npy_claiming_more_rows_than_a_job_takes_is_refused_before_listing_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(shards, "MAX_NPY_DIGITS", 4)
+    arr = _npy(tmp_path / "a.npy", np.zeros((5, 28, 28), np.uint8))
+    assert list(shards.file_entries(0, arr, _open)) == [
+        DeadLetter(arr, f"{arr}: array holds 5 digits; a job reads at most 4 from one .npy (split it)")]
+
+
+def test_one_file_spelt_two_ways_is_one_digit():
+    ranked = list(shards.rank([Entry(1, "image", "./scans/a.png", 0), Entry(0, "image", "scans/a.png", 0)], 10))
+    assert [r.entry for r in ranked] == [Entry(0, "image", "scans/a.png", 0)]
 
 
 def test_reader_reads_every_kind_and_read_shard_keeps_the_order(tmp_path, mnist_dir):
@@ -137,7 +163,7 @@ def test_a_row_gone_since_listing_is_a_dead_letter(tmp_path):
 def test_a_coded_shard_decodes_and_its_manifest_names_each_digit(mnist_dir):
     codec = zoo.load(rung=1)
     digits = data.load_mnist("test", mnist_dir)[:7]
-    blob, coded = shards.code_shard(codec, "d-00000-of-00001.mz", digits, [f"mnist:test:{i}" for i in range(7)])
+    blob, coded = shards.code_shard(codec, 0, "d-00000-of-00001.mz", digits, [f"mnist:test:{i}" for i in range(7)])
     mz = container.loads(blob)
     np.testing.assert_array_equal(codec.decompress(mz), codec.decompress(codec.compress(digits)))
     assert coded.digits == 7 and coded.size == len(blob) and coded.name == "d-00000-of-00001.mz"
@@ -148,27 +174,40 @@ def test_a_coded_shard_decodes_and_its_manifest_names_each_digit(mnist_dir):
 
 
 def test_index_files_do_not_depend_on_the_order_a_runner_gives():
-    a = shards.Coded("d-00000-of-00002.mz", 2, 30, ('{"a": 0}', '{"a": 1}'))
-    b = shards.Coded("d-00001-of-00002.mz", 1, 20, ('{"b": 0}',))
-    dead = [DeadLetter("z.png", "z.png: bad"), DeadLetter("a.png", "a.png: bad")]
+    a = shards.Coded(9, "d-00009-of-100000.mz", 2, 30, ('{"a": 0}', '{"a": 1}'))
+    b = shards.Coded(10, "d-00010-of-100000.mz", 1, 20, ('{"b": 0}',))
+    dead = [DeadLetter("z.png", "z.png: bad"), DeadLetter("a.png", "a.png: bad"), DeadLetter("a.png", "a.png: bad")]
     one = shards.index_contents("7d31", "ladder-q1", [b, a], dead, 2)
     two = shards.index_contents("7d31", "ladder-q1", [a, b], dead[::-1], 2)
     assert one == two
     assert one["manifest"] == b'{"a": 0}\n{"a": 1}\n{"b": 0}\n'
-    assert one["errors"].decode().splitlines()[0] == '{"source": "a.png", "error": "a.png: bad"}'
-    assert json.loads(one["summary"]) == {"model": "7d31", "name": "ladder-q1", "digits": 3, "shards": 2,
-                                          "shard_size": 2, "bytes": 50, "bits_per_digit": 133.333, "dead_letters": 2}
+    assert one["errors"].decode().splitlines() == ['{"source": "a.png", "error": "a.png: bad"}',
+                                                   '{"source": "z.png", "error": "z.png: bad"}']
+    assert json.loads(one["summary"]) == {
+        "model": "7d31", "name": "ladder-q1", "digits": 3, "shards": 2, "shard_size": 2, "bytes": 50,
+        "bits_per_digit": 133.333, "dead_letters": 2, "shard_files": ["d-00009-of-100000.mz", "d-00010-of-100000.mz"]}
+
+
+def test_shards_past_99999_keep_their_order():
+    late = [shards.Coded(k, shards.shard_name("d", k, 100_001), 1, 1, (f"{k}",)) for k in (99_999, 100_000)]
+    assert shards.index_contents("7d31", "x", late[::-1], [], 1)["manifest"] == b"99999\n100000\n"
+
+
+def test_stale_shards_are_those_of_an_earlier_job():
+    found = ["out/d-00000-of-00003.mz", "out/d-00002-of-00003.mz", "out/d.summary.json"]
+    summary = {"shard_files": ["d-00000-of-00003.mz", "d-00001-of-00003.mz"]}
+    assert shards.stale_shards(found, summary) == ["out/d-00002-of-00003.mz"]
 
 
 def test_check_prefix_refuses_what_a_job_would_replace(tmp_path):
     prefix = str(tmp_path / "d")
-    shards.check_prefix(prefix, False, _glob)
+    assert shards.check_prefix(prefix, False, _glob) == []
     (tmp_path / "d-00003-of-00010.mz").write_bytes(b"x")
     (tmp_path / "d.summary.json").write_text("{}")
     with pytest.raises(OutputError) as e:
         shards.check_prefix(prefix, False, _glob)
     assert str(e.value) == f"{prefix}-00003-of-00010.mz exists (and 1 more); pass --force to replace what this job writes"
-    shards.check_prefix(prefix, True, _glob)
+    assert shards.check_prefix(prefix, True, _glob) == [f"{prefix}-00003-of-00010.mz", f"{prefix}.summary.json"]
     with pytest.raises(OutputError, match=r"^.*nowhere: no such folder for --output .*nowhere/d$"):
         shards.check_prefix(str(tmp_path / "nowhere" / "d"), False, _glob)
     with pytest.raises(OutputError, match=r"^--output must be a prefix such as out/digits, not 'x/'$"):
