@@ -503,13 +503,12 @@ def _shared_cores(options):
 
 
 def check_inputs(inputs: list[str], data_dir: str | None) -> None:
-    """Refuse, before the job starts, an input that names nothing: a pattern matching no file, a bad reference.
-    A pattern's first matches are enough, unless they are all hidden files."""
+    """Refuse, before the job starts, an input that names nothing: a pattern matching no file, a bad reference."""
     for text in inputs:
         ref = data.parse_reference(text)
         if ref is not None:
             data.load_mnist(ref[0], data_dir)  # DataError when MNIST is not there
-        elif not (shards.is_local(text) and os.path.isdir(text)) and not (glob(text, limit=100) or glob(text)):
+        elif not (shards.is_local(text) and os.path.isdir(text)) and not glob(text, limit=1):
             raise InputError(f"{text}: matches no file")
 
 
