@@ -543,6 +543,9 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> tuple[dict, list[str]
         summary_path = shards.index_files(args.output)["summary"]
     else:
         transform = DecompressDigits(args.input, args.output, args.format, args.model)
+        for pattern in args.input:
+            if not glob(pattern, limit=1):
+                raise InputError(f"{pattern}: matches no file")
         check_folder(args.output, args.force)
         summary_path = f"{args.output.rstrip('/')}/{DECOMPRESS_SUMMARY}"
     with _workers_log(options) as log, _shared_cores(options):

@@ -205,6 +205,7 @@ def test_decompress_to_folders_of_pngs(compressed):
 
 @pytest.mark.parametrize("argv, status, line", [
     (["compress", "--input", "nothing-here-*.png", "--output", "d"], 3, "nothing-here-*.png: matches no file"),
+    (["decompress", "--input", "nothing-here-*.mz", "--output", "o"], 3, "nothing-here-*.mz: matches no file"),
     (["compress", "--input", "mnist:test:0-9", "--output", "d", "--shard-size", "0"], 2,
      f"--shard-size must be 1 to {container.MAX_DIGITS}, not 0"),
     (["compress", "--input", "mnist:test:0-9", "--output", "d", "-q", "1", "--bits", "9"], 2,
