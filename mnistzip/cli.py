@@ -170,10 +170,9 @@ def _stdout_failed(e: OSError):
 
 def _stdout_closed():
     """Exit quietly (status 141, as a process killed by SIGPIPE) when standard output's reader has gone."""
-    try:  # Python would complain again when it flushes standard output at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+    from .fileio import silence_stdout
+
+    silence_stdout()
     sys.exit(ExitStatus.CLOSED_PIPE)
 
 

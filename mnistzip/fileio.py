@@ -98,6 +98,15 @@ def stdout_binary():
     return sys.stdout.buffer
 
 
+def silence_stdout() -> None:
+    """Point standard output at /dev/null once its reader has gone (``| head``): Python would otherwise complain
+    again, with a traceback, when it flushes standard output at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def _is_one_of(path: Path, inputs: Iterable) -> bool:
     """Whether ``path`` is the same file as one of ``inputs`` (links included); one stat each, none when
     ``path`` does not exist (then it is no input), so a million inputs cost nothing in the common case."""

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import container, data, shards
-from .fileio import replace_atomic
+from .fileio import replace_atomic, silence_stdout
 from .errors import (EXTRAS, BadMzFile, ExitStatus, InputError, MissingExtra, MnistzipError, ModelError, OutputError,
                      UsageError, error_line, one_line)
 
@@ -59,8 +59,7 @@ finally:
 
 DEAD_LETTER = "dead_letter"
 DECOMPRESS_FORMATS = ("npy", "png")
-DECOMPRESS_ERRORS = "errors.jsonl"
-DECOMPRESS_SUMMARY = "summary.json"
+DECOMPRESS_INDEX = {"errors": "errors.jsonl", "summary": "summary.json"}  # beside a decompression job's outputs
 
 
 # --------------------------------------------------------------------------- file systems
@@ -116,6 +115,16 @@ def write_file(path: str, blob: bytes) -> None:
         with contextlib.suppress(Exception):  # it may never have been created
             FileSystems.delete([tmp])
         raise OutputError(f"{path}: cannot write ({one_line(str(e).splitlines()[0])})") from None
+
+
+def decompress_index_files(folder: str) -> dict[str, str]:
+    """The two files a decompression job writes beside its outputs (as ``shards.index_files`` for compression)."""
+    return {key: f"{folder.rstrip('/')}/{name}" for key, name in DECOMPRESS_INDEX.items()}
+
+
+def index_files(args: argparse.Namespace) -> dict[str, str]:
+    """The index files of the job the command line runs: at least ``errors`` and ``summary``."""
+    return shards.index_files(args.output) if args.command == "compress" else decompress_index_files(args.output)
 
 
 def matched_files(text: str, folders: bool = False) -> list[str]:
@@ -358,10 +367,11 @@ class _DecodeFile(beam.DoFn):
 
 
 def _write_decompress_index(_, folder: str, decoded, dead) -> dict:
-    dead = sorted(dead)
+    dead = set(dead)
     digest = {"files": len(decoded), "digits": sum(d.digits for d in decoded), "dead_letters": len(dead)}
-    write_file(f"{folder.rstrip('/')}/{DECOMPRESS_ERRORS}", "".join(d.line() + "\n" for d in dead).encode())
-    write_file(f"{folder.rstrip('/')}/{DECOMPRESS_SUMMARY}", (json.dumps(digest, indent=2) + "\n").encode())
+    paths = decompress_index_files(folder)
+    write_file(paths["errors"], shards.dead_letters_file(dead))
+    write_file(paths["summary"], shards.json_file(digest))
     return digest
 
 
@@ -502,13 +512,14 @@ def _shared_cores(options):
             os.environ.pop(name, None)
 
 
-def check_inputs(inputs: list[str], data_dir: str | None) -> None:
-    """Refuse, before the job starts, an input that names nothing: a pattern matching no file, a bad reference."""
+def check_inputs(inputs: list[str], data_dir: str | None = None, references: bool = False) -> None:
+    """Refuse, before the job starts, an input that names nothing: a pattern matching no file, or (``references``:
+    compression's inputs) a bad MNIST reference or MNIST missing. A local folder is an input of compression."""
     for text in inputs:
-        ref = data.parse_reference(text)
+        ref = data.parse_reference(text) if references else None
         if ref is not None:
             data.load_mnist(ref[0], data_dir)  # DataError when MNIST is not there
-        elif not (shards.is_local(text) and os.path.isdir(text)) and not glob(text, limit=1):
+        elif not (references and shards.is_local(text) and os.path.isdir(text)) and not glob(text, limit=1):
             raise InputError(f"{text}: matches no file")
 
 
@@ -534,20 +545,16 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> tuple[dict, list[str]
     if args.command == "compress":
         data_dir = data.resolve_data_dir(args.data_dir)
         data_dir = None if data_dir is None else str(data_dir.resolve())
-        check_inputs(args.input, data_dir)
+        check_inputs(args.input, data_dir, references=True)
         found = shards.check_prefix(args.output, args.force, glob)
         transform = CompressDigits(
             args.input, args.output, ModelChoice(args.model, args.quality, args.bits, args.level),
             args.shard_size, data_dir, False if args.no_invert else None,
         )
-        summary_path = shards.index_files(args.output)["summary"]
     else:
         transform = DecompressDigits(args.input, args.output, args.format, args.model)
-        for pattern in args.input:
-            if not glob(pattern, limit=1):
-                raise InputError(f"{pattern}: matches no file")
+        check_inputs(args.input)
         check_folder(args.output, args.force)
-        summary_path = f"{args.output.rstrip('/')}/{DECOMPRESS_SUMMARY}"
     with _workers_log(options) as log, _shared_cores(options):
         try:
             with beam.Pipeline(options=options) as p:
@@ -557,6 +564,7 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> tuple[dict, list[str]
         except Exception as e:
             message, status = _worker_error(e)
             raise JobFailed(message + (f" (the workers' log: {log})" if log else ""), status) from None
+    summary_path = index_files(args)["summary"]
     try:
         with open_file(summary_path) as f:
             summary = json.load(f)
@@ -649,14 +657,17 @@ def main(argv: list[str] | None = None) -> int:
     except MnistzipError as e:
         print(error_line(str(e)), file=sys.stderr)
         return e.exit_status
-    print(report(args, summary))
+    try:
+        print(report(args, summary), flush=True)
+    except BrokenPipeError:  # `... | head -0`: the reader has gone; end quietly, as mnistzip does
+        silence_stdout()
+        return ExitStatus.CLOSED_PIPE
     for note in notes:
         print(f"mnistzip: note: {one_line(note)}", file=sys.stderr)
     if summary["dead_letters"]:
-        where = (shards.index_files(args.output)["errors"] if args.command == "compress"
-                 else f"{args.output.rstrip('/')}/{DECOMPRESS_ERRORS}")
         n = summary["dead_letters"]
-        print(error_line(f"{n:,} input{'' if n == 1 else 's'} could not be used: see {where}"), file=sys.stderr)
+        print(error_line(f"{n:,} input{'' if n == 1 else 's'} could not be used: see {index_files(args)['errors']}"),
+              file=sys.stderr)
         return ExitStatus.BAD_INPUT
     return ExitStatus.SUCCESS
 

@@ -165,19 +165,12 @@ def file_entries(position: int, path: str, open_file: Callable[[str], BinaryIO])
     may match a stray ``notes.txt``, which must not stop the job.
     """
     suffix = os.path.splitext(path)[1].lower()
-    if is_local(path):
-        try:
-            regular = stat.S_ISREG(os.stat(path).st_mode)
-        except OSError as e:
-            yield DeadLetter(path, one_line(f"{path}: cannot read ({e.strerror or e})"))
-            return
-        if not regular:  # a FIFO would block a worker forever, a device never end
-            yield DeadLetter(path, f"{one_line(path)}: not a regular file")
-            return
-    if suffix in data.IMAGE_SUFFIXES:
+    if suffix in data.IMAGE_SUFFIXES:  # read later by data.load_image, which refuses what is not a regular file
         yield Entry(position, "image", path, 0)
     elif suffix == NPY:
         try:
+            if is_local(path) and not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the open below
+                raise InputError(f"{path}: not a regular file")
             with open_file(path) as f:
                 count, _ = npy_header(f, path)
         except MnistzipError as e:
@@ -357,9 +350,19 @@ def index_contents(model_id: str, model_name: str, coded: Iterable[Coded], dead:
     lines = [line for shard in coded for line in shard.manifest]
     return {
         "manifest": "".join(line + "\n" for line in lines).encode(),
-        "errors": "".join(d.line() + "\n" for d in dead).encode(),
-        "summary": (json.dumps(summary(model_id, model_name, coded, len(dead), shard_size), indent=2) + "\n").encode(),
+        "errors": dead_letters_file(dead),
+        "summary": json_file(summary(model_id, model_name, coded, len(dead), shard_size)),
     }
+
+
+def dead_letters_file(dead: Iterable[DeadLetter]) -> bytes:
+    """The bytes of an errors file: each dead letter once, sorted by source."""
+    return "".join(d.line() + "\n" for d in sorted(set(dead))).encode()
+
+
+def json_file(content: dict) -> bytes:
+    """The bytes of a summary file."""
+    return (json.dumps(content, indent=2) + "\n").encode()
 
 
 # --------------------------------------------------------------------------- outputs

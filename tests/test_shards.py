@@ -114,12 +114,16 @@ def test_file_entries_by_suffix(tmp_path):
 def test_a_fifo_or_a_vanished_file_is_a_dead_letter_not_a_hang(tmp_path):
     import os
 
-    fifo = tmp_path / "x.npy"
+    fifo, fifo_png = tmp_path / "x.npy", tmp_path / "x.png"
     os.mkfifo(fifo)
+    os.mkfifo(fifo_png)
     assert list(shards.file_entries(0, str(fifo), _open)) == [DeadLetter(str(fifo), f"{fifo}: not a regular file")]
-    gone = tmp_path / "gone.png"
+    gone = tmp_path / "gone.npy"
     assert list(shards.file_entries(0, str(gone), _open)) == [
         DeadLetter(str(gone), f"{gone}: cannot read (No such file or directory)")]
+    [entry] = shards.file_entries(0, str(fifo_png), _open)  # an image is checked when it is read
+    _, _, dead = shards.read_shard([shards.Ranked(0, 1, 0, entry)], shards.Reader(_open))
+    assert dead == [DeadLetter(str(fifo_png), f"{fifo_png}: not a regular file")]
 
 
 def test_an_npy_claiming_more_rows_than_a_job_takes_is_refused_before_listing_them(tmp_path, monkeypatch):
