@@ -311,7 +311,7 @@ def train(
     )
     from .train import check_strategy
 
-    check_strategy(strategy)
+    check_strategy(strategy, cpu_devices)
     for module in ("tensorflow", "tensorflow_compression"):
         require(module, "train", "train")
     from .card import Card
@@ -324,7 +324,10 @@ def train(
                      strategy=strategy, cpu_devices=cpu_devices)
     except KeyboardInterrupt:
         from .errors import Interrupted
+        from .train import is_chief
 
+        if not is_chief(strategy):  # its checkpoints were temporary; the chief's are what --resume continues
+            raise Interrupted("interrupted; rerun the same command with --resume, as the chief does") from None
         raise Interrupted("interrupted; the last finished epoch is saved: rerun the same command with --resume") from None
     if not result.chief:
         console.print(one_line(f"this worker's part is done; the chief writes {result.path}"), markup=False)

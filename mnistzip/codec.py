@@ -221,7 +221,7 @@ class Codec:
         return float(nearby.min() + per_table.min() * (self.latent_dims - 1))
 
     def encode_latents(self, latents: np.ndarray) -> bytes:
-        """Quantised latents (N, latent_dims) → one range-coded string."""
+        """Latents (N, coded_dims; quantised here, as the coder rounds them) → one range-coded string."""
         return self.engine.encode(np.asarray(latents, np.float32), self._q)
 
     def latent_bits(self, latents: np.ndarray) -> np.ndarray:

@@ -70,13 +70,20 @@ def train(
     ``strategy`` (``STRATEGIES``) spreads each batch over devices; ``cpu_devices`` splits the CPU into that many
     logical devices first (for "mirrored" on a machine without GPUs; it must come before TensorFlow's first use
     in the process)."""
-    check_strategy(strategy)
+    check_strategy(strategy, cpu_devices)
     output = Path(output)
-    chief = is_chief(strategy)
-    ckpt_dir = checkpoint_dir(output) if chief else Path(tempfile.mkdtemp(prefix="mnistzip-worker-"))
-    if chief:  # the other workers write nothing the user sees: their checkpoints go to a temporary folder
-        _check_destination(output, ckpt_dir, resume, force)
-    reporter = reporter or Reporter()
+    args = (config, output, data_dir, resume, force, reporter or Reporter(), command, strategy, cpu_devices)
+    if is_chief(strategy):
+        _check_destination(output, checkpoint_dir(output), resume, force)
+        return _train(*args, ckpt_dir=checkpoint_dir(output), chief=True)
+    # the other workers write nothing the user sees: their checkpoints go to a folder removed however the run ends
+    with tempfile.TemporaryDirectory(prefix="mnistzip-worker-") as tmp:
+        return _train(*args, ckpt_dir=Path(tmp), chief=False)
+
+
+def _train(config: TrainConfig, output: Path, data_dir, resume: bool, force: bool, reporter: Reporter,
+           command: str | None, strategy: str, cpu_devices: int | None, ckpt_dir: Path, chief: bool) -> TrainResult:
+    """The run itself (see :func:`train`), checkpointing into ``ckpt_dir``; only the ``chief`` exports."""
     train_images = data.load_mnist("train", data_dir)[: config.train_limit]
     train_labels = data.load_labels("train", data_dir)[: config.train_limit] if config.code_class else None
     test_images = data.load_mnist("test", data_dir)[: config.test_limit]
@@ -137,7 +144,6 @@ def train(
         reporter.epoch_end(epoch, metrics)
 
     if not chief:
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
         return TrainResult(output, chief=False)
     card = dict(name=output.name, command=command or "", recipe=asdict(config), training_seconds=round(state.seconds, 1),
                 training=per_device_figures(state.history, strategy))
@@ -194,10 +200,13 @@ class _RunState:
         self.manager.save()
 
 
-def check_strategy(name: str) -> None:
-    """Refuse a strategy that is not one of ``STRATEGIES`` (before anything loads)."""
+def check_strategy(name: str, cpu_devices: int | None = None) -> None:
+    """Refuse a strategy that is not one of ``STRATEGIES``, and ``cpu_devices`` without the strategy that uses
+    them (before anything loads)."""
     if name not in STRATEGIES:
         raise InputError(f"--strategy must be one of {', '.join(STRATEGIES)}, not {name!r}")
+    if cpu_devices is not None and name != "mirrored":
+        raise InputError(f"--cpu-devices is for --strategy mirrored, not {name}")
 
 
 def is_chief(strategy: str) -> bool:
@@ -207,11 +216,16 @@ def is_chief(strategy: str) -> bool:
         return True
     try:
         tf_config = json.loads(os.environ["TF_CONFIG"])
-        task = tf_config.get("task", {})
+        cluster, task = tf_config.get("cluster") or {}, tf_config.get("task") or {}
         kind, index = task.get("type"), int(task.get("index", 0))
-        has_chief = bool(tf_config.get("cluster", {}).get("chief"))
+        has_chief = bool(cluster.get("chief"))
     except (ValueError, TypeError, AttributeError) as e:
         raise InputError(f"$TF_CONFIG is not a TensorFlow cluster description ({type(e).__name__}: {e})") from None
+    if not cluster:  # TensorFlow then runs one local worker, its own chief
+        return True
+    if not kind:
+        raise InputError('$TF_CONFIG lists a cluster but not this process\'s task: add "task": {"type": "worker", '
+                          '"index": I}')
     return kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
 
 

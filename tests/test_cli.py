@@ -445,6 +445,12 @@ def test_train_bad_option(cli, option, value, message):
     assert error_line(r) == f"mnistzip: error: {message}"
 
 
+def test_train_cpu_devices_without_mirrored(cli):
+    r = cli("train", "--cpu-devices", "2", "-o", "m")
+    assert r.exit_code == 3
+    assert error_line(r) == "mnistzip: error: --cpu-devices is for --strategy mirrored, not none"
+
+
 def test_train_unknown_strategy(cli):
     r = cli("train", "--strategy", "ring", "-o", "m")
     assert r.exit_code == ExitStatus.BAD_INPUT

@@ -257,3 +257,44 @@ def test_two_local_workers_train_one_model_written_by_the_chief(tmp_path, mnist_
     assert chief["card"]["training"]["strategy"] == "multiworker" and chief["card"]["training"]["devices"] == 2
     _same_model_within_noise(one_device, chief["card"], out, mnist_dir)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mw"]  # the other worker's checkpoints are gone
+
+
+@pytest.mark.parametrize("tf_config, chief", [
+    ({}, True),  # TensorFlow runs one local worker: its own chief
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}, True),
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}, False),
+    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}, False),
+    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}, True),
+])
+def test_the_chief_is_the_one_tensorflow_names(monkeypatch, tf_config, chief):
+    from mnistzip.train import is_chief
+
+    monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    assert is_chief("multiworker") is chief
+    assert is_chief("mirrored") is True
+
+
+def test_a_cluster_without_this_process_task_is_one_line(monkeypatch):
+    from mnistzip.errors import InputError
+    from mnistzip.train import is_chief
+
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:1"]}}))
+    with pytest.raises(InputError) as e:
+        is_chief("multiworker")
+    assert str(e.value) == ('$TF_CONFIG lists a cluster but not this process\'s task: add "task": {"type": "worker", '
+                            '"index": I}')
+
+
+def test_a_worker_that_fails_leaves_no_temporary_folder(monkeypatch, tmp_path):
+    """Another worker than the chief checkpoints into a temporary folder, removed however its run ends."""
+    from mnistzip.errors import DataError
+
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:1"]},
+                                                "task": {"type": "worker", "index": 1}}))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    with pytest.raises(DataError):
+        train(TrainConfig(epochs=1), tmp_path / "m", data_dir=tmp_path / "no-mnist-here", strategy="multiworker")
+    assert list(tmp_path.iterdir()) == []
