@@ -97,8 +97,15 @@ def _train(config: TrainConfig, output: Path, data_dir, resume: bool, force: boo
     from .trainer import ClassCodingTrainer, CompressionTrainer
 
     dist = distribution(strategy, cpu_devices)
+    devices = dist.num_replicas_in_sync
     tf.keras.utils.set_random_seed(config.seed)
-    steps = int(np.ceil(len(train_images) / config.batch_size))
+    # Several devices split every batch; a last, partial one would give them unequal shares (each divides its
+    # mean loss by the device count) or none at all (a mean of nothing: NaN in every weight). It is left out.
+    whole = devices > 1
+    steps = len(train_images) // config.batch_size if whole else int(np.ceil(len(train_images) / config.batch_size))
+    if steps == 0:
+        raise InputError(f"{len(train_images)} training digits make no whole batch of {config.batch_size} for "
+                         f"{devices} devices: lower --batch-size or raise --train-limit")
     if config.steps_per_epoch:
         steps = min(steps, config.steps_per_epoch)
     with dist.scope():  # every variable is made once per device
@@ -118,12 +125,11 @@ def _train(config: TrainConfig, output: Path, data_dir, resume: bool, force: boo
     dataset = (
         tf.data.Dataset.from_tensor_slices(examples)
         .shuffle(len(train_images), seed=config.seed, reshuffle_each_iteration=True)
-        .batch(config.batch_size)
+        .batch(config.batch_size, drop_remainder=whole)
         .take(steps)
         .prefetch(4)
     )
-    devices = dist.num_replicas_in_sync
-    if devices > 1:  # each global batch is split between the devices (of every worker: by data, MNIST is one file)
+    if whole:  # each global batch is split between the devices (of every worker: by data, MNIST is one file)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         dataset = dist.experimental_distribute_dataset(dataset.with_options(options))

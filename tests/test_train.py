@@ -298,3 +298,34 @@ def test_a_worker_that_fails_leaves_no_temporary_folder(monkeypatch, tmp_path):
     with pytest.raises(DataError):
         train(TrainConfig(epochs=1), tmp_path / "m", data_dir=tmp_path / "no-mnist-here", strategy="multiworker")
     assert list(tmp_path.iterdir()) == []
+
+
+PARTIAL = """
+import json, sys
+from mnistzip.train import TrainConfig, train
+result = train(TrainConfig(**json.loads(sys.argv[3])), sys.argv[1], sys.argv[2], strategy="mirrored", cpu_devices=2)
+print(json.dumps(result.card))
+"""
+
+
+def test_a_partial_last_batch_is_left_out_on_several_devices(tmp_path, mnist_dir):
+    """129 digits in batches of 128 on two devices: the last batch, of one digit, would leave a device nothing
+    to average (NaN in every weight); it is left out, and the model's figures are numbers."""
+    import math
+    import subprocess
+    import sys
+
+    options = dict(lmbda=500, latent_dims=8, width=32, epochs=1, batch_size=128, train_limit=129, test_limit=50)
+    r = subprocess.run([sys.executable, "-c", PARTIAL, str(tmp_path / "m"), str(mnist_dir), json.dumps(options)],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    card = json.loads(r.stdout.strip().splitlines()[-1])
+    level = card["levels"][0]["test"]
+    assert math.isfinite(level["bits_entropy"]) and math.isfinite(level["psnr_of_mean_mse"])
+    history = json.loads((tmp_path / "m" / "history.json").read_text())
+    assert history[0]["steps_per_s"] > 0 and history[0]["devices"] == 2
+    r = subprocess.run([sys.executable, "-c", PARTIAL, str(tmp_path / "n"), str(mnist_dir),
+                        json.dumps(dict(options, train_limit=100))], capture_output=True, text=True, timeout=900)
+    assert r.returncode != 0
+    assert r.stderr.strip().splitlines()[-1] == ("mnistzip.errors.InputError: 100 training digits make no whole batch "
+                                                 "of 128 for 2 devices: lower --batch-size or raise --train-limit")
