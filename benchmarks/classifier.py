@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnistzip import classify, data  # noqa: E402
+from mnistzip import classify, mnist  # noqa: E402
 from mnistzip.fileio import file_digest, write_atomic  # noqa: E402
 
 KINDS = {
@@ -101,8 +101,8 @@ def train(name: str, epochs: int, limit: int | None, data_dir):
 
     tf.keras.utils.set_random_seed(SEED)
     spec = KINDS[name]
-    images = data.load_mnist("train", data_dir)[:limit].astype(np.float32)[..., None] / 255.0
-    labels = data.load_labels("train", data_dir)[:limit]
+    images = mnist.images("train", data_dir)[:limit].astype(np.float32)[..., None] / 255.0
+    labels = mnist.labels("train", data_dir)[:limit]
     model = keras_model(spec)
     steps = epochs * -(-len(images) // BATCH)
     schedule = tf.keras.optimizers.schedules.CosineDecay(1e-3 * 3, steps)
@@ -147,7 +147,7 @@ def main(argv=None) -> int:
                  bytes=path.stat().st_size, test_accuracy=None, training_seconds=round(seconds),
                  command="python benchmarks/classifier.py " + shlex.join(sys.argv[1:] if argv is None else argv))
     classifier = classify.Classifier.from_entry(dict(entry, test_accuracy=0.0), args.out)
-    test, labels = data.load_mnist("test", args.data_dir), data.load_labels("test", args.data_dir)
+    test, labels = mnist.images("test", args.data_dir), mnist.labels("test", args.data_dir)
     predicted = classifier.predict(test)
     entry["test_accuracy"] = round(100.0 * float((predicted == labels).mean()), 2)
     keras_says = model.predict(test.astype(np.float32)[..., None] / 255.0, verbose=0).argmax(axis=1)

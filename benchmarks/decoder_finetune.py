@@ -31,7 +31,7 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from mnistzip import data
+    from mnistzip import mnist
     from mnistzip.codec import Codec
     from mnistzip.metrics import psnr_of_mean_mse
     from mnistzip.export import HalfStoredTransform
@@ -43,7 +43,7 @@ def main() -> None:
     codec = Codec.load(args.model)
     saved = tf.saved_model.load(str(args.model))  # the decoder's weights, as the codec computes with them
     gains = saved.gains.numpy()
-    train, test = data.load_mnist("train"), data.load_mnist("test")
+    train, test = mnist.images("train"), mnist.images("test")
     started = time.perf_counter()
     levels = [codec.at_level(q) for q in range(1, len(gains) + 1)]
     unit = {split: [c.quantize(c.latents(x)) / g for c, g in zip(levels, gains)] for split, x in

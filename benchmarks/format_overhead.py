@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from mnistzip import container, data, zoo
+from mnistzip import container, mnist, zoo
 
 
 def main() -> None:
@@ -22,7 +22,7 @@ def main() -> None:
     args = parser.parse_args()
 
     codec = zoo.load(args.model)
-    digits = data.load_mnist(args.split)
+    digits = mnist.images(args.split)
     n = len(digits)
     started = time.perf_counter()
     payload, bits = codec.encode(digits)

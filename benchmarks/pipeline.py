@@ -54,10 +54,10 @@ def timed(args: list[str], cwd: Path) -> float:
 def write_pngs(folder: Path, count: int) -> None:
     from PIL import Image
 
-    from mnistzip import data
+    from mnistzip import mnist
 
     folder.mkdir()
-    digits = data.load_mnist("train")[:count]
+    digits = mnist.images("train")[:count]
     for i, digit in enumerate(digits):
         Image.fromarray(digit).save(folder / f"{i:06d}.png")
 
@@ -105,9 +105,9 @@ def measure(label: str, source: str, digits: int, work: Path, args) -> list[dict
 
 def large(count: int, work: Path) -> dict:
     """One job over an .npy of ``count`` digits: (seconds, peak RSS in MiB, shards, bits/digit)."""
-    from mnistzip import data
+    from mnistzip import mnist
 
-    train = data.load_mnist("train")
+    train = mnist.images("train")
     digits = np.lib.format.open_memmap(work / "large.npy", mode="w+", dtype=np.uint8, shape=(count, 28, 28))
     for start in range(0, count, len(train)):
         digits[start:start + len(train)] = train[: count - start]

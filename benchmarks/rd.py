@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnistzip import data, metrics, zoo  # noqa: E402
+from mnistzip import metrics, mnist, zoo  # noqa: E402
 from mnistzip.codec import Codec  # noqa: E402
 from mnistzip.evaluate import measure, rate_of  # noqa: E402
 
@@ -145,7 +145,7 @@ def main() -> None:
                         help="measure the refined rows again instead of reusing them (after a change to --refine)")
     args = parser.parse_args()
 
-    digits = data.load_mnist("test")[: args.limit]
+    digits = mnist.images("test")[: args.limit]
     reference = json.loads(REFERENCE.read_text())["results"]
     seed = [r for r in reference if r["family"] == "seed"]
     cache = {}

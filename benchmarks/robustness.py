@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mnistzip import codec as codec_mod  # noqa: E402
-from mnistzip import container, data, zoo  # noqa: E402
+from mnistzip import container, mnist, zoo  # noqa: E402
 from mnistzip import fuzz as fuzz_mod  # noqa: E402
 from mnistzip.errors import MnistzipError  # noqa: E402
 
@@ -43,7 +43,7 @@ HANG_SECONDS = 1.0  # a decode slower than this is a finding
 
 def sample_files(codec, count: int = 100) -> list[bytes]:
     """``count`` .mz files: half one-digit, half archives of 2-200 digits."""
-    digits = data.load_mnist("test")
+    digits = mnist.images("test")
     rng = np.random.default_rng(0)
     files = []
     for k in range(count):
@@ -153,7 +153,7 @@ def tiled_file(codec, count: int) -> bytes:
     """
     from mnistzip import rangecoder
 
-    digits = data.load_mnist("test")
+    digits = mnist.images("test")
     _, rows, symbols = codec.coding(codec.quantize(codec.latents(digits)))
     values = symbols - codec.tables.cdf_offset[rows]
     reps = -(-count // len(digits))

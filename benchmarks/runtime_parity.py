@@ -55,7 +55,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnistzip import data, runtime, zoo  # noqa: E402
+from mnistzip import mnist, runtime, zoo  # noqa: E402
 from mnistzip.codec import Codec  # noqa: E402
 from mnistzip.errors import BadMzFile  # noqa: E402
 
@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", type=Path, default=None, help="also write every figure here")
     args = parser.parse_args(argv)
 
-    digits = data.load_mnist("test")[: args.limit]
+    digits = mnist.images("test")[: args.limit]
     rows = run(chosen_rungs(args.rung), digits)
     result = dict(digits=len(digits), targets=TARGETS, rows=rows, summary=summary(rows))
     print_summary(result["summary"], len(digits))

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnistzip import data  # noqa: E402
+from mnistzip import mnist  # noqa: E402
 from mnistzip.codec import Codec  # noqa: E402
 from mnistzip.evaluate import measure  # noqa: E402
 from mnistzip.recipe import SEED_RECIPE  # noqa: E402
@@ -96,7 +96,7 @@ def plot(rows: list[dict], key: str, title: str, path: Path) -> None:
 def run_sweep(name: str, runs: Path) -> None:
     """Train what is missing, measure every model on the test split, write table and figure."""
     key, values = EXPERIMENTS[name]
-    digits = data.load_mnist("test")
+    digits = mnist.images("test")
     rows = []
     for value in values:
         path = model_for(runs, key, value)

@@ -64,7 +64,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnistzip import data  # noqa: E402
+from mnistzip import mnist  # noqa: E402
 
 RECIPE_OF = ROOT / "models" / "class-300-520"  # vr-300-520's recipe, plus code_class (dropped here)
 CLASSIFIER_DIR = ROOT / "runs" / "semantic-classifier"
@@ -99,16 +99,16 @@ def frozen_classifier():
 
     if not CLASSIFIER_FILE.exists():
         tf.keras.utils.set_random_seed(SEED)
-        x = data.load_mnist("train").astype(np.float32)[..., None] / 255.0
-        y = data.load_labels("train")
+        x = mnist.images("train").astype(np.float32)[..., None] / 255.0
+        y = mnist.labels("train")
         model = classifier_model()
         model.compile(tf.keras.optimizers.Adam(1e-3),
                       tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
         started = time.time()
         model.fit(x, y, batch_size=128, epochs=CLASSIFIER_EPOCHS, verbose=2, shuffle=True)
         seconds = time.time() - started
-        xt = data.load_mnist("test").astype(np.float32)[..., None] / 255.0
-        accuracy = float((model.predict(xt, batch_size=1000, verbose=0).argmax(1) == data.load_labels("test")).mean())
+        xt = mnist.images("test").astype(np.float32)[..., None] / 255.0
+        accuracy = float((model.predict(xt, batch_size=1000, verbose=0).argmax(1) == mnist.labels("test")).mean())
         CLASSIFIER_DIR.mkdir(parents=True, exist_ok=True)
         model.save(CLASSIFIER_FILE)
         CLASSIFIER_INFO.write_text(json.dumps(dict(
@@ -242,15 +242,15 @@ def run_training(args) -> None:
             print(f"epoch {epoch}: {time.perf_counter() - self.started:.0f} s, test rate {metrics['rate']}, "
                   f"psnr {metrics['psnr']}, train CE bits {ce}", flush=True)
 
-    original = (mtrainer.CompressionTrainer, mtrain._step_functions, data.load_mnist)
-    train_images = labelled(data.load_mnist("train"), data.load_labels("train"))
+    original = (mtrainer.CompressionTrainer, mtrain._step_functions, mnist.images)
+    train_images = labelled(mnist.images("train"), mnist.labels("train"))
 
     def load_mnist(split, data_dir=None):
         return train_images if split == "train" else original[2](split, data_dir)
 
     mtrainer.CompressionTrainer = semantic_trainer_class(classifier)
     mtrain._step_functions = semantic_step_functions(args.beta, ce_log)
-    data.load_mnist = load_mnist
+    mnist.images = load_mnist
     try:
         command = "python benchmarks/semantic_loss.py " + shlex.join(
             a for a in sys.argv[1:] if a not in mtrain.RUN_ONLY_OPTIONS)
@@ -258,7 +258,7 @@ def run_training(args) -> None:
         result = mtrain.train(config, output, resume=args.resume, force=args.force, reporter=Reporter(),
                               command=command)
     finally:
-        mtrainer.CompressionTrainer, mtrain._step_functions, data.load_mnist = original
+        mtrainer.CompressionTrainer, mtrain._step_functions, mnist.images = original
     print(f"{result.path}: trained in {result.card['training_seconds']} s of epochs "
           f"({time.time() - started:.0f} s wall, with export and measurement)")
     for level in result.card["levels"]:
@@ -273,7 +273,7 @@ def measure_models(args) -> None:
     from mnistzip.codec import Codec
     from mnistzip.evaluate import measure
 
-    images, labels = data.load_mnist("test"), data.load_labels("test")
+    images, labels = mnist.images("test"), mnist.labels("test")
     reference, second = classify.load("reference"), classify.load("second")
     frozen, info = frozen_classifier()
     print(f"reference: {reference.name} ({reference.test_accuracy}% on the originals); "

@@ -409,7 +409,7 @@ def compress(
     force: bool = ForceOpt,
 ):
     """Compress digits into one .mz file."""
-    from . import data, zoo
+    from . import data, mnist, zoo
     from .errors import InputError
     from .fileio import check_writable, is_stdio, stdout_binary
 
@@ -422,7 +422,7 @@ def compress(
         else:
             raise InputError("give the output file with -o OUT.mz (or -o - for standard output)")
     say = _Say(data_out=is_stdio(output), verbose=verbose)
-    read = [*inputs, *data.source_files(inputs, data_dir)]  # an MNIST reference reads a file too
+    read = [*inputs, *mnist.referenced_files(inputs, data_dir)]  # an MNIST reference reads a file too
     if is_stdio(output):
         stdout_binary()
     else:

@@ -1,31 +1,26 @@
-"""Digits in: MNIST (IDX files or TFDS), MNIST references, image files, folders of them and standard input.
+"""Digits in: image files, folders of them, standard input and MNIST references (read by ``mnist``).
 
 Everything here returns ``uint8`` arrays of shape ``(N, 28, 28)``, white ink on
-black as in MNIST. No TensorFlow is imported unless TFDS is asked for.
+black as in MNIST.
 """
 
 from __future__ import annotations
 
-import functools
-import gzip
 import io
 import os
-import re
 import stat
-import struct
 import warnings
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from .container import CLASSES, SIDE
-from .errors import DataError, InputError
+from . import mnist
+from .container import SIDE
+from .errors import InputError
 from .fileio import STDIO, read_stdin, stdin_binary
 
-DATA_DIR_ENV = "MNISTZIP_DATA_DIR"
 BOX = 20  # MNIST fitted each digit's bounding box into 20 x 20
 MIN_SIDE = 8  # smaller images hold no recognisable digit
 # A 50 MP phone photo of a digit is the largest input we mean to serve. Checked from the header
@@ -38,11 +33,6 @@ MAX_SIDE = 2048
 STDIN_NAME = "standard input"  # what messages call it
 STDIN_STEM = "stdin"  # its entry in Digits.names
 MAX_STDIN_BYTES = 64 * 2**20  # one image from a pipe; more is surely not one image
-IDX_IMAGES_MAGIC = 2051  # big-endian uint32: 0x00000803 (uint8, 3 dimensions)
-IDX_LABELS_MAGIC = 2049  # 0x00000801 (uint8, 1 dimension)
-SPLIT_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
-LABEL_FILES = {"train": "train-labels-idx1-ubyte", "test": "t10k-labels-idx1-ubyte"}
-SPLIT_SIZES = {"train": 60_000, "test": 10_000}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 # The Pillow readers used (the formats of IMAGE_SUFFIXES), with their names in messages. Pillow's
 # others are never tried: EPS would run Ghostscript, and a digit needs none of them.
@@ -60,7 +50,6 @@ EXIF_TRANSPOSE = {
     8: "ROTATE_90",
 }
 _SWAPS_SIDES = {"TRANSPOSE", "ROTATE_270", "TRANSVERSE", "ROTATE_90"}  # the transposes that swap width and height
-REFERENCE = re.compile(r"^mnist:(train|test)(?::([0-9]{1,9})(?:-([0-9]{1,9}))?)?$")  # ASCII digits, no giant numbers
 
 
 @dataclass(frozen=True)
@@ -77,185 +66,6 @@ class Digits:
     names: list[str]
     sources: list[str]
     notes: list[str] = field(default_factory=list)  # things a user should know (e.g. frames skipped)
-
-
-# --------------------------------------------------------------------------- MNIST
-
-
-def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
-    """The IDX directory to use: the argument, else $MNISTZIP_DATA_DIR, else None (TFDS)."""
-    chosen = data_dir if data_dir else os.environ.get(DATA_DIR_ENV)
-    return Path(chosen) if chosen else None
-
-
-def load_mnist(split: str, data_dir: str | os.PathLike | None = None) -> np.ndarray:
-    """All images of an MNIST split, from IDX files when a directory is known, else TFDS."""
-    return _load(split, data_dir, labels=False)
-
-
-def load_labels(split: str, data_dir: str | os.PathLike | None = None) -> np.ndarray:
-    """The labels (0..9, uint8) of an MNIST split, in the order of ``load_mnist``'s images."""
-    return _load(split, data_dir, labels=True)
-
-
-def _load(split: str, data_dir, labels: bool) -> np.ndarray:
-    if split not in SPLIT_FILES:
-        raise InputError(f"unknown MNIST split {split!r}: expected 'train' or 'test'")
-    directory = resolve_data_dir(data_dir)
-    if directory is None:
-        return _load_tfds(split, labels)
-    return _load_idx_split(str(directory.resolve()), split, labels)
-
-
-@functools.lru_cache(maxsize=8)
-def _load_idx_split(directory: str, split: str, labels: bool = False) -> np.ndarray:
-    """Read one split's images (or labels) from a directory holding the original IDX files (gzipped or not)."""
-    root = Path(directory)
-    if not root.is_dir():
-        raise DataError(f"MNIST data directory {root} does not exist or is not a directory")
-    files, what = (LABEL_FILES, "labels") if labels else (SPLIT_FILES, "images")
-    path = _split_path(root, split, files)
-    if path is None:
-        raise DataError(f"no {files[split]}[.gz] in MNIST data directory {root}")
-    content = read_idx_labels(path) if labels else read_idx_images(path)
-    if len(content) != SPLIT_SIZES[split]:
-        raise DataError(
-            f"{path.name}: expected {SPLIT_SIZES[split]} {what} for the {split} split, found {len(content)}"
-        )
-    return content
-
-
-def _split_path(root: Path, split: str, files: dict = SPLIT_FILES) -> Path | None:
-    """The IDX file of ``split`` in ``root`` (gzipped or not), if there is one."""
-    stem = files[split]
-    candidates = [root / f"{stem}.gz", root / stem, root / stem.replace("-idx", ".idx")]
-    return next((p for p in candidates if p.is_file()), None)
-
-
-def source_files(inputs: list[str], data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """The MNIST files that the references among ``inputs`` read (``mnist:test`` for eval's split):
-    inputs too, which no output may overwrite."""
-    directory = resolve_data_dir(data_dir)
-    if directory is None:
-        return []
-    splits = {ref[0] for ref in map(parse_reference, inputs) if ref is not None}
-    return [p for p in (_split_path(directory, s) for s in sorted(splits)) if p is not None]
-
-
-def label_files(split: str, data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """The IDX label file of ``split`` that ``load_labels`` reads, if a data directory holds one."""
-    directory = resolve_data_dir(data_dir)
-    path = _split_path(directory, split, LABEL_FILES) if directory is not None else None
-    return [path] if path is not None else []
-
-
-def read_idx_images(path: str | os.PathLike) -> np.ndarray:
-    """Parse an IDX3 uint8 image file (optionally gzipped), checking magic and size."""
-    path = Path(path)
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as f:
-            raw = f.read(16)  # the header first: a gzip bomb is refused before it is inflated
-            if len(raw) < 16:
-                raise DataError(f"{path.name}: expected a 16-byte IDX header, found {len(raw)} bytes")
-            magic, count, rows, cols = struct.unpack(">IIII", raw)
-            if magic != IDX_IMAGES_MAGIC:
-                raise DataError(f"{path.name}: expected IDX image magic {IDX_IMAGES_MAGIC}, found {magic}")
-            if (rows, cols) != (SIDE, SIDE):
-                raise DataError(f"{path.name}: expected {SIDE}x{SIDE} images, found {rows}x{cols}")
-            expected = 16 + count * rows * cols
-            if count > max(SPLIT_SIZES.values()):
-                raise DataError(f"{path.name}: {count} images is more than any MNIST split holds")
-            raw += f.read(expected - 16 + 1)  # one byte more tells a longer file
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"cannot read {path}: {e}") from None
-    if len(raw) != expected:
-        found = f"more than {expected}" if len(raw) > expected else str(len(raw))
-        raise DataError(f"{path.name}: expected {expected} bytes for {count} images, found {found}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(count, rows, cols)
-
-
-def read_idx_labels(path: str | os.PathLike) -> np.ndarray:
-    """Parse an IDX1 uint8 label file (optionally gzipped), checking magic, size and that every label is a digit."""
-    path = Path(path)
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as f:
-            raw = f.read(8)
-            if len(raw) < 8:
-                raise DataError(f"{path.name}: expected an 8-byte IDX header, found {len(raw)} bytes")
-            magic, count = struct.unpack(">II", raw)
-            if magic != IDX_LABELS_MAGIC:
-                raise DataError(f"{path.name}: expected IDX label magic {IDX_LABELS_MAGIC}, found {magic}")
-            if count > max(SPLIT_SIZES.values()):
-                raise DataError(f"{path.name}: {count} labels is more than any MNIST split holds")
-            raw += f.read(count + 1)
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"cannot read {path}: {e}") from None
-    if len(raw) != 8 + count:
-        found = f"more than {8 + count}" if len(raw) > 8 + count else str(len(raw))
-        raise DataError(f"{path.name}: expected {8 + count} bytes for {count} labels, found {found}")
-    labels = np.frombuffer(raw, dtype=np.uint8, offset=8)
-    if labels.size and labels.max() >= CLASSES:
-        raise DataError(f"{path.name}: expected labels 0 to {CLASSES - 1}, found {labels.max()}")
-    return labels
-
-
-def _load_tfds(split: str, labels: bool = False) -> np.ndarray:
-    """MNIST through tensorflow-datasets, which downloads it on first use: its images, or with ``labels`` its labels."""
-    hint = f"point --data-dir or ${DATA_DIR_ENV} at a directory of the IDX files"
-    try:
-        import tensorflow_datasets as tfds
-
-        builder = tfds.builder("mnist")
-        if not builder.is_prepared():
-            _check_reachable(getattr(builder, "URL", ""), hint)
-            tfds.disable_progress_bar()
-        data = tfds.load("mnist", split=split, batch_size=-1, as_supervised=True)
-        images, classes = tfds.as_numpy(data)
-    except DataError:
-        raise
-    except Exception as e:  # TFDS raises many kinds when offline
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(f"could not get MNIST through tensorflow-datasets ({first_line[:120]}); {hint}") from None
-    if labels:
-        return np.asarray(classes, dtype=np.uint8)
-    return np.asarray(images, dtype=np.uint8).reshape(-1, SIDE, SIDE)
-
-
-def _check_reachable(url: str, hint: str, timeout: float = 3.0) -> None:
-    """Fail in seconds, not minutes of retries, when TFDS's download host cannot be reached."""
-    import socket
-    from urllib.parse import urlparse
-
-    host = urlparse(url).hostname
-    if not host:
-        return
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-    except OSError as e:
-        raise DataError(f"MNIST is not downloaded and {host} cannot be reached ({e.strerror or e}); {hint}") from None
-
-
-def parse_reference(text: str) -> tuple[str, slice] | None:
-    """``mnist:test:7`` → ('test', slice(7, 8)); ``mnist:train:0-99``; ``mnist:test``. None if not one."""
-    m = REFERENCE.fullmatch(text)
-    if not m:
-        if text.startswith("mnist:"):
-            raise InputError(
-                f"bad MNIST reference {text!r}: expected mnist:SPLIT, mnist:SPLIT:I or mnist:SPLIT:I-J"
-            )
-        return None
-    split, first, last = m.group(1), m.group(2), m.group(3)
-    size = SPLIT_SIZES[split]
-    if first is None:
-        return split, slice(0, size)
-    start, stop = int(first), int(last if last is not None else first)
-    if stop < start:
-        raise InputError(f"bad MNIST reference {text!r}: range {start}-{stop} is backwards")
-    if stop >= size:
-        raise InputError(f"MNIST index {stop} out of range: the {split} split has {size} digits (0-{size - 1})")
-    return split, slice(start, stop + 1)
 
 
 # --------------------------------------------------------------------------- images
@@ -528,7 +338,7 @@ def check_inputs(inputs: list[str]) -> None:
     for item in inputs:
         if item == STDIO:
             stdin_binary("an image")
-        elif parse_reference(item) is None:
+        elif mnist.parse_reference(item) is None:
             try:
                 os.stat(item)
             except FileNotFoundError:
@@ -613,7 +423,7 @@ def collect_digits(
     check_inputs(inputs)
     planned = []  # (input, reference or folder files or None)
     for item in inputs:
-        ref = parse_reference(item)
+        ref = mnist.parse_reference(item)
         if ref is not None:
             planned.append((item, ref))
         elif item != STDIO and os.path.isdir(item):
@@ -633,7 +443,7 @@ def collect_digits(
     for item, plan in planned:
         if isinstance(plan, tuple):
             split, sl = plan
-            images.append(load_mnist(split, data_dir)[sl])
+            images.append(mnist.images(split, data_dir, rows=sl))
             names.extend(f"mnist-{split}-{i}" for i in range(sl.start, sl.stop))
             sources.extend(f"mnist:{split}:{i}" for i in range(sl.start, sl.stop))
         elif item == STDIO:

@@ -137,14 +137,14 @@ SPLITS = ("test", "train", "fonts")  # what eval measures on: MNIST's two splits
 
 def eval_digits(split: str, data_dir=None) -> tuple[np.ndarray, np.ndarray, list]:
     """(images, labels, the files read) of what ``eval --split`` names."""
-    from . import classify, data
+    from . import classify, mnist
     from .errors import InputError
 
     if split not in SPLITS:
         raise InputError(f"unknown split {split!r}: expected {', '.join(SPLITS[:-1])} or {SPLITS[-1]}")
-    if split in data.SPLIT_FILES:
-        read = data.source_files([f"mnist:{split}"], data_dir) + data.label_files(split, data_dir)
-        return data.load_mnist(split, data_dir), data.load_labels(split, data_dir), read
+    if split in mnist.IMAGE_FILES:
+        read = mnist.files(split, data_dir, with_labels=True)
+        return mnist.images(split, data_dir), mnist.labels(split, data_dir), read
     return (*classify.digitset(split), [classify.folder() / classify.digitsets()[split]["file"]])
 
 

@@ -146,7 +146,6 @@ def _write_npy(batches, count: int, f, names) -> None:
 
 def _write_png(batches, count: int, f, names) -> None:
     """One digit as a 28 x 28 PNG, several as a grid (bounded by MAX_GRID_DIGITS, checked before)."""
-    from PIL import Image
 
     images = np.concatenate(list(_checked(batches, count)))
     f.write(png_bytes(images[0] if count == 1 else grid(images)))

@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import container, data, shards
+from . import container, data, mnist, shards
 from .fileio import replace_atomic, silence_stdout
 from .errors import (EXTRAS, BadMzFile, ExitStatus, InputError, MissingExtra, MnistzipError, ModelError, OutputError,
                      UsageError, error_line, one_line)
@@ -516,9 +516,9 @@ def check_inputs(inputs: list[str], data_dir: str | None = None, references: boo
     """Refuse, before the job starts, an input that names nothing: a pattern matching no file, or (``references``:
     compression's inputs) a bad MNIST reference or MNIST missing. A local folder is an input of compression."""
     for text in inputs:
-        ref = data.parse_reference(text) if references else None
+        ref = mnist.parse_reference(text) if references else None
         if ref is not None:
-            data.load_mnist(ref[0], data_dir)  # DataError when MNIST is not there
+            mnist.images(ref[0], data_dir)  # DataError when MNIST is not there
         elif not (references and shards.is_local(text) and os.path.isdir(text)) and not glob(text, limit=1):
             raise InputError(f"{text}: matches no file")
 
@@ -543,7 +543,7 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> tuple[dict, list[str]
     options = pipeline_options(beam_args)
     found = []
     if args.command == "compress":
-        data_dir = data.resolve_data_dir(args.data_dir)
+        data_dir = mnist.resolve_data_dir(args.data_dir)
         data_dir = None if data_dir is None else str(data_dir.resolve())
         check_inputs(args.input, data_dir, references=True)
         found = shards.check_prefix(args.output, args.force, glob)

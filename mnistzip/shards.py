@@ -44,7 +44,7 @@ from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
-from . import container, data
+from . import container, data, mnist
 from .container import SIDE
 from .errors import InputError, MnistzipError, OutputError, UsageError, one_line
 
@@ -153,7 +153,7 @@ def path_parts(path: str) -> tuple[str, ...]:
 
 def mnist_entries(position: int, text: str) -> Iterator[Entry]:
     """Every digit an MNIST reference (``mnist:train``, ``mnist:test:0-99``) names."""
-    split, sl = data.parse_reference(text)
+    split, sl = mnist.parse_reference(text)
     for i in range(sl.start, sl.stop):
         yield Entry(position, "mnist", split, i)
 
@@ -256,7 +256,7 @@ class Reader:
         try:
             if entry.kind == "mnist":
                 if entry.location not in self._splits:
-                    self._splits[entry.location] = data.load_mnist(entry.location, self.data_dir)
+                    self._splits[entry.location] = mnist.images(entry.location, self.data_dir)
                 return self._splits[entry.location][entry.index]
             if entry.kind == "npy":
                 return self._npy_row(entry.location, entry.index)

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data
+from . import mnist
 from .card import HISTORY_FILE
+from .container import CLASSES
 from .errors import InputError, OutputError
 from .recipe import TrainConfig, check_choice
 
@@ -84,10 +85,10 @@ def train(
 def _train(config: TrainConfig, output: Path, data_dir, resume: bool, force: bool, reporter: Reporter,
            command: str | None, strategy: str, cpu_devices: int | None, ckpt_dir: Path, chief: bool) -> TrainResult:
     """The run itself (see :func:`train`), checkpointing into ``ckpt_dir``; only the ``chief`` exports."""
-    train_images = data.load_mnist("train", data_dir)[: config.train_limit]
-    train_labels = data.load_labels("train", data_dir)[: config.train_limit] if config.code_class else None
-    test_images = data.load_mnist("test", data_dir)[: config.test_limit]
-    test_labels = data.load_labels("test", data_dir)[: config.test_limit]
+    train_images = mnist.images("train", data_dir)[: config.train_limit]
+    train_labels = mnist.labels("train", data_dir)[: config.train_limit] if config.code_class else None
+    test_images = mnist.images("test", data_dir)[: config.test_limit]
+    test_labels = mnist.labels("test", data_dir)[: config.test_limit]
 
     import tensorflow as tf
     from absl import logging as absl_logging
@@ -113,7 +114,7 @@ def _train(config: TrainConfig, output: Path, data_dir, resume: bool, force: boo
             config.latent_dims, config.prior, config.distortion, config.lmbdas, config.width, config.quantization,
             config.synthesis)
         if config.code_class:  # the class symbol's table: the training split's class frequencies
-            trainer.class_counts.assign(np.bincount(train_labels, minlength=data.CLASSES))
+            trainer.class_counts.assign(np.bincount(train_labels, minlength=CLASSES))
         optimizer = tf.keras.optimizers.Adam(learning_rate=_learning_rate(config, steps))
         # the last phase's own optimizer: Adam from lr, cosine-decayed to 0 over the decoder epochs
         decoder_optimizer = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.CosineDecay(

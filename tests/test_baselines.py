@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from mnistzip import baselines, data
+from mnistzip import baselines, mnist
 from mnistzip.errors import InputError
 
 
 @pytest.fixture(scope="module")
 def digits(mnist_dir):
-    return data.load_mnist("test", mnist_dir)[:20]
+    return mnist.images("test", mnist_dir)[:20]
 
 
 @pytest.mark.parametrize("name", ["png", "webp-lossless"])

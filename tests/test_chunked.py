@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnistzip import chunked, container, data, fuzz, tfengine
+from mnistzip import chunked, container, fuzz, mnist, tfengine
 from mnistzip.codec import Codec
 from mnistzip.errors import BadMzFile
 
@@ -27,7 +27,7 @@ def one_shot(codec, payload: bytes, count: int) -> np.ndarray:
 def test_chunked_latents_equal_the_one_shot_decoder(request, monkeypatch, name, count, chunk):
     codec = on_tf(request.getfixturevalue(name))
     monkeypatch.setattr(chunked, "CHUNK", chunk)
-    payload = codec.compress(data.load_mnist("test")[:count]).payload
+    payload = codec.compress(mnist.images("test")[:count]).payload
     latents = chunked.decode_latents(codec.engine, codec._q, payload, count)
     np.testing.assert_array_equal(latents, one_shot(codec, payload, count))
 
@@ -44,7 +44,7 @@ def test_a_large_archive_decodes_in_chunks_with_progress(request, monkeypatch, n
     codec = on_tf(request.getfixturevalue(name))
     monkeypatch.setattr(tfengine, "ONE_SHOT_DIGITS", 100)
     monkeypatch.setattr(chunked, "CHUNK", 128)
-    digits = data.load_mnist("test")[:500]
+    digits = mnist.images("test")[:500]
     mz = codec.compress(digits)
     seen = []
     batches = list(codec.decompress_batches(mz, progress=seen.append))
@@ -55,7 +55,7 @@ def test_a_large_archive_decodes_in_chunks_with_progress(request, monkeypatch, n
 def test_a_corrupt_large_archive_is_reported(monkeypatch, cond_codec):
     monkeypatch.setattr(tfengine, "ONE_SHOT_DIGITS", 100)
     cond_codec = on_tf(cond_codec)
-    mz = cond_codec.compress(data.load_mnist("test")[:300])
+    mz = cond_codec.compress(mnist.images("test")[:300])
     padded = mz.payload + b"\x00\x01\x02"  # bytes the stream does not account for: TFC's sanity check sees them
     blob = fuzz.with_crc(container.dumps(container.MzFile(mz.model_id, mz.count, padded))[:-2])
     with pytest.raises(BadMzFile, match="payload does not decode"):

@@ -8,13 +8,13 @@ import shutil
 import numpy as np
 import pytest
 
-from mnistzip import classify, data
+from mnistzip import classify, mnist
 from mnistzip.errors import ModelError
 
 
 @pytest.fixture(scope="module")
 def test_split():
-    return data.load_mnist("test"), data.load_labels("test")
+    return mnist.images("test"), mnist.labels("test")
 
 
 def test_the_reference_reads_the_test_split_as_its_index_says(test_split):
@@ -107,7 +107,7 @@ def test_numpy_layers_compute_what_keras_computes():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import classifier as script
 
-    images = data.load_mnist("test")[:64]
+    images = mnist.images("test")[:64]
     for name, spec in script.KINDS.items():
         model = script.keras_model(spec)
         weights = {}

@@ -15,8 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mnistzip import container, data
-from mnistzip import data as data_module
+from mnistzip import container, mnist
 from mnistzip.errors import ExitStatus, ModelError
 from mnistzip.recipe import recipe_family
 
@@ -49,7 +48,7 @@ def test_compress_many_to_npy_and_folder(cli, tiny_model, tiny_codec):
     assert cli("decompress", "ten.mz", "-o", "ten.npy", "-m", tiny_model).exit_code == 0
     arr = np.load("ten.npy")
     assert arr.shape == (10, 28, 28) and arr.dtype == np.uint8
-    digits = data.load_mnist("test")[:10]
+    digits = mnist.images("test")[:10]
     np.testing.assert_array_equal(arr, tiny_codec.decompress(tiny_codec.compress(digits)))
     assert cli("decompress", "ten.mz", "-o", "ten", "-m", tiny_model).exit_code == 0
     assert sorted(p.name for p in (__import__("pathlib").Path("ten")).iterdir())[:2] == ["digit-0.png", "digit-1.png"]
@@ -65,7 +64,7 @@ def test_compress_refine(cli, tiny_model):
 
 
 def test_compress_png_input_default_output_name(cli, tiny_model):
-    Image.fromarray(data.load_mnist("test")[3]).save("three.png")
+    Image.fromarray(mnist.images("test")[3]).save("three.png")
     r = cli("compress", "three.png", "-m", tiny_model)
     assert r.exit_code == 0, r.output
     assert container.read("three.mz").count == 1
@@ -284,7 +283,7 @@ def test_compress_keep_class_refines_without_losing_the_class_the_guard_reads(cl
     in the plain reconstruction loses it."""
     from mnistzip import classify
 
-    digits = data.load_mnist("test")[:40]
+    digits = mnist.images("test")[:40]
     for name, options in (("plain.mz", []), ("kept.mz", ["--keep-class"])):
         r = cli("compress", "mnist:test:0-39", "-q", "1", "-o", name, *options)
         assert r.exit_code == 0, r.output
@@ -573,7 +572,7 @@ def test_force_never_deletes_a_folder(cli, tiny_model, in_tmp, absolute):
 
 def test_an_output_that_is_its_own_input_is_refused(cli, tiny_model):
     """`compress d.png -o d.png --force` replaced the digit with the archive."""
-    Image.fromarray(data.load_mnist("test")[0]).save("d.png")
+    Image.fromarray(mnist.images("test")[0]).save("d.png")
     before = Path("d.png").read_bytes()
     r = cli("compress", "d.png", "-o", "d.png", "--force", "-m", tiny_model)
     assert r.exit_code == ExitStatus.OUTPUT
@@ -606,7 +605,7 @@ def test_a_grid_too_large_is_refused_from_the_header_alone(cli, tiny_codec, tiny
 
 
 def test_folder_inputs_are_read_recursively_and_listed_with_v(cli, tiny_model):
-    test = data.load_mnist("test")
+    test = mnist.images("test")
     for i, name in enumerate(["b.png", "a/2.png", "a/1.png", "a/sub/0.png"]):
         Path(name).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(test[i]).save(name)
@@ -719,7 +718,7 @@ def assert_documented_failure(r, args):
 def test_any_option_value_is_one_line_and_a_documented_status(cli, tiny_codec, mnist_dir, monkeypatch, data):
     """No value reachable from the command line ends in 'internal error' (exit 1) or a traceback; a missing model
     keeps each run quick (every option is checked before a model loads)."""
-    container.write("d.mz", tiny_codec.compress(data_module.load_mnist("test", mnist_dir)[:2]), force=True)
+    container.write("d.mz", tiny_codec.compress(mnist.images("test", mnist_dir)[:2]), force=True)
     Path("no-mnist").mkdir(exist_ok=True)
     monkeypatch.setenv("MNISTZIP_DATA_DIR", "no-mnist")  # training stops there, after every option was checked
     command = data.draw(st.sampled_from(sorted(OPTIONS)))
@@ -742,7 +741,7 @@ def test_any_option_value_with_a_real_model(cli, tiny_model, tiny_codec, monkeyp
         return load(cls, path, verify, level)
 
     monkeypatch.setattr(Codec, "load", classmethod(loaded_once))
-    container.write("d.mz", tiny_codec.compress(data_module.load_mnist("test")[:2]), force=True)
+    container.write("d.mz", tiny_codec.compress(mnist.images("test")[:2]), force=True)
     command = data.draw(st.sampled_from(["compress", "decompress", "sample"]))
     args = odd_command_line(data, command, str(tiny_model))
     assert_documented_failure(cli(*args), args)

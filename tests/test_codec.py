@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnistzip import container, data, metrics
+from mnistzip import container, metrics, mnist
 from mnistzip.codec import Codec
 from mnistzip.errors import BadMzFile, InputError, ModelError, UnknownModel
 
 
 @pytest.fixture(scope="module")
 def digits(mnist_dir):
-    return data.load_mnist("test", mnist_dir)[:64]
+    return mnist.images("test", mnist_dir)[:64]
 
 
 def test_decompress_equals_decoder_on_quantised_latents(tiny_codec, digits):
@@ -153,7 +153,7 @@ def test_latent_bits_match_the_coded_size(tiny_codec, digits):
 
 
 def test_levels_trade_bits_for_quality(vr_codec):
-    digits = data.load_mnist("test")[:100]
+    digits = mnist.images("test")[:100]
     bits, errors = [], []
     for q in (1, 2, 3):
         codec = vr_codec.at_level(q)
@@ -169,7 +169,7 @@ def test_levels_trade_bits_for_quality(vr_codec):
 
 
 def test_a_level_cannot_decode_another_levels_file(vr_codec):
-    mz = vr_codec.at_level(1).compress(data.load_mnist("test")[:2])
+    mz = vr_codec.at_level(1).compress(mnist.images("test")[:2])
     with pytest.raises(UnknownModel, match=f"the file was made with model {mz.model_id}, not with vr level 3"):
         vr_codec.at_level(3).decompress(mz)
 
@@ -180,7 +180,7 @@ def test_level_out_of_range(vr_model):
 
 
 def test_symbol_costs_match_the_range_coder_with_a_deep_prior(deep_codec):
-    digits = data.load_mnist("test")[:200]
+    digits = mnist.images("test")[:200]
     latents = deep_codec.quantize(deep_codec.latents(digits))
     assert np.abs(latents - np.round(latents)).max() > 0.01  # offsets: the latents are not integers
     payload, _ = deep_codec.encode(digits)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnistzip import data
+from mnistzip import mnist
 from mnistzip.errors import BadMzFile
 
 
@@ -30,21 +30,21 @@ def test_each_output_depends_only_on_earlier_dimensions():
 
 
 def test_an_archive_decodes_to_the_digits_its_latents_give(cond_codec):
-    digits = data.load_mnist("test")[:60]
+    digits = mnist.images("test")[:60]
     mz = cond_codec.compress(digits)
     expected = cond_codec.synthesize(cond_codec.quantize(cond_codec.latents(digits)))
     np.testing.assert_array_equal(cond_codec.decompress(mz), expected)
 
 
 def test_one_digit_files_decode_like_the_archive(cond_codec):
-    digits = data.load_mnist("test")[:5]
+    digits = mnist.images("test")[:5]
     archive = cond_codec.decompress(cond_codec.compress(digits))
     for i, payload in enumerate(cond_codec.encode_each(digits)):
         np.testing.assert_array_equal(cond_codec.decode(payload, 1)[0], archive[i])
 
 
 def test_table_bits_match_the_range_coder(cond_codec):
-    digits = data.load_mnist("test")[:200]
+    digits = mnist.images("test")[:200]
     latents = cond_codec.quantize(cond_codec.latents(digits))
     payload, entropy = cond_codec.encode(digits)
     on_disk = 8 * len(payload) / 200
@@ -58,7 +58,7 @@ def test_each_level_codes_with_its_own_id(cond_model, cond_codec):
 
     low = Codec.load(cond_model, level=1)
     assert low.id != cond_codec.id
-    digits = data.load_mnist("test")[:20]
+    digits = mnist.images("test")[:20]
     assert len(low.compress(digits).payload) < len(cond_codec.compress(digits).payload)
     with pytest.raises(UnknownModel):
         cond_codec.decompress(low.compress(digits))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnistzip import baselines, data, zoo
+from mnistzip import baselines, mnist, zoo
 from mnistzip.errors import InputError
 from mnistzip.evaluate import bd_report, card_figures, codecs_to_measure, eval_digits, evaluate
 
@@ -14,7 +14,7 @@ def test_nothing_named_is_the_default_rung_and_rungs_are_one_curve(tiny_model):
     assert codec.name == zoo.default_rung().name and on_ladder
     picked = codecs_to_measure([str(tiny_model)], [2, 1])
     assert [(c.name, flag) for c, flag in picked] == [("tiny", False), ("ladder-q2", True), ("ladder-q1", True)]
-    digits = data.load_mnist("test")[:20]
+    digits = mnist.images("test")[:20]
     seen = []
     rows = evaluate(picked, digits, classical=baselines.parse_codecs("png"),
                     track=lambda name, total: lambda done: seen.append((name, done)))

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from mnistzip import data
+from mnistzip import mnist
 from mnistzip.card import Card
 from mnistzip.codec import Codec
 from mnistzip.fileio import tree_digest
@@ -44,6 +44,6 @@ def test_a_half_precision_export_is_half_the_size_and_codes_the_same_way(tmp_pat
     for a, b in zip(full.card["levels"], half.card["levels"]):
         assert b["test"]["psnr_of_mean_mse"] == pytest.approx(a["test"]["psnr_of_mean_mse"], abs=0.05)
     codec = Codec.load(tmp_path / "half", level=2)
-    digits = data.load_mnist("test")[:30]
+    digits = mnist.images("test")[:30]
     np.testing.assert_array_equal(codec.decompress(codec.compress(digits)),
                                   codec.synthesize(codec.quantize(codec.latents(digits))))

@@ -18,7 +18,7 @@ from PIL import Image
 
 pytest.importorskip("apache_beam")
 
-from mnistzip import container, data, pipeline, zoo  # noqa: E402
+from mnistzip import container, mnist, pipeline, zoo  # noqa: E402
 from mnistzip.cli import app  # noqa: E402
 
 TWO_WORKERS = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
@@ -52,7 +52,7 @@ def inputs(tmp_path_factory, mnist_dir) -> Path:
     """24 PNG digits (3 dark on light), a file that is no image, a stray text file, a hidden PNG, an array of 40
     digits and one of floats."""
     root = tmp_path_factory.mktemp("pipeline")
-    test = data.load_mnist("test", mnist_dir)
+    test = mnist.images("test", mnist_dir)
     scans = root / "scans"
     scans.mkdir()
     for i in range(24):

@@ -44,11 +44,11 @@ def q12():
 
 
 def _model(rung):
-    from mnistzip import data, zoo
+    from mnistzip import mnist, zoo
 
     codec = zoo.load(rung=rung) if rung else zoo.load()
     cdf, cdf_offset = codec.engine.tables(codec._q)
-    digits = data.load_mnist("test")[: None if codec.codes_class else DIGITS]
+    digits = mnist.images("test")[: None if codec.codes_class else DIGITS]
     _, index, symbols = codec.coding(codec.quantize(codec.latents(digits)))
     index, symbols = index.astype(np.int32), symbols.astype(np.int32)
     if codec.codes_class:  # the digits of the commonest class, and that class's rows alone

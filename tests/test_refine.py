@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnistzip import data
+from mnistzip import mnist
 from mnistzip.refine import refine
 
 
 @pytest.fixture(scope="module")
 def digits():
-    return data.load_mnist("test")[:64]
+    return mnist.images("test")[:64]
 
 
 def test_refine_lowers_the_rd_cost_and_decodes_with_the_same_decoder(tiny_codec, digits):
@@ -39,7 +39,7 @@ def test_refined_latents_cost_what_the_tables_say_and_decode_as_synthesized(fixt
     after a moved one: either way the refined latents cost on disk what the tables say, and decode to the
     digits the decoder makes of them."""
     codec = request.getfixturevalue(fixture)
-    digits = data.load_mnist("test")[:200]
+    digits = mnist.images("test")[:200]
     payload, _ = codec.encode(digits)
     refined = refine(codec, digits, 1000.0, rounds=1)
     refined_payload = codec.encode_latents(refined)
@@ -54,7 +54,7 @@ def test_a_guarded_search_keeps_the_class_the_guard_reads(cond_codec):
     and refined digits the unguarded search moved off their class are brought back."""
     from mnistzip import classify
 
-    digits = data.load_mnist("test")[:200]
+    digits = mnist.images("test")[:200]
     guard = classify.load(classify.GUARD)
     wanted = guard.predict(digits)
     plain = cond_codec.quantize(cond_codec.latents(digits))
@@ -69,7 +69,7 @@ def test_a_guarded_search_keeps_the_class_the_guard_reads(cond_codec):
 
 def test_refinement_leaves_a_class_coding_models_class_alone(class_codec):
     """The class in front of the latents is the guard's reading: the search moves only the latents."""
-    digits = data.load_mnist("test")[:100]
+    digits = mnist.images("test")[:100]
     refined = refine(class_codec, digits, 1000.0, rounds=1)
     np.testing.assert_array_equal(refined[:, 0], class_codec.class_reader.predict(digits))
     assert (refined[:, 1:] != class_codec.quantize(class_codec.latents(digits))[:, 1:]).any()

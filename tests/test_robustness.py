@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mnistzip import container, data, fuzz
+from mnistzip import container, data, fuzz, mnist
 from mnistzip.errors import ExitStatus, MnistzipError
 
 MNISTZIP = [sys.executable, "-m", "mnistzip"]
@@ -30,7 +30,7 @@ MNISTZIP = [sys.executable, "-m", "mnistzip"]
 @pytest.fixture(scope="module")
 def samples(tiny_codec, mnist_dir):
     """A one-digit and a many-digit file made with the tiny model."""
-    digits = data.load_mnist("test", mnist_dir)
+    digits = mnist.images("test", mnist_dir)
     return [container.dumps(tiny_codec.compress(digits[i : i + n])) for i, n in ((0, 1), (1, 40))]
 
 

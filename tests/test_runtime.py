@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnistzip import container, data, runtime, zoo
+from mnistzip import container, mnist, runtime, zoo
 from mnistzip.codec import Codec
 from mnistzip.errors import BadMzFile, ModelError, UsageError
 from mnistzip.fileio import file_digest
@@ -115,7 +115,7 @@ def test_transposed_convolution_both_ways_agree():
 
 @pytest.fixture(scope="module")
 def test_digits():
-    return data.load_mnist("test")[:300]
+    return mnist.images("test")[:300]
 
 
 @needs_tf

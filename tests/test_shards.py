@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnistzip import container, data, shards, zoo
+from mnistzip import container, mnist, shards, zoo
 from mnistzip.errors import InputError, OutputError, UsageError
 from mnistzip.shards import DeadLetter, Entry
 
@@ -139,7 +139,7 @@ def test_one_file_spelt_two_ways_is_one_digit():
 
 
 def test_reader_reads_every_kind_and_read_shard_keeps_the_order(tmp_path, mnist_dir):
-    test = data.load_mnist("test", mnist_dir)
+    test = mnist.images("test", mnist_dir)
     arr = _npy(tmp_path / "a.npy", test[10:13])
     Image.fromarray(test[20]).save(tmp_path / "d.png")
     (tmp_path / "bad.png").write_bytes(b"not a picture")
@@ -166,7 +166,7 @@ def test_a_row_gone_since_listing_is_a_dead_letter(tmp_path):
 
 def test_a_coded_shard_decodes_and_its_manifest_names_each_digit(mnist_dir):
     codec = zoo.load(rung=1)
-    digits = data.load_mnist("test", mnist_dir)[:7]
+    digits = mnist.images("test", mnist_dir)[:7]
     blob, coded = shards.code_shard(codec, 0, "d-00000-of-00001.mz", digits, [f"mnist:test:{i}" for i in range(7)])
     mz = container.loads(blob)
     np.testing.assert_array_equal(codec.decompress(mz), codec.decompress(codec.compress(digits)))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnistzip import container, data, metrics, zoo
+from mnistzip import container, metrics, mnist, zoo
 from mnistzip.errors import ModelError, RetiredModel, UnknownModel, UsageError
 
 DATA = Path(__file__).parent / "data"
@@ -46,7 +46,7 @@ def test_files_made_before_the_redesign_decode_to_the_same_digits(rung):
     codec = zoo.for_file(mz.model_id)
     assert codec.name == f"ladder-q{rung}"
     np.testing.assert_array_equal(codec.decompress(mz), np.load(GOLDEN / "ladder-pixels.npz")[codec.name])
-    digits = data.load_mnist("test")[[0, 7, 1234]]
+    digits = mnist.images("test")[[0, 7, 1234]]
     assert codec.compress(digits) == mz  # and the same digits still give the same bits
 
 
@@ -56,7 +56,7 @@ def test_files_of_the_class_coding_rungs_decode_to_the_same_digits(name):
     codec = zoo.for_file(mz.model_id)
     assert codec.card.name == "class-300-520" and codec.card.codes_class
     np.testing.assert_array_equal(codec.decompress(mz), np.load(GOLDEN / "ladder-pixels.npz")[name])
-    assert codec.compress(data.load_mnist("test")[:3]) == mz
+    assert codec.compress(mnist.images("test")[:3]) == mz
 
 
 @pytest.mark.parametrize("model_id, named, commit", [("9bb4", "vr-150-1000 level 2", "ab07ca4"),
@@ -70,7 +70,7 @@ def test_a_retired_id_is_named(model_id, named, commit):
 def test_default_rung_reaches_20_db_on_100_test_digits():
     codec = zoo.load()
     assert codec.name == zoo.default_rung().name
-    digits = data.load_mnist("test")[:100]
+    digits = mnist.images("test")[:100]
     assert metrics.psnr_of_mean_mse(digits, codec.decompress(codec.compress(digits))) >= 20.0
 
 
@@ -94,7 +94,7 @@ def test_a_shipped_model_by_directory_name_gives_its_levels_and_their_files_deco
     assert codec.id == rung.id and codec.name == f"{rung.card.name} level {rung.level.number}"
     off_ladder = zoo.load("class-300-520", level=2)
     assert off_ladder.id not in {r.id for r in zoo.ladder()}
-    digits = data.load_mnist("test")[:3]
+    digits = mnist.images("test")[:3]
     mz = off_ladder.compress(digits)
     np.testing.assert_array_equal(zoo.for_file(mz.model_id).decompress(mz), off_ladder.decompress(mz))
     assert zoo.named(mz.model_id) == ("class-300-520 level 2", None)  # what info shows
