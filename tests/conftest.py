@@ -177,3 +177,34 @@ def cli(in_tmp):
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
+
+
+def draw_on_paper(path: Path, digit: str = "2", paper=(205, 190, 165), shade: float = 0.35, shadow: bool = False,
+                  size=(400, 300), seed: int = 0) -> Path:
+    """A phone photo of a pen digit (``2`` or ``7``) on beige paper, grey 180-220, shaded from one corner (and a hard
+    shadow across it with ``shadow``), saved as an RGB JPEG: what a user's own digit looks like."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFilter
+
+    w, h = size
+    yy, xx = np.mgrid[:h, :w]
+    light = 1.0 - shade * (0.6 * xx / w + 0.4 * yy / h)
+    sheet = np.stack([np.full((h, w), c, float) * light for c in paper], -1)
+    sheet += np.random.default_rng(seed).normal(0, 3, sheet.shape)
+    img = Image.fromarray(np.clip(sheet, 0, 255).astype(np.uint8), "RGB")
+    pen, s, cx, cy = dict(fill=(40, 40, 70), width=max(4, h // 21)), min(w, h) * 0.3, w / 2, h / 2
+    draw = ImageDraw.Draw(img)
+    if digit == "2":
+        draw.arc([cx - 0.6 * s, cy - s, cx + 0.6 * s, cy - 0.1 * s], 180, 30, **pen)
+        draw.line([cx + 0.5 * s, cy - 0.35 * s, cx - 0.6 * s, cy + s], **pen)
+        draw.line([cx - 0.6 * s, cy + s, cx + 0.65 * s, cy + s], **pen)
+    elif digit == "7":
+        draw.line([cx - 0.6 * s, cy - s, cx + 0.6 * s, cy - s], **pen)
+        draw.line([cx + 0.6 * s, cy - s, cx - 0.1 * s, cy + s], **pen)
+    else:
+        raise ValueError(f"no drawing of {digit!r}")
+    pixels = np.asarray(img.filter(ImageFilter.GaussianBlur(1.2))).astype(float)
+    if shadow:
+        pixels[(xx + 0.5 * yy) > 0.7 * w] *= 0.6
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, format="JPEG", quality=90)
+    return path

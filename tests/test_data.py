@@ -926,3 +926,51 @@ def test_an_input_name_too_long_is_one_line(tmp_path):
         data.check_inputs([name])
 
 
+
+
+# --------------------------------------------------------------------------- photos on grey paper
+
+
+@pytest.mark.parametrize(("digit", "options"), [("2", {}), ("7", dict(paper=(215, 205, 180))),
+                                                ("2", dict(paper=(190, 170, 140), shade=0.6)), ("2", dict(shadow=True))])
+def test_a_pen_digit_photographed_on_grey_paper_stays_that_digit(tmp_path, digit, options):
+    """The paper (grey 120-220, shaded, a shadow across it) counted as ink: the whole sheet went into the digit's
+    box, and the reference classifier read a 0."""
+    from conftest import draw_on_paper
+    from mnistzip import classify
+
+    notes = []
+    made = data.load_image(draw_on_paper(tmp_path / "photo.jpg", digit, **options), notes=notes)
+    assert classify.load("reference").predict(made[None])[0] == int(digit)
+    assert_mnist_like(made)
+    assert len(notes) == 1 and re.fullmatch(
+        r".*photo\.jpg: the paper is not clean \(grey \d+ to \d+\); it was evened out and the ink's contrast "
+        r"stretched \('mnistzip prepare' shows the digit made\)", notes[0])
+
+
+def test_clean_paper_is_left_as_it_is(tmp_path):
+    """A digit on white paper (or a blank sheet) gets no note and no evening out."""
+    img = np.full((120, 90), 255, np.uint8)
+    img[20:100, 40:52] = 0
+    notes = []
+    out = data.load_image(save_l(img, tmp_path / "one.png"), notes=notes)
+    assert notes == []
+    np.testing.assert_array_equal(out, np.clip(np.rint(data.normalize_digit(255.0 - img)), 0, 255))
+
+
+def test_even_paper_removes_shading_and_keeps_strokes():
+    yy, xx = np.mgrid[:200, :300]
+    paper = 40.0 + 60.0 * xx / 300  # after inversion: grey paper, darker to the right
+    ink = paper.copy()
+    ink[50:150, 140:155] = 230.0  # a stroke
+    out = data.even_paper(ink)
+    assert out[60:140, 142:153].min() == 255.0 and out[:, :130].max() == 0.0 and out[:, 170:].max() == 0.0
+
+
+def test_running_extremes_match_a_plain_window():
+    x = np.random.default_rng(0).random((37, 23))
+    for k in (3, 5, 11, 41):
+        padded = np.pad(x, ((k // 2, k // 2), (0, 0)), mode="edge")
+        windows = np.lib.stride_tricks.sliding_window_view(padded, k, axis=0)
+        np.testing.assert_array_equal(data._running(x, k, 0, np.minimum), windows.min(axis=-1))
+        np.testing.assert_array_equal(data._running(x, k, 0, np.maximum), windows.max(axis=-1))
