@@ -6,7 +6,7 @@
 Each digit is drawn from one of the machine's TrueType fonts (every
 ``*.ttf`` under ``--fonts``, the DejaVu family on Debian) or Pillow's own
 scalable default, with a random weight (stroke width), slant (shear),
-turn and size, then framed as MNIST frames a digit (``data.normalize_digit``:
+turn and size, then framed as MNIST frames a digit (``images.normalize_digit``:
 bounding box in 20 x 20, centre of mass at the centre) and moved by up to
 two pixels, as a digit that was not re-centred would be. The same count of
 each class, in a fixed random order (seed 0).
@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnistzip import classify, data  # noqa: E402
+from mnistzip import classify, images  # noqa: E402
 from mnistzip.fileio import file_digest, write_atomic  # noqa: E402
 
 NAME = "fonts"
@@ -60,7 +60,7 @@ def render(digit: int, font_path: str, rng: np.random.Generator) -> np.ndarray:
     slant = float(rng.uniform(-0.15, 0.35))  # handwriting leans right more often than left
     img = img.transform(img.size, Image.AFFINE, (1, slant, -slant * CANVAS / 2, 0, 1, 0), resample=Image.BILINEAR)
     img = img.rotate(float(rng.uniform(-10, 10)), resample=Image.BILINEAR)
-    framed = data.normalize_digit(np.asarray(img, dtype=np.float64))
+    framed = images.normalize_digit(np.asarray(img, dtype=np.float64))
     dy, dx = (int(v) for v in rng.integers(-2, 3, size=2))
     framed = np.roll(framed, (dy, dx), axis=(0, 1))
     return np.clip(np.rint(framed), 0, 255).astype(np.uint8)

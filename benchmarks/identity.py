@@ -41,7 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnistzip import classify, zoo  # noqa: E402
+from mnistzip import catalogue, classify, zoo  # noqa: E402
 from mnistzip.card import add_test_figures  # noqa: E402
 from mnistzip.evaluate import eval_digits, measure  # noqa: E402
 
@@ -53,7 +53,7 @@ SPLITS = ("test", "fonts")
 
 def rung_rows(numbers: list[int], digits: dict, progress=print) -> list[dict]:
     """One row per rung: its figures on each split (``test_*``, ``fonts_*``)."""
-    rungs = [zoo.by_rung(n) for n in numbers]
+    rungs = [catalogue.by_rung(n) for n in numbers]
     rows = []
     for rung, codec in zip(rungs, zoo.rung_codecs(rungs)):
         row = dict(rung=rung.number, id=rung.id, model=rung.card.name, level=rung.level.number, lmbda=rung.level.lmbda)
@@ -106,7 +106,7 @@ def lever_rows(rows: list[dict], images, judge, progress=print, before: dict | N
     numbers = sorted({max((r for r in rows if r["test_bits_archive"] <= bits), key=lambda r: r["test_bits_archive"])
                       ["rung"] for bits, _ in TARGETS if any(r["test_bits_archive"] <= bits for r in rows)})
     out = []
-    for rung in [zoo.by_rung(n) for n in numbers]:
+    for rung in [catalogue.by_rung(n) for n in numbers]:
         codec = zoo.rung_codecs([rung])[0]
         for name, chosen in (("refine", None), ("refine + guard", guard)):
             cached = (before or {}).get((codec.id, name, len(images)))
@@ -251,7 +251,7 @@ def main(argv=None) -> int:
                               bytes=entries[name]["bytes"],
                               ceiling={s: ceilings[s][role]["ceiling"] for s in SPLITS} if role in classify.ROLES else None)
                    for role, name in roles.items()}
-    numbers = args.rung or [r.number for r in zoo.ladder()]
+    numbers = args.rung or [r.number for r in catalogue.ladder()]
     rows = rung_rows(numbers, digits)
     report = dict(command=" ".join(["python benchmarks/identity.py", *(sys.argv[1:] if argv is None else argv)]),
                   machine=f"{platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}",
@@ -265,7 +265,7 @@ def main(argv=None) -> int:
         for r in rows:
             by_model.setdefault(r["model"], {})[r["level"]] = {k: r[f"test_{k}"] for k in KEPT}
         for name, figures in by_model.items():
-            add_test_figures(zoo.models_dir() / name, figures)
+            add_test_figures(catalogue.models_dir() / name, figures)
             print(f"{name}: class kept written for levels {sorted(figures)}")
 
     write(report, args.out)

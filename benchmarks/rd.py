@@ -26,9 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnistzip import metrics, mnist, zoo  # noqa: E402
+from mnistzip import catalogue, metrics, mnist, zoo  # noqa: E402
 from mnistzip.codec import Codec  # noqa: E402
-from mnistzip.evaluate import measure, rate_of  # noqa: E402
+from mnistzip.evaluate import measure  # noqa: E402
+from mnistzip.metrics import rate_of  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
 REFERENCE = RESULTS / "rd.json"  # seed sweep + classical codecs, from the eval command in the README
@@ -61,11 +62,11 @@ def rungs(args) -> list[Codec]:
         codec = Codec.load(args.model)
         return [codec.at_level(level.number) for level in codec.card.levels]
     if not args.train:
-        return zoo.rung_codecs(zoo.ladder())
+        return zoo.rung_codecs(catalogue.ladder())
     from mnistzip.train import TrainConfig, train
 
     out = []
-    for card in {rung.card.name: rung.card for rung in zoo.ladder()}.values():
+    for card in {rung.card.name: rung.card for rung in catalogue.ladder()}.values():
         path = ROOT / "runs" / f"{card.name}-retrained"
         if not path.exists():
             print(f"training {path} with: {card.raw['command']}", flush=True)

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mnistzip import codec as codec_mod  # noqa: E402
-from mnistzip import container, mnist, zoo  # noqa: E402
+from mnistzip import catalogue, container, mnist, zoo  # noqa: E402
 from mnistzip import fuzz as fuzz_mod  # noqa: E402
 from mnistzip.errors import MnistzipError  # noqa: E402
 
@@ -277,7 +277,7 @@ def bad_inputs_table() -> list[tuple[str, str, int]]:
         (t / "mine").mkdir()
         (t / "mine" / "notes.txt").write_text("precious")
         runner.invoke(app, ["compress", str(t / "full.png"), "-o", str(t / "archive.png")])
-        default_id = zoo.default_rung().id
+        default_id = catalogue.default_rung().id
         (t / "big.mz").write_bytes(fuzz_mod.with_crc(b"\x89Z\x01" + bytes.fromhex(default_id) + b"\x80\x80\x40" + bytes(16)))
         (t / "plain").write_text("a file without suffix")
         cases = [
@@ -366,7 +366,7 @@ def main() -> None:
     rows = bad_inputs_table()
     lines = [
         "# Robustness\n",
-        f"Measured on {engine_text}, shipped model {zoo.default_rung().name}, in one run on a 2-core CPU "
+        f"Measured on {engine_text}, shipped model {catalogue.default_rung().name}, in one run on a 2-core CPU "
         f"with counts `--files {args.files} --cli {args.cli} --samples {args.samples} --large {args.large} "
         f"--folder-count {args.folder_count}`. Reproduce:\n",
         f"    {command}\n",

@@ -29,7 +29,7 @@ bins_same, min_bin_distance (conditional priors)
     rounding boundary (k + 0.5), over the elements not clipped at either end,
     from the runtime's float64 scales on both coding paths (TensorFlow's
     latents and the runtime's own). The scales are recomputed here by
-    mirroring ``Runtime._parameters``; the mirror is checked to pick the
+    mirroring the runtime's ``EntropyModel.conditionals``; the mirror is checked to pick the
     same tables and symbols as ``Runtime.conditionals``.
 scale_rel, loc_rel (conditional priors)
     The largest relative difference between the engines' scales and
@@ -55,7 +55,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnistzip import mnist, runtime, zoo  # noqa: E402
+from mnistzip import catalogue, coding, mnist, runtime  # noqa: E402
 from mnistzip.codec import Codec  # noqa: E402
 from mnistzip.errors import BadMzFile  # noqa: E402
 
@@ -66,14 +66,8 @@ TARGETS = dict(symbols_same=0.999, pixels=1, bins_same=1.0)
 
 
 def runtime_parameters(rt: runtime.Runtime, y_hat: np.ndarray, d: int, q: int) -> tuple[np.ndarray, np.ndarray]:
-    """(loc, scale) of dimension ``d`` in float64, as ``Runtime._parameters`` computes them before the table choice."""
-    gains = rt.gains.astype(np.float64)[q]
-    loc = np.empty(len(y_hat), np.float64)
-    log_scale = np.empty(len(y_hat), np.float64)
-    for i in range(0, len(y_hat), runtime.ROWS):  # the same row blocks as the runtime's
-        part = slice(i, i + runtime.ROWS)
-        loc[part], log_scale[part] = rt._net.column(y_hat[part] / gains, d, q)
-    return gains[d] * loc, np.maximum(gains[d] * np.exp(log_scale), runtime.SCALE_MIN)
+    """(loc, scale) of dimension ``d`` in float64, as the runtime computes them before the table choice."""
+    return rt.entropy.location_scale(y_hat, d, q)
 
 
 def runtime_coding_scales(rt: runtime.Runtime, latents: np.ndarray, q: int):
@@ -87,7 +81,7 @@ def runtime_coding_scales(rt: runtime.Runtime, latents: np.ndarray, q: int):
         symbol = np.round(z[:, d] - loc)
         y_hat[:, d] = symbol + loc
         symbols[:, d] = symbol
-    return runtime.table_index(scale), symbols, scale
+    return coding.table_index(scale), symbols, scale
 
 
 def runtime_predict_scales(rt: runtime.Runtime, y_hat: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
@@ -99,13 +93,13 @@ def runtime_predict_scales(rt: runtime.Runtime, y_hat: np.ndarray, q: int) -> tu
 
 def bin_coordinate(scale: np.ndarray) -> np.ndarray:
     """Where a scale falls among the tables, continuously: ``table_index`` is this rounded and clipped."""
-    return (np.log(scale) - np.log(runtime.SCALE_MIN)) / runtime.LOG_SCALE_STEP
+    return (np.log(scale) - np.log(coding.SCALE_MIN)) / coding.LOG_SCALE_STEP
 
 
 def min_bin_distance(scale: np.ndarray) -> float:
     """Smallest distance, in bins, to a rounding boundary k + 0.5, over the elements clipped at neither end."""
     x = bin_coordinate(scale)
-    inside = (x > 0) & (x < runtime.SCALE_BINS - 1 + 0.5)  # at 0: floored to SCALE_MIN; past the top: clipped
+    inside = (x > 0) & (x < coding.SCALE_BINS - 1 + 0.5)  # at 0: floored to SCALE_MIN; past the top: clipped
     if not inside.any():
         return float("nan")
     x = x[inside]
@@ -184,7 +178,7 @@ def conditional_figures(rt: Codec, tf: Codec, z_rt: np.ndarray, z_tf: np.ndarray
     )
     loc_tf, index_tf = tf.engine.predict(y_tf, q)
     loc_rt, scale_rt = runtime_predict_scales(rt.engine, y_tf, q)
-    figures["predict_bins_same"] = float((runtime.table_index(scale_rt) == index_tf).mean())
+    figures["predict_bins_same"] = float((coding.table_index(scale_rt) == index_tf).mean())
     figures["loc_rel"] = max_relative(loc_rt, loc_tf)
     figures["loc_abs"] = float(np.abs(loc_rt - loc_tf).max())
     scales_of = getattr(tf.engine, "_parity_scales", None)
@@ -336,10 +330,10 @@ def print_summary(s: dict, digits: int) -> None:
 
 
 def chosen_rungs(numbers: list[int] | None) -> list:
-    ladder = zoo.ladder()
+    ladder = catalogue.ladder()
     if not numbers:
         return ladder
-    return [zoo.by_rung(n) for n in dict.fromkeys(numbers)]
+    return [catalogue.by_rung(n) for n in dict.fromkeys(numbers)]
 
 
 def main(argv: list[str] | None = None) -> dict:

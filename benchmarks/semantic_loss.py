@@ -349,9 +349,9 @@ def main(argv=None) -> None:
     m.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)
     if args.command == "measure" and not args.baseline:
-        from mnistzip import zoo
+        from mnistzip import catalogue
 
-        args.baseline = [zoo.ladder()[0].card.path]
+        args.baseline = [catalogue.ladder()[0].card.path]
     if args.command == "train":
         run_training(args)
     else:

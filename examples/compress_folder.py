@@ -6,10 +6,10 @@
 import sys
 from pathlib import Path
 
-from mnistzip import container, data, output, zoo
+from mnistzip import container, inputs, output, zoo
 
 folder, target = sys.argv[1], sys.argv[2]
-digits = data.collect_digits([folder])  # resized, centred and inverted as MNIST was made
+digits = inputs.collect_digits([folder])  # resized, centred and inverted as MNIST was made
 codec = zoo.load()
 size = container.write(target, codec.compress(digits.images))
 print(f"{target}: {len(digits.names)} digits, {size} bytes")

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelError
-from .recipe import LATER_CHOICES, SEED_RECIPE
+from .fileio import tree_digest, write_atomic
+from .recipe import OPTIONAL_CHOICES, SEED_RECIPE
 
 CARD_FILE = "model.json"
 HISTORY_FILE = "history.json"
@@ -87,7 +88,7 @@ class Card:
                 Level(int(lv["level"]), float(lv["lmbda"]), str(lv["id"]), str(lv["tables_sha256"]), lv.get("test") or {})
                 for lv in raw["levels"]
             )
-            recipe = {**{k: SEED_RECIPE[k] for k in LATER_CHOICES}, **raw["recipe"]}
+            recipe = {**{k: SEED_RECIPE[k] for k in OPTIONAL_CHOICES}, **raw["recipe"]}
             card = cls(path, raw.get("name") or path.name, levels, int(raw["default_level"]), recipe, raw)
             missing = [k for k in SEED_RECIPE if k not in card.recipe]
             if missing:
@@ -125,8 +126,25 @@ class Card:
 
     @property
     def codes_class(self) -> bool:
-        """Whether the model sends each digit's class first and decodes given it (see ``classes``)."""
+        """Whether the model sends each digit's class first and decodes given it (``coding``): its latents are then
+        ``coded_dims`` wide, the class first."""
         return bool(self.recipe["code_class"])
+
+    @property
+    def conditional(self) -> bool:
+        """Whether each latent dimension is coded given the ones before it (decoded one dimension at a time)."""
+        return self.prior == "conditional"
+
+    @property
+    def dimension_major(self) -> bool:
+        """Whether the stream holds every digit's first symbol, then every digit's second, ... (conditional and
+        class-coding models: each symbol's table depends on earlier ones), rather than digit after digit."""
+        return self.conditional or self.codes_class
+
+    @property
+    def coded_dims(self) -> int:
+        """Columns of the latents the model's codecs exchange: the latent dimensions, after the class if it codes one."""
+        return self.latent_dims + self.codes_class
 
     @property
     def files_sha256(self) -> str | None:
@@ -145,14 +163,28 @@ def add_test_figures(directory: str | os.PathLike, figures: dict[int, dict]) -> 
     came later. The card is outside ``files_sha256`` and the ids derive from
     the weights, so the model stays the same model.
     """
-    from .fileio import write_atomic
-
     card = Card.read(directory)
     raw = json.loads(json.dumps(card.raw))
     for level in raw["levels"]:
         level.setdefault("test", {}).update(figures.get(level["level"], {}))
     write_atomic(card.path / CARD_FILE, (json.dumps(raw, indent=2) + "\n").encode(), force=True)
     return Card.read(directory)
+
+
+def written_by_mnistzip(root: str | os.PathLike) -> bool:
+    """Whether every file in the folder ``root`` is one mnistzip wrote: a model directory whose card records
+    the digest of its other files (``files_sha256``; see ``card``), with no hidden file or link beside them."""
+    root = Path(root)
+    try:
+        expected = json.loads((root / CARD_FILE).read_text()).get("files_sha256")
+        for folder, dirs, files in os.walk(root):
+            for name in [*files, *dirs]:
+                entry = Path(folder, name)
+                if name.startswith(".") or name == "__pycache__" or entry.is_symlink():
+                    return False
+        return bool(expected) and tree_digest(root, exclude=UNDIGESTED) == expected
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def level_ids(weights_digest: str, count: int) -> list[str]:

@@ -33,6 +33,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .coding import class_rows
+from .container import CLASSES
+from .errors import ModelError
+
 CHUNK = 4096  # rows per step: a chunk's activations stay a few MB
 PACKET = 16  # Eigen's float64 SIMD packet rows (see the module docstring)
 
@@ -101,9 +105,6 @@ def _decode_class(engine, q, handle, cdf_offset, count, progress, should_stop):
     → (latents with the class in front, the handle after them)."""
     import tensorflow as tf
     import tensorflow_compression as tfc
-
-    from .container import CLASSES
-    from .runtime import class_rows
 
     dims = engine.latent_dims
     ranges = row_ranges(count)
@@ -175,7 +176,8 @@ def _conditional_step(engine, q, cdf_offset):
     module, dims = engine.module, engine.latent_dims
     weights = getattr(module, "conditional_net", None)
     if weights is None or not all(hasattr(weights, w) for w in ("w1", "w2", "w3", "b1", "b2", "b3")):
-        raise NotImplementedError(f"{engine.card.name}: the model does not expose its conditional network")
+        raise ModelError(f"{engine.card.path}: the SavedModel does not expose its conditional network; "
+                         "decode its files on the runtime (unset MNISTZIP_ENGINE)")
     net = SimpleNamespace(latent_dims=dims, **{w: getattr(weights, w) for w in ("w1", "w2", "w3", "b1", "b2", "b3")})
     net._masks = lambda: conditional.MaskedAutoregressive._masks(net)
     network = lambda y_unit, level: conditional.MaskedAutoregressive.call(net, y_unit, level)  # noqa: E731

@@ -31,10 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+from . import catalogue
 from .container import CLASSES
 from .errors import ModelError
 from .fileio import file_digest
-from .runtime import Conv, Dense
+from .layers import Conv, Dense
 
 FOLDER = "identity"
 INDEX_FILE = "identity.json"
@@ -45,9 +46,7 @@ BATCH = 256  # digits per call: the widest layer's windows stay ~60 MB
 
 def folder() -> Path:
     """Where the classifiers and digit sets are: ``identity/`` in the models folder."""
-    from .zoo import models_dir
-
-    return models_dir() / FOLDER
+    return catalogue.models_dir() / FOLDER
 
 
 def index(directory: Path | None = None) -> dict:

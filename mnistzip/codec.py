@@ -19,11 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
+from . import classify
 from .card import CARD_FILE, Card, Level
+from .coding import class_rows
 from .container import SIDE, MzFile, check_count
+from .digits import check_digits
 from .errors import BadMzFile, InputError, ModelError, UnknownModel, UsageError
-from .runtime import class_rows
+from .runtime import Runtime
 from .tables import Tables, digest
+from .tfengine import TFEngine
 
 SAMPLE_BYTES_PER_DIGIT = 16  # random bytes fed to the decoder per generated digit
 SYNTHESIS_BATCH = 4096  # digits per decoder call: bounds memory whatever the count
@@ -75,14 +79,7 @@ class Codec:
     @classmethod
     def open(cls, card: Card, verify: bool = True, level: int | None = None, engine: str | None = None) -> "Codec":
         """Load the model a card (already read) describes on an engine (see :func:`engine_name`)."""
-        if engine_name(engine) == "numpy":
-            from .runtime import Runtime
-
-            loaded = Runtime.load(card, verify)
-        else:
-            from .tfengine import TFEngine
-
-            loaded = TFEngine.load(card, verify)
+        loaded = (Runtime if engine_name(engine) == "numpy" else TFEngine).load(card, verify)
         codec = cls(loaded, card, level)
         if verify:
             codec.verify_tables()
@@ -96,21 +93,14 @@ class Codec:
 
     # ------------------------------------------------------------------ coding
 
-    def compress(self, images: np.ndarray, refine: float | None = None, progress=None, guard=None) -> MzFile:
-        """Digits → the contents of one .mz file (one range-coded stream for all).
-
-        ``refine=λ`` searches each digit's quantised latents for a lower
-        rate + λ·MSE before coding (``refine.refine``, which reports to
-        ``progress``), keeping the class ``guard`` reads if one is given;
-        the decoder is unchanged.
-        """
-        if refine is None:
-            payload, _ = self.encode(images)
-        else:
-            from .refine import refine as search
-
-            payload = self.encode_latents(search(self, images, refine, progress=progress, guard=guard))
+    def compress(self, images: np.ndarray) -> MzFile:
+        """Digits → the contents of one .mz file (one range-coded stream for all)."""
+        payload, _ = self.encode(images)
         return MzFile(model_id=self.id, count=len(images), payload=payload)
+
+    def compress_latents(self, latents: np.ndarray) -> MzFile:
+        """Latents (quantised as the coder does; from ``refine.search``, say) → the contents of one .mz file."""
+        return MzFile(model_id=self.id, count=len(latents), payload=self.encode_latents(latents))
 
     @functools.cached_property
     def tables(self) -> Tables:
@@ -240,8 +230,7 @@ class Codec:
 
     @property
     def conditional(self) -> bool:
-        """Whether each latent dimension is coded given the ones before it (decoded one dimension at a time)."""
-        return self.card.prior == "conditional"
+        return self.card.conditional
 
     @property
     def latent_dims(self) -> int:
@@ -249,25 +238,19 @@ class Codec:
 
     @property
     def dimension_major(self) -> bool:
-        """Whether the stream holds every digit's first symbol, then every digit's second, ... (conditional and
-        class-coding models: each symbol's table depends on earlier ones), rather than digit after digit."""
-        return self.engine.dimension_major
+        return self.card.dimension_major
 
     @property
     def codes_class(self) -> bool:
-        """Whether each digit's class is sent first (its latents are then ``coded_dims`` wide, the class first)."""
         return self.card.codes_class
 
     @property
     def coded_dims(self) -> int:
-        """Columns of the latents this codec exchanges: the latent dimensions, after the class if it codes one."""
-        return self.latent_dims + self.codes_class
+        return self.card.coded_dims
 
     @functools.cached_property
-    def class_reader(self):
+    def class_reader(self) -> classify.Classifier:
         """The classifier that gives a class-coding model's encoder each digit's class (``classify``'s guard)."""
-        from . import classify
-
         return classify.load(classify.GUARD)
 
     def encode_each(self, images: np.ndarray, latents: np.ndarray | None = None) -> list[bytes]:
@@ -343,15 +326,3 @@ def engine_name(engine: str | None = None) -> str:
         raise UsageError(f"unknown engine {name!r} (from {ENGINE_ENV if not engine else 'engine='}): "
                          f"expected {' or '.join(ENGINES)}")
     return name
-
-
-def check_digits(images) -> np.ndarray:
-    """Validate a digit batch: uint8, shape (N, 28, 28), N >= 1."""
-    images = np.asarray(images)
-    if images.ndim == 2:
-        images = images[None]
-    if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE) or len(images) == 0:
-        raise InputError(f"expected digits of shape (N, {SIDE}, {SIDE}), found {images.shape}")
-    if images.dtype != np.uint8:
-        raise InputError(f"expected uint8 digits, found {images.dtype}")
-    return images

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from .runtime import HIDDEN, LOG_SCALE_STEP, SCALE_BINS, SCALE_MIN  # the coding format's: the runtime holds them
+from .coding import HIDDEN, LOG_SCALE_STEP, SCALE_BINS, SCALE_MIN
 
 TAIL_MASS = 2.0**-8  # probability left to TFC's escape code, as its models default to
 
@@ -149,7 +149,7 @@ def table_model() -> tfc.ContinuousIndexedEntropyModel:
 
 
 def table_index(scale):
-    """The table (scale bin) that codes each element (``runtime.table_index`` in TensorFlow ops)."""
+    """The table (scale bin) that codes each element (``coding.table_index`` in TensorFlow ops)."""
     return tf.cast(tf.clip_by_value(tf.round((tf.math.log(scale) - np.log(SCALE_MIN)) / LOG_SCALE_STEP), 0,
                                     SCALE_BINS - 1),
                    tf.int32)

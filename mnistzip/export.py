@@ -15,8 +15,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from . import conditional, runtime, tables
-from .card import CARD_FILE, HISTORY_FILE, UNDIGESTED, Card, level_ids
+from . import conditional, tables
+from .entropy import NET_WEIGHTS
+from .layers import transform_keys
+from .runtime import WEIGHTS_FILE
+from .card import CARD_FILE, HISTORY_FILE, UNDIGESTED, level_ids
 from .container import CLASSES, SIDE
 from .fileio import file_digest, tree_digest
 from .trainer import CompressionTrainer
@@ -215,21 +218,22 @@ class ConditionalExportedCodec(ExportedCodec):
         gains = tf.broadcast_to(tf.cast(self.gains[q], tf.float64), tf.shape(y_hat))
         return conditional.parameters(self.conditional_net, y_hat, gains, tf.fill([tf.shape(y_hat)[0]], q))
 
-    def _quantise(self, y, q):
-        """Latents → (quantised latents float64, symbols, loc, scale), one dimension at a time."""
+    def _centred(self, y, q):
+        """Latents → (quantised latents float64, symbols, loc, scale), each dimension rounded around its prediction
+        (``conditional.quantize``), one at a time."""
         return conditional.quantize(tf.cast(y, tf.float64), lambda v: self._parameters(v, q), self._shape[1])
 
     def _conditionals(self, y, q):
         """Latents → (quantised latents, table index, symbol) of every element: what the range coder sees."""
-        y_hat, symbols, _, scale = self._quantise(y, q)
+        y_hat, symbols, _, scale = self._centred(y, q)
         return tf.cast(y_hat, tf.float32), conditional.table_index(scale), symbols
 
     def _quantize(self, y, q):
-        return tf.cast(self._quantise(y, q)[0], tf.float32)
+        return tf.cast(self._centred(y, q)[0], tf.float32)
 
     def _encode(self, y, q, per_digit: bool):
         """Latents → (string(s), entropy bits per digit)."""
-        y_hat, symbols, loc, scale = self._quantise(y, q)
+        y_hat, symbols, loc, scale = self._centred(y, q)
         strings = conditional.encode(self.entropy_model, symbols, conditional.table_index(scale), per_digit)
         return strings, tf.cast(conditional.bits(loc, scale, y_hat), tf.float32)
 
@@ -441,7 +445,7 @@ def portable_arrays(codec, recipe: dict, levels: int) -> dict:
     def weights(transform):
         return list(getattr(transform, "half_weights", None) or transform.weights)
 
-    keys = runtime.transform_keys(recipe)
+    keys = transform_keys(recipe)
     values = weights(codec.analysis_transform) + weights(codec.synthesis_transform)
     if len(values) != len(keys):
         raise ValueError(f"the transforms hold {len(values)} weights; the recipe's layers have {len(keys)}")
@@ -453,7 +457,7 @@ def portable_arrays(codec, recipe: dict, levels: int) -> dict:
     if recipe.get("code_class"):
         arrays["offset"] = np.asarray(codec.quantization_offset, np.float32)  # (levels, classes, L)
     elif recipe["prior"] == "conditional":
-        for name in runtime.NET_WEIGHTS:
+        for name in NET_WEIGHTS:
             arrays[f"conditional.{name}"] = np.asarray(getattr(codec.conditional_net, name), np.float32)
     else:  # quantize(0) = the offset, exactly as the SavedModel rounds
         zeros = tf.zeros((1, arrays["gains"].shape[1]))
@@ -463,29 +467,9 @@ def portable_arrays(codec, recipe: dict, levels: int) -> dict:
 
 def write_portable(codec, directory, recipe: dict, levels: int) -> str:
     """Write the runtime's ``weights.npz`` into ``directory``; returns its SHA-256 (the card's ``portable_sha256``)."""
-    path = Path(directory) / runtime.WEIGHTS_FILE
+    path = Path(directory) / WEIGHTS_FILE
     np.savez(path, **portable_arrays(codec, recipe, levels))
     return file_digest(path)
-
-
-def add_portable(directory) -> dict:
-    """Give a model exported before the runtime existed its ``weights.npz``, from its SavedModel.
-
-    The card gains ``portable_sha256`` and a new ``files_sha256``; ids,
-    weights and tables are untouched (the tables are checked against the card first).
-    """
-    import tensorflow_compression  # noqa: F401  (registers the range-coding ops the SavedModel uses)
-
-    card = Card.read(directory)
-    module = tf.saved_model.load(str(card.path))
-    for level in card.levels:
-        if tables.digest(*(t.numpy() for t in module.tables(tf.constant(level.index)))) != level.tables_sha256:
-            raise ValueError(f"{card.path}: tables do not match the card")
-    raw = dict(card.raw)
-    raw["portable_sha256"] = write_portable(module, card.path, card.recipe, len(card.levels))
-    raw["files_sha256"] = tree_digest(card.path, exclude=UNDIGESTED)
-    write_card(card.path, raw)
-    return raw
 
 
 def write_card(directory, card: dict) -> None:

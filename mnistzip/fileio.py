@@ -103,7 +103,7 @@ def silence_stdout() -> None:
     again, with a traceback, when it flushes standard output at exit."""
     try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # AttributeError: standard output was never open (None)
         pass
 
 
@@ -366,26 +366,6 @@ def _exists(path: Path, force: bool):
     if force:
         raise OutputError(f"{path} already exists; a folder output needs a name that does not exist")
     raise OutputError(f"{path} already exists; pass --force to overwrite it")
-
-
-def written_by_mnistzip(root: str | os.PathLike) -> bool:
-    """Whether every file in the folder ``root`` is one mnistzip wrote: a model directory whose card records
-    the digest of its other files (``files_sha256``; see ``card``), with no hidden file or link beside them."""
-    import json
-
-    from .card import CARD_FILE, UNDIGESTED
-
-    root = Path(root)
-    try:
-        expected = json.loads((root / CARD_FILE).read_text()).get("files_sha256")
-        for folder, dirs, files in os.walk(root):
-            for name in [*files, *dirs]:
-                entry = Path(folder, name)
-                if name.startswith(".") or name == "__pycache__" or entry.is_symlink():
-                    return False
-        return bool(expected) and tree_digest(root, exclude=UNDIGESTED) == expected
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 def file_digest(path: str | os.PathLike) -> str:

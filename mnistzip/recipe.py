@@ -1,24 +1,15 @@
-"""A training recipe: every choice that shapes a trained model, its presets, and the command line's options
-assembled into one (``config``).
+"""A training recipe: every choice that shapes a trained model, in words, and the family a recipe belongs to.
 
 Kept apart from the training loop (and free of NumPy and TensorFlow) so that
-the command line checks a recipe without loading either.
-
-Presets: "seed" is the seed reports' recipe, the reproducible baseline;
-"ladder" is the recipe the shipped ladder uses at the λs asked for, read from
-the card of the model that trained those rungs (so it follows the ladder); the
-default is that recipe cut to about ``DEFAULT_MINUTES`` of training, which gets
-most of its quality (docs/results/levers.md, "The default recipe").
+a model card (``card``) and the command line read a recipe without loading
+either. The presets that fill one in are ``presets``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-
-from .errors import InputError
+from dataclasses import dataclass
 
 DEFAULT_LMBDA = 2000.0
-DEFAULT_MINUTES = 15  # what the default recipe trains for, on a 2-core machine like the one the ladder was trained on
 LR_SCHEDULES = ("constant", "cosine")
 DISTORTIONS = ("mae", "mse")
 PRIORS = ("logistic", "normal", "deep", "conditional")  # conditional: each dimension given the ones before
@@ -33,10 +24,9 @@ SEED_RECIPE = dict(  # the seed reports' recipe, which every default below follo
     latent_dims=50, width=500, epochs=15, batch_size=128, lr=1e-3, lr_schedule="constant", distortion="mae",
     prior="logistic", quantization="noise", decoder_epochs=0, synthesis="seed", half=False, code_class=False,
 )
-# Choices added after models had shipped: a card that lacks one was trained with the seed's value.
-LATER_CHOICES = ("code_class",)
+# The choices a card may lack (they came after some models were trained): it was trained with the seed's value.
+OPTIONAL_CHOICES = ("code_class",)
 CLASS_PRIORS = ("deep",)  # the priors a class-coding model can have (one density per level, class and dimension)
-PRESETS = ("ladder", "seed")
 
 
 def check_choice(name: str, value: str, label: str | None = None) -> None:
@@ -72,70 +62,6 @@ class TrainConfig:
     def lmbdas(self) -> list[float]:
         """The λ of each level (one for a model of one level)."""
         return [float(v) for v in self.lmbda] if isinstance(self.lmbda, (list, tuple)) else [float(self.lmbda)]
-
-
-def ladder_recipe(lmbdas: list[float]) -> tuple[dict, float]:
-    """The recipe the shipped ladder uses at ``lmbdas``, from the card of the model that trained it, and the
-    seconds an epoch of it took (its card's training time over its epochs).
-
-    The ladder's models each cover a range of rates, each with its own recipe
-    (fewer latents and narrower transforms at low rates). The model whose
-    levels are exactly ``lmbdas`` gives its recipe (so ``--preset ladder``
-    with a model's λs reproduces it); otherwise the model of the rung whose λ
-    is nearest their geometric mean (on a log scale; the lower rung of two
-    with the same λ). λ is a rough guide across models: the same λ gives a
-    few bits more or less in each (1400: 19.0, 21.6 and 26.0 bits in three).
-    """
-    import math
-
-    from . import zoo
-
-    cards = {r.card.name: r.card for r in zoo.ladder()}.values()
-    exact = [c for c in cards if [lv.lmbda for lv in c.levels] == [float(v) for v in lmbdas]]
-    if exact:
-        card = exact[0]
-    else:
-        centre = sum(math.log(v) for v in lmbdas) / len(lmbdas)
-        card = min(zoo.ladder(), key=lambda r: abs(math.log(r.level.lmbda) - centre)).card
-    recipe = {k: card.recipe[k] for k in SEED_RECIPE}
-    return recipe, card.raw["training_seconds"] / (recipe["epochs"] + recipe["decoder_epochs"])
-
-
-def preset(name: str | None, lmbdas: list[float]) -> dict:
-    """A preset's recipe for ``lmbdas``: "seed", "ladder" (see ``ladder_recipe``), or None for the default:
-    the ladder's recipe for as many epochs as took ``DEFAULT_MINUTES`` when its model was trained."""
-    if name == "seed":
-        return dict(SEED_RECIPE)
-    if name == "ladder":
-        return ladder_recipe(lmbdas)[0]
-    if name is None:
-        recipe, seconds_per_epoch = ladder_recipe(lmbdas)
-        budget = DEFAULT_MINUTES * 60 / seconds_per_epoch - recipe["decoder_epochs"]
-        return dict(recipe, epochs=int(min(recipe["epochs"], max(1, round(budget)))))
-    raise InputError(f"unknown preset {name!r}: expected one of {', '.join(PRESETS)}")
-
-
-def config(lmbdas: list[float], preset_name: str | None = None, **options) -> TrainConfig:
-    """The recipe the command line asks for: ``options`` given (not None) over the preset's, checked.
-
-    ``lmbdas``: one per level, ascending. Options that are not recipe choices
-    (seed, data limits) pass through.
-    """
-    lmbdas = list(lmbdas) or [DEFAULT_LMBDA]
-    if any(v <= 0 for v in lmbdas) or sorted(set(lmbdas)) != list(lmbdas):
-        raise InputError(f"--lmbda values must be positive and ascending, not {', '.join(f'{v:g}' for v in lmbdas)}")
-    recipe = preset(preset_name, lmbdas)
-    recipe.update({k: v for k, v in options.items() if v is not None})
-    for name in CHOICES:
-        try:
-            check_choice(name, recipe[name], label="--" + name.replace("_", "-"))
-        except ValueError as e:
-            raise InputError(str(e)) from None
-    if recipe["code_class"] and recipe["prior"] not in CLASS_PRIORS:
-        raise InputError(f"--code-class needs --prior {' or '.join(CLASS_PRIORS)}, not {recipe['prior']}")
-    known = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(lmbda=lmbdas[0] if len(lmbdas) == 1 else list(lmbdas),
-                       **{k: v for k, v in recipe.items() if k in known})
 
 
 def recipe_family(recipe: dict) -> str:

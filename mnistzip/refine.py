@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .codec import Codec, check_digits
+from .codec import Codec
+from .digits import check_digits
 
 ROUNDS = 2  # passes over the dimensions; the second moves few digits, a third almost none
 STEPS = (-1.0, 1.0)  # the moves tried in each dimension: one quantisation step down and up

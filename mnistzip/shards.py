@@ -44,7 +44,7 @@ from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
-from . import container, data, mnist
+from . import container, images, inputs, mnist
 from .container import SIDE
 from .errors import InputError, MnistzipError, OutputError, UsageError, one_line
 
@@ -54,7 +54,7 @@ ERRORS_SUFFIX = ".errors.jsonl"
 SUMMARY_SUFFIX = ".summary.json"
 NPY = ".npy"
 DIGIT_BYTES = SIDE * SIDE
-MAX_IMAGE_BYTES = data.MAX_STDIN_BYTES  # an image file read whole (from a remote file system) is one image
+MAX_IMAGE_BYTES = inputs.MAX_STDIN_BYTES  # an image file read whole (from a remote file system) is one image
 # Rows of one .npy a job takes: 13 GB of digits. A sparse file can claim billions at no cost, and a job keeps a
 # record per digit while it ranks them.
 MAX_NPY_DIGITS = 1 << 24
@@ -70,7 +70,7 @@ class Entry(NamedTuple):
     index: int  # the row of an .npy or of an MNIST split; 0 for an image
 
     def order(self) -> tuple:
-        """Its place: the input's position, then the path as parts (as ``data.folder_images`` orders a folder),
+        """Its place: the input's position, then the path as parts (as ``inputs.folder_images`` orders a folder),
         then the row."""
         parts = ("mnist", self.location) if self.kind == "mnist" else path_parts(self.location)
         return self.position, parts, self.index
@@ -144,7 +144,7 @@ def is_local(path: str) -> bool:
 
 
 def path_parts(path: str) -> tuple[str, ...]:
-    """A path (or URL) as the parts its order is judged by, as ``data.folder_images`` orders a folder."""
+    """A path (or URL) as the parts its order is judged by, as ``inputs.folder_images`` orders a folder."""
     return tuple(part for part in path.split("/") if part)
 
 
@@ -165,7 +165,7 @@ def file_entries(position: int, path: str, open_file: Callable[[str], BinaryIO])
     may match a stray ``notes.txt``, which must not stop the job.
     """
     suffix = os.path.splitext(path)[1].lower()
-    if suffix in data.IMAGE_SUFFIXES:  # read later by data.load_image, which refuses what is not a regular file
+    if suffix in images.IMAGE_SUFFIXES:  # read later by images.load_image, which refuses what is not a regular file
         yield Entry(position, "image", path, 0)
     elif suffix == NPY:
         try:
@@ -188,7 +188,7 @@ def file_entries(position: int, path: str, open_file: Callable[[str], BinaryIO])
         for i in range(count):
             yield Entry(position, "npy", path, i)
     else:
-        suffixes = ", ".join(sorted(data.IMAGE_SUFFIXES | {NPY}))
+        suffixes = ", ".join(sorted(images.IMAGE_SUFFIXES | {NPY}))
         yield DeadLetter(path, one_line(f"{path}: not an image or .npy file (expected {suffixes})"))
 
 
@@ -261,12 +261,12 @@ class Reader:
             if entry.kind == "npy":
                 return self._npy_row(entry.location, entry.index)
             if is_local(entry.location):
-                return data.load_image(entry.location, self.invert)
+                return images.load_image(entry.location, self.invert)
             with self.open_file(entry.location) as f:
                 blob = f.read(MAX_IMAGE_BYTES + 1)
             if len(blob) > MAX_IMAGE_BYTES:
                 raise InputError(f"{entry.location}: over {MAX_IMAGE_BYTES:,} bytes; one image is smaller")
-            return data.load_image(io.BytesIO(blob), self.invert, name=entry.location)
+            return images.load_image(io.BytesIO(blob), self.invert, name=entry.location)
         except OSError as e:
             raise InputError(f"{entry.source}: cannot read ({e.strerror or e})") from None
 

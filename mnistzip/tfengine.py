@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import chunked
 from .card import CARD_FILE, UNDIGESTED
+from .container import CLASSES
 from .errors import BadMzFile, ModelError, require
+from .fileio import tree_digest
 
 ONE_SHOT_DIGITS = 16384  # decoded in one call up to this count (a conditional model's takes ~10 KB a digit)
 DECODE_SECONDS = 2.0  # range decoding of honest files runs at > 10,000 digits/s; garbage may not end
@@ -31,9 +34,7 @@ class TFEngine:
     def __init__(self, module, card):
         self.module = module
         self.latent_dims = card.latent_dims
-        self.conditional = card.prior == "conditional"
-        self.codes_class = card.codes_class
-        self.dimension_major = self.conditional or self.codes_class
+        self.conditional, self.codes_class, self.dimension_major = card.conditional, card.codes_class, card.dimension_major
         self.card = card
 
     @classmethod
@@ -66,8 +67,6 @@ class TFEngine:
 
     def class_offsets(self, q: int) -> np.ndarray:
         """A class-coding model's quantisation offsets (classes, L) at level ``q``: quantize(class, 0)."""
-        from .container import CLASSES
-
         zeros = np.zeros((CLASSES, 1 + self.latent_dims), np.float32)
         zeros[:, 0] = np.arange(CLASSES)
         return self.quantize(zeros, q)[:, 1:]
@@ -115,8 +114,6 @@ class TFEngine:
             string, n = tf.constant(payload), tf.constant(count, tf.int32)
             work = lambda report, stop: one_shot(string, n, np.int32(q)).numpy()  # noqa: E731
         else:
-            from . import chunked
-
             self._warm_up(("chunked", q), lambda empty: chunked.decode_latents(self, q, empty, chunked.PACKET))
             limit = DECODE_SECONDS + chunked.CHUNK / DECODE_DIGITS_PER_SECOND  # per chunk, not per file
             work = lambda report, stop: chunked.decode_latents(self, q, payload, count, report, stop)  # noqa: E731
@@ -198,7 +195,5 @@ def watched(work, seconds: float, progress=None):
 
 def verify_files(card) -> None:
     """Refuse a model whose files differ from those it was exported with (before loading them)."""
-    from .fileio import tree_digest
-
     if card.files_sha256 is None or tree_digest(card.path, exclude=UNDIGESTED) != card.files_sha256:
         raise ModelError(f"{card.path}: model files do not match {CARD_FILE} (the model {card.name} was altered)")

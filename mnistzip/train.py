@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from . import mnist
-from .card import HISTORY_FILE
+from .card import HISTORY_FILE, Card, Level, written_by_mnistzip
 from .container import CLASSES
-from .errors import InputError, OutputError
+from .errors import InputError, Interrupted, OutputError, UsageError, require
 from .recipe import TrainConfig, check_choice
 
 CHECKPOINT_SUFFIX = ".training"
@@ -41,6 +41,17 @@ class Reporter:
     def epoch_end(self, epoch: int, metrics: dict) -> None: ...
 
 
+def epoch_line(epoch: int, epochs: int, metrics: dict) -> str:
+    """An epoch's figures on the test digits, in one line: bits and PSNR (per level), and per device the speed."""
+    speed = (f"; {metrics['steps_per_s']:.1f} steps/s, {metrics['digits_per_s_per_device']:,.0f} digits/s "
+             f"on each of {metrics['devices']} devices" if metrics.get("devices", 1) > 1 else "")
+    if isinstance(metrics["rate"], list):  # several levels: bits → dB per level
+        points = "  ".join(f"{r:.1f}→{p:.2f}" for r, p in zip(metrics["rate"], metrics["psnr"]))
+        return f"epoch {epoch}/{epochs}: test bits/digit → PSNR dB per level: {points}{speed}"
+    return (f"epoch {epoch}/{epochs}: test rate {metrics['rate']:.1f} bits/digit, distortion "
+            f"{metrics['distortion']:.4f}, PSNR {metrics['psnr']:.2f} dB{speed}")
+
+
 @dataclass
 class TrainResult:
     """What a finished run produced: the model directory and its card (as written)."""
@@ -48,6 +59,11 @@ class TrainResult:
     path: Path
     card: dict = field(default_factory=dict)
     chief: bool = True  # False for the other workers of a multi-worker run: only the chief writes the model
+
+    @property
+    def level(self) -> Level:
+        """The model's default level, as its card (read back) says, with its figures on the test digits."""
+        return Card.read(self.path).level()
 
 
 def checkpoint_dir(output: Path) -> Path:
@@ -87,53 +103,20 @@ def _train(config: TrainConfig, output: Path, data_dir, resume: bool, force: boo
     """The run itself (see :func:`train`), checkpointing into ``ckpt_dir``; only the ``chief`` exports."""
     train_images = mnist.images("train", data_dir)[: config.train_limit]
     train_labels = mnist.labels("train", data_dir)[: config.train_limit] if config.code_class else None
-    test_images = mnist.images("test", data_dir)[: config.test_limit]
-    test_labels = mnist.labels("test", data_dir)[: config.test_limit]
+    test = (mnist.images("test", data_dir)[: config.test_limit], mnist.labels("test", data_dir)[: config.test_limit])
 
     import tensorflow as tf
     from absl import logging as absl_logging
 
     absl_logging.set_verbosity(absl_logging.ERROR)  # TFC's notes on its tracing ("Computing quantization offsets ...")
-
-    from .trainer import ClassCodingTrainer, CompressionTrainer
-
     dist = distribution(strategy, cpu_devices)
-    devices = dist.num_replicas_in_sync
     tf.keras.utils.set_random_seed(config.seed)
-    # Several devices split every batch; a last, partial one would give them unequal shares (each divides its
-    # mean loss by the device count) or none at all (a mean of nothing: NaN in every weight). It is left out.
-    whole = devices > 1
-    steps = len(train_images) // config.batch_size if whole else int(np.ceil(len(train_images) / config.batch_size))
-    if steps == 0:
-        raise InputError(f"{len(train_images)} training digits make no whole batch of {config.batch_size} for "
-                         f"{devices} devices: lower --batch-size or raise --train-limit")
-    if config.steps_per_epoch:
-        steps = min(steps, config.steps_per_epoch)
+    steps = _steps_per_epoch(len(train_images), config, dist.num_replicas_in_sync)
     with dist.scope():  # every variable is made once per device
-        trainer = (ClassCodingTrainer if config.code_class else CompressionTrainer)(
-            config.latent_dims, config.prior, config.distortion, config.lmbdas, config.width, config.quantization,
-            config.synthesis)
-        if config.code_class:  # the class symbol's table: the training split's class frequencies
-            trainer.class_counts.assign(np.bincount(train_labels, minlength=CLASSES))
-        optimizer = tf.keras.optimizers.Adam(learning_rate=_learning_rate(config, steps))
-        # the last phase's own optimizer: Adam from lr, cosine-decayed to 0 over the decoder epochs
-        decoder_optimizer = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.CosineDecay(
-            config.lr, decay_steps=config.decoder_epochs * steps)) if config.decoder_epochs else None
+        trainer, optimizer, decoder_optimizer = _trainer(config, steps, train_labels)
         state = _RunState(ckpt_dir, trainer, optimizer, config, resume, decoder_optimizer, checkpoint_dir(output))
     train_step, eval_step, decoder_step = _step_functions(trainer, optimizer, config.lmbdas, decoder_optimizer, dist)
-    # A class-coding model trains and is validated on (digits, true classes).
-    examples = train_images if train_labels is None else (train_images, train_labels.astype(np.int32))
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(examples)
-        .shuffle(len(train_images), seed=config.seed, reshuffle_each_iteration=True)
-        .batch(config.batch_size, drop_remainder=whole)
-        .take(steps)
-        .prefetch(4)
-    )
-    if whole:  # each global batch is split between the devices (of every worker: by data, MNIST is one file)
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        dataset = dist.experimental_distribute_dataset(dataset.with_options(options))
+    dataset = _dataset(train_images, train_labels, config, steps, dist)
     epochs = config.epochs + config.decoder_epochs
     while state.epochs_done < epochs:
         epoch = state.epochs_done + 1
@@ -143,20 +126,69 @@ def _train(config: TrainConfig, output: Path, data_dir, resume: bool, force: boo
         for x in dataset:
             out = step(x)
             reporter.step(float(np.mean(out["rate"])), float(np.mean(out["distortion"])))
-        seconds = time.perf_counter() - started
-        metrics = evaluate_trainer(eval_step, test_images, test_labels if config.code_class else None)
+        seconds, devices = time.perf_counter() - started, dist.num_replicas_in_sync
+        metrics = evaluate_trainer(eval_step, test[0], test[1] if config.code_class else None)
         metrics.update(devices=devices, steps_per_s=round(steps / seconds, 2),
                        digits_per_s_per_device=round(min(steps * config.batch_size, len(train_images)) / seconds / devices, 1))
         state.finish_epoch(epoch, time.perf_counter() - started, metrics)
         reporter.epoch_end(epoch, metrics)
-
     if not chief:
         return TrainResult(output, chief=False)
     card = dict(name=output.name, command=command or "", recipe=asdict(config), training_seconds=round(state.seconds, 1),
                 training=per_device_figures(state.history, strategy))
-    card = _export_atomically(trainer, output, card, force, (test_images, test_labels), config.half, state.history)
+    card = _export_atomically(trainer, output, card, force, test, config.half, state.history)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return TrainResult(output, card)
+
+
+def _steps_per_epoch(digits: int, config: TrainConfig, devices: int) -> int:
+    """Batches an epoch takes. Several devices split every batch; a last, partial one would give them unequal
+    shares (each divides its mean loss by the device count) or none at all (a mean of nothing: NaN in every
+    weight), so it is left out then."""
+    steps = digits // config.batch_size if devices > 1 else int(np.ceil(digits / config.batch_size))
+    if steps == 0:
+        raise InputError(f"{digits} training digits make no whole batch of {config.batch_size} for "
+                         f"{devices} devices: lower --batch-size or raise --train-limit")
+    return min(steps, config.steps_per_epoch) if config.steps_per_epoch else steps
+
+
+def _trainer(config: TrainConfig, steps: int, train_labels):
+    """(the trainer, its optimizer, the decoder phase's optimizer or None), made in the strategy's scope."""
+    import tensorflow as tf
+
+    from .trainer import ClassCodingTrainer, CompressionTrainer
+
+    trainer = (ClassCodingTrainer if config.code_class else CompressionTrainer)(
+        config.latent_dims, config.prior, config.distortion, config.lmbdas, config.width, config.quantization,
+        config.synthesis)
+    if config.code_class:  # the class symbol's table: the training split's class frequencies
+        trainer.class_counts.assign(np.bincount(train_labels, minlength=CLASSES))
+    optimizer = tf.keras.optimizers.Adam(learning_rate=_learning_rate(config, steps))
+    # the last phase's own optimizer: Adam from lr, cosine-decayed to 0 over the decoder epochs
+    decoder_optimizer = tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.CosineDecay(
+        config.lr, decay_steps=config.decoder_epochs * steps)) if config.decoder_epochs else None
+    return trainer, optimizer, decoder_optimizer
+
+
+def _dataset(train_images: np.ndarray, train_labels, config: TrainConfig, steps: int, dist):
+    """The epoch's batches, shuffled (a class-coding model trains on (digits, true classes)); on several devices,
+    whole batches only, each split between the devices (of every worker: by data, MNIST is one file)."""
+    import tensorflow as tf
+
+    whole = dist.num_replicas_in_sync > 1
+    examples = train_images if train_labels is None else (train_images, train_labels.astype(np.int32))
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(examples)
+        .shuffle(len(train_images), seed=config.seed, reshuffle_each_iteration=True)
+        .batch(config.batch_size, drop_remainder=whole)
+        .take(steps)
+        .prefetch(4)
+    )
+    if not whole:
+        return dataset
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dist.experimental_distribute_dataset(dataset.with_options(options))
 
 
 class _RunState:
@@ -207,13 +239,30 @@ class _RunState:
         self.manager.save()
 
 
+def command(config: TrainConfig, output, data_dir, resume: bool, force: bool, strategy: str,
+            cpu_devices: int | None, reporter: Reporter) -> TrainResult:
+    """``mnistzip train``: the options and TensorFlow checked first, the run made (to ``runs/`` unless told), and
+    an interruption said in one line that tells how to go on."""
+    check_strategy(strategy, cpu_devices)
+    for module in ("tensorflow", "tensorflow_compression"):
+        require(module, "train", "train")
+    try:
+        return train(config, output or default_output(config.lmbdas), data_dir, resume=resume, force=force,
+                     reporter=reporter, command=command_line(), strategy=strategy, cpu_devices=cpu_devices)
+    except KeyboardInterrupt:
+        if not is_chief(strategy):  # its checkpoints were temporary; the chief's are what --resume continues
+            raise Interrupted("interrupted; rerun the same command with --resume, as the chief does") from None
+        raise Interrupted("interrupted; the last finished epoch is saved: rerun the same command with --resume") \
+            from None
+
+
 def check_strategy(name: str, cpu_devices: int | None = None) -> None:
     """Refuse a strategy that is not one of ``STRATEGIES``, and ``cpu_devices`` without the strategy that uses
     them (before anything loads)."""
     if name not in STRATEGIES:
-        raise InputError(f"--strategy must be one of {', '.join(STRATEGIES)}, not {name!r}")
+        raise UsageError(f"--strategy must be one of {', '.join(STRATEGIES)}, not {name!r}")
     if cpu_devices is not None and name != "mirrored":
-        raise InputError(f"--cpu-devices is for --strategy mirrored, not {name}")
+        raise UsageError(f"--cpu-devices is for --strategy mirrored, not {name}")
 
 
 def is_chief(strategy: str) -> bool:
@@ -355,7 +404,7 @@ def evaluate_trainer(eval_step, images: np.ndarray, labels: np.ndarray | None = 
 
 def _check_destination(output: Path, ckpt_dir: Path, resume: bool, force: bool) -> None:
     """Refuse to clobber a model (``--force`` replaces only one mnistzip wrote) or silently restart a run."""
-    from .fileio import check_writable, written_by_mnistzip
+    from .fileio import check_writable
 
     if any(c in str(output.absolute()) for c in GLOB_CHARACTERS):
         raise OutputError(f"{output}: TensorFlow reads {' '.join(GLOB_CHARACTERS)} in a model's path as a pattern; "
@@ -406,7 +455,7 @@ def _export_atomically(trainer, output: Path, card: dict, force: bool, test: tup
     from .codec import Codec
     from .evaluate import card_figures, measure
     from .export import export, write_card
-    from .fileio import atomic_output, written_by_mnistzip
+    from .fileio import atomic_output
 
     with atomic_output(output, force=force, directory=True, replaceable=written_by_mnistzip) as tmp:
         card = export(trainer, tmp, card, half=half, history=history)

@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from mnistzip.card import Card, level_ids
+from mnistzip.card import Card, level_ids, written_by_mnistzip
+from mnistzip.fileio import tree_digest
 from mnistzip.errors import ModelError
 
 
@@ -94,3 +95,21 @@ def test_a_card_from_before_class_coding_reads_as_a_model_without_it(tiny_model,
 def test_a_class_coding_model_says_so(class_model):
     card = Card.read(class_model)
     assert card.codes_class and card.recipe["prior"] == "deep"
+
+
+def test_written_by_mnistzip_needs_every_file_covered_by_the_card(tmp_path):
+    import json
+
+    model = tmp_path / "m"
+    (model / "variables").mkdir(parents=True)
+    (model / "saved_model.pb").write_bytes(b"graph")
+    (model / "variables" / "v.index").write_bytes(b"weights")
+    card = {"files_sha256": tree_digest(model)}
+    (model / "model.json").write_text(json.dumps(card))
+    assert written_by_mnistzip(model)
+    (model / ".notes").write_text("mine")  # a file the digest does not cover
+    assert not written_by_mnistzip(model)
+    (model / ".notes").unlink()
+    (model / "extra.txt").write_text("mine")
+    assert not written_by_mnistzip(model)
+    assert not written_by_mnistzip(tmp_path)  # no card at all

@@ -20,7 +20,7 @@ def test_the_card_holds_every_level_and_the_digests_cover_every_other_file(vr_mo
     assert [lv.number for lv in card.levels] == [1, 2, 3] and card.raw["files_sha256"] == tree_digest(
         vr_model, exclude=("model.json", "history.json"))
     assert {p.name for p in vr_model.iterdir()} >= {"model.json", "history.json", "saved_model.pb", "variables"}
-    assert card.recipe["lmbda"] == [100, 1000, 10000] and card.raw["weights_dtype"] == "float32"
+    assert card.recipe["lmbda"] == [100, 1000, 10000] and card.raw["weights_dtype"] == "float16"  # (half=True)
 
 
 def test_a_model_without_its_history_still_loads(tiny_model, tmp_path):

@@ -28,7 +28,7 @@ def test_refine_lowers_the_rd_cost_and_decodes_with_the_same_decoder(tiny_codec,
     assert np.all(cost(refined) <= cost(base) + 1e-9) and cost(refined).sum() < cost(base).sum()
     assert np.array_equal(refined, np.round(refined))  # still on the quantisation grid
     reported = []
-    mz = tiny_codec.compress(x, refine=lmbda, progress=reported.append)  # default rounds
+    mz = tiny_codec.compress_latents(refine(tiny_codec, x, lmbda, progress=reported.append))  # default rounds
     np.testing.assert_array_equal(tiny_codec.decompress(mz), tiny_codec.synthesize(refine(tiny_codec, x, lmbda)))
     assert reported == sorted(reported) and reported[0] > 0 and reported[-1] == 1.0  # the search's progress
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnistzip import container, mnist, runtime, zoo
+from mnistzip import catalogue, container, layers, mnist, runtime, zoo
 from mnistzip.codec import Codec
 from mnistzip.errors import BadMzFile, ModelError, UsageError
 from mnistzip.fileio import file_digest
@@ -68,7 +68,7 @@ def test_a_runaway_escape_code_is_refused_at_once():
 
 
 def test_altered_or_missing_portable_weights(tmp_path):
-    card = zoo.ladder()[0].card
+    card = catalogue.ladder()[0].card
     copy = tmp_path / card.path.name
     shutil.copytree(card.path, copy)
     (copy / runtime.WEIGHTS_FILE).write_bytes(b"PK\x03\x04 not weights")
@@ -105,8 +105,8 @@ def test_transposed_convolution_both_ways_agree():
         kernel = rng.normal(size=(5, 5, out_c, in_c)).astype(np.float32)
         bias = rng.normal(size=out_c).astype(np.float32)
         x = rng.normal(size=(3, 7, 7, in_c)).astype(np.float32)
-        phases = runtime.ConvTranspose(kernel, bias, 2, phases=True)(x)
-        taps = runtime.ConvTranspose(kernel, bias, 2, phases=False)(x)
+        phases = layers.ConvTranspose(kernel, bias, 2, phases=True)(x)
+        taps = layers.ConvTranspose(kernel, bias, 2, phases=False)(x)
         assert phases.shape == taps.shape == (3, 14, 14, out_c)
         np.testing.assert_allclose(phases, taps, rtol=1e-4, atol=1e-4)
 
@@ -142,13 +142,15 @@ def test_a_trained_model_codes_the_same_on_both_engines(request, name, test_digi
 
 @needs_tf
 def test_the_shipped_default_on_both_engines(test_digits):
-    """ladder-q12 on 300 test digits: the runtime's symbols are TensorFlow's, and so are its bytes."""
+    """ladder-q12 on 300 test digits: the runtime's symbols are TensorFlow's, and so are its bytes. The claim is
+    that a different summation order moves a latent across a rounding edge on a few digits in ten thousand: on 300,
+    one at most."""
     rt = zoo.load()
     tf_ = Codec.open(rt.card, level=rt.level.number, engine="tf")
     _, rows_rt, sym_rt = rt.coding(rt.latents(test_digits))
     _, rows_tf, sym_tf = tf_.coding(tf_.latents(test_digits))
     same = (sym_rt == sym_tf).all(axis=1) & (rows_rt == rows_tf).all(axis=1)
-    assert same.mean() >= 0.99
+    assert (~same).sum() <= 1
     assert rt.compress(test_digits[same]).payload == tf_.compress(test_digits[same]).payload
 
 
@@ -156,7 +158,7 @@ def test_the_shipped_default_on_both_engines(test_digits):
 def test_leaky_relu_slope_is_tensorflows_float32_in_float64_too():
     """tf.nn.leaky_relu's 0.2 is a float32 attribute; with an exact 0.2 in float64, the runtime chose table 11
     where TensorFlow chose 10 for this prediction (found by benchmarks/runtime_parity.py on the training split)."""
-    card = next(r.card for r in zoo.ladder() if r.card.name == "cond-500-1400-L16")
+    card = next(r.card for r in catalogue.ladder() if r.card.name == "cond-500-1400-L16")
     y_hat = np.zeros((1, 16), np.float32)
     y_hat[0, 0] = np.float32(-7.231604)
     for level in range(1, len(card.levels) + 1):

@@ -31,10 +31,10 @@ DIGITS = 3  # the first test digits
 
 def add(model: str, level: int) -> None:
     """Write ``MODEL-levelLEVEL.mz`` (the first test digits, coded by TensorFlow) and its pixels."""
-    from mnistzip import container, mnist, zoo
+    from mnistzip import catalogue, container, mnist
     from mnistzip.codec import Codec
 
-    codec = Codec.load(zoo.models_dir() / model, level=level, engine="tf")
+    codec = Codec.load(catalogue.models_dir() / model, level=level, engine="tf")
     stem = f"{model}-level{level}"
     mz = codec.compress(mnist.images("test")[:DIGITS])
     container.write(GOLDEN / f"{stem}.mz", mz)

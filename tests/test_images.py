@@ -1,112 +1,22 @@
-"""mnistzip.data: IDX loading, MNIST references, image files and input collection."""
+"""mnistzip.images: an image file as an MNIST digit, whatever the file is."""
 
 from __future__ import annotations
 
 import io
 import os
 import re
-import struct
-import sys
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from mnistzip import data, mnist
+from digitimages import MINIMAL_EPS, NOT_AN_IMAGE, NO_INK, SEVERAL_FRAMES, assert_mnist_like, bbox_size, center_of_mass, png_with_size, ring, save, save_l, seven, write
+from mnistzip import images
 from mnistzip.errors import InputError
 
 REAL_DIR = Path(os.environ.get("MNISTZIP_DATA_DIR") or "/work/shared/mnist")
-TEST_STEM = "t10k-images-idx3-ubyte"
-BAD_REFERENCE = "expected mnist:SPLIT, mnist:SPLIT:I or mnist:SPLIT:I-J"
-NOT_AN_IMAGE = "not a PNG, JPEG, WebP, BMP, GIF or TIFF image"
-SEVERAL_FRAMES = "several frames; the first is used"
-NO_INK = "no ink found; coded as a blank digit"
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def idx_bytes(images: np.ndarray, magic: int = 2051, count: int | None = None) -> bytes:
-    """An IDX3 file holding ``images`` (N, rows, cols); ``count`` overrides the header count."""
-    n, rows, cols = images.shape
-    header = struct.pack(">IIII", magic, n if count is None else count, rows, cols)
-    return header + images.astype(np.uint8).tobytes()
-
-
-def fake_images(n: int, rows: int = 28, cols: int = 28, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, size=(n, rows, cols), dtype=np.uint8)
-
-
-def write(path: Path, content: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    return path
-
-
-def ring(h: int = 28, w: int = 28, cy: float | None = None, cx: float | None = None, r_out=9.0, r_in=5.0):
-    """A synthetic digit "0": a thick white ring (255) on black (0), uint8."""
-    cy = (h - 1) / 2 if cy is None else cy
-    cx = (w - 1) / 2 if cx is None else cx
-    yy, xx = np.mgrid[:h, :w]
-    r = np.hypot(yy - cy, xx - cx)
-    return np.where((r >= r_in) & (r <= r_out), 255, 0).astype(np.uint8)
-
-
-def seven(h: int, w: int, top: int, left: int, size: int, stroke: int) -> np.ndarray:
-    """A lopsided synthetic "7" (top bar and right-hand stem) in a size x size box: its centre
-    of mass is not the centre of its bounding box."""
-    img = np.zeros((h, w), dtype=np.uint8)
-    img[top : top + stroke, left : left + size] = 255
-    img[top : top + size, left + size - stroke : left + size] = 255
-    return img
-
-
-def save(img: Image.Image, path: Path, **kwargs) -> Path:
-    img.save(path, **kwargs)
-    return path
-
-
-def save_l(arr: np.ndarray, path: Path) -> Path:
-    return save(Image.fromarray(arr), path)
-
-
-def center_of_mass(a: np.ndarray) -> tuple[float, float]:
-    w = a.astype(np.float64)
-    yy, xx = np.indices(a.shape)
-    return float((yy * w).sum() / w.sum()), float((xx * w).sum() / w.sum())
-
-
-def bbox_size(a: np.ndarray) -> tuple[int, int]:
-    rows, cols = np.nonzero(a)
-    return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
-
-
-def assert_mnist_like(out: np.ndarray) -> None:
-    """Output of a normalised (non-28x28) image: 28x28 uint8, ink box fits 20x20, centred mass."""
-    assert out.shape == (28, 28) and out.dtype == np.uint8
-    h, w = bbox_size(out)
-    assert h <= 20 and w <= 20
-    assert max(h, w) >= 19
-    cy, cx = center_of_mass(out)
-    assert abs(cy - 13.5) <= 1.0 and abs(cx - 13.5) <= 1.0, (cy, cx)
-
-
-def png_with_size(path: Path, width: int, height: int) -> Path:
-    """A tiny PNG whose IHDR claims width x height (CRC fixed), without allocating that image."""
-    save_l(np.zeros((8, 8), dtype=np.uint8), path)
-    raw = bytearray(path.read_bytes())
-    assert raw[12:16] == b"IHDR"
-    raw[16:24] = struct.pack(">II", width, height)
-    raw[29:33] = struct.pack(">I", zlib.crc32(bytes(raw[12:29])) & 0xFFFFFFFF)
-    return write(path, bytes(raw))
-
-
-@pytest.fixture(scope="module")
-def mnist_test():
-    return mnist.images("test", REAL_DIR)
 
 
 # --------------------------------------------------------------------------- image files, 28x28
@@ -118,7 +28,7 @@ def digit():
 
 
 def test_l_white_on_black_is_unchanged(tmp_path, digit):
-    out = data.load_image(save_l(digit, tmp_path / "d.png"))
+    out = images.load_image(save_l(digit, tmp_path / "d.png"))
     assert out.dtype == np.uint8 and out.shape == (28, 28)
     np.testing.assert_array_equal(out, digit)
 
@@ -126,55 +36,55 @@ def test_l_white_on_black_is_unchanged(tmp_path, digit):
 def test_l_grey_levels_are_kept(tmp_path):
     grey = (np.arange(28 * 28).reshape(28, 28) % 200).astype(np.uint8)
     grey[0, :] = grey[-1, :] = grey[:, 0] = grey[:, -1] = 0  # dark paper
-    np.testing.assert_array_equal(data.load_image(save_l(grey, tmp_path / "g.png")), grey)
+    np.testing.assert_array_equal(images.load_image(save_l(grey, tmp_path / "g.png")), grey)
 
 
 def test_dark_on_light_is_inverted_by_default(tmp_path, digit):
-    out = data.load_image(save_l(255 - digit, tmp_path / "d.png"))
+    out = images.load_image(save_l(255 - digit, tmp_path / "d.png"))
     np.testing.assert_array_equal(out, digit)
 
 
 def test_dark_on_light_kept_with_invert_false(tmp_path, digit):
-    out = data.load_image(save_l(255 - digit, tmp_path / "d.png"), invert=False)
+    out = images.load_image(save_l(255 - digit, tmp_path / "d.png"), invert=False)
     np.testing.assert_array_equal(out, 255 - digit)
 
 
 def test_invert_true_forces_inversion(tmp_path, digit):
-    out = data.load_image(save_l(digit, tmp_path / "d.png"), invert=True)
+    out = images.load_image(save_l(digit, tmp_path / "d.png"), invert=True)
     np.testing.assert_array_equal(out, 255 - digit)
 
 
 def test_la_varying_alpha_is_the_ink(tmp_path, digit):
     la = np.stack([np.full_like(digit, 40), digit], axis=-1)  # grey colour, alpha = digit
-    out = data.load_image(save(Image.fromarray(la, "LA"), tmp_path / "d.png"))
+    out = images.load_image(save(Image.fromarray(la, "LA"), tmp_path / "d.png"))
     np.testing.assert_array_equal(out, digit)
 
 
 def test_la_alpha_ink_is_not_inverted(tmp_path, digit):
     la = np.stack([np.full_like(digit, 255), digit], axis=-1)  # white colour, alpha = digit
-    out = data.load_image(save(Image.fromarray(la, "LA"), tmp_path / "d.png"))
+    out = images.load_image(save(Image.fromarray(la, "LA"), tmp_path / "d.png"))
     np.testing.assert_array_equal(out, digit)
 
 
 def test_rgb(tmp_path, digit):
     rgb = np.stack([digit] * 3, axis=-1)
-    np.testing.assert_array_equal(data.load_image(save(Image.fromarray(rgb, "RGB"), tmp_path / "d.png")), digit)
+    np.testing.assert_array_equal(images.load_image(save(Image.fromarray(rgb, "RGB"), tmp_path / "d.png")), digit)
 
 
 def test_rgb_dark_on_light_is_inverted(tmp_path, digit):
     rgb = np.stack([255 - digit] * 3, axis=-1)
-    np.testing.assert_array_equal(data.load_image(save(Image.fromarray(rgb, "RGB"), tmp_path / "d.png")), digit)
+    np.testing.assert_array_equal(images.load_image(save(Image.fromarray(rgb, "RGB"), tmp_path / "d.png")), digit)
 
 
 def test_rgba_fully_opaque_is_treated_as_no_alpha(tmp_path, digit):
     rgba = np.stack([255 - digit] * 3 + [np.full_like(digit, 255)], axis=-1)  # dark on light, opaque
-    out = data.load_image(save(Image.fromarray(rgba, "RGBA"), tmp_path / "d.png"))
+    out = images.load_image(save(Image.fromarray(rgba, "RGBA"), tmp_path / "d.png"))
     np.testing.assert_array_equal(out, digit)
 
 
 def test_rgba_varying_alpha_is_the_ink(tmp_path, digit):
     rgba = np.stack([np.zeros_like(digit)] * 3 + [digit], axis=-1)  # black colour, alpha = digit
-    out = data.load_image(save(Image.fromarray(rgba, "RGBA"), tmp_path / "d.png"))
+    out = images.load_image(save(Image.fromarray(rgba, "RGBA"), tmp_path / "d.png"))
     np.testing.assert_array_equal(out, digit)
 
 
@@ -188,12 +98,12 @@ def grey_palette_image(arr: np.ndarray) -> Image.Image:
 def test_palette(tmp_path, digit):
     path = save(grey_palette_image(digit), tmp_path / "d.png")
     assert Image.open(path).mode == "P"
-    np.testing.assert_array_equal(data.load_image(path), digit)
+    np.testing.assert_array_equal(images.load_image(path), digit)
 
 
 def test_palette_dark_on_light(tmp_path, digit):
     path = save(grey_palette_image(255 - digit), tmp_path / "d.png")
-    np.testing.assert_array_equal(data.load_image(path), digit)
+    np.testing.assert_array_equal(images.load_image(path), digit)
 
 
 def test_palette_with_transparency_uses_it_as_ink(tmp_path, digit):
@@ -204,13 +114,13 @@ def test_palette_with_transparency_uses_it_as_ink(tmp_path, digit):
     path = save(img, tmp_path / "d.png", transparency=0)
     with Image.open(path) as check:
         assert check.mode == "P" and "transparency" in check.info
-    np.testing.assert_array_equal(data.load_image(path), digit)
+    np.testing.assert_array_equal(images.load_image(path), digit)
 
 
 def test_bilevel(tmp_path, digit):
     path = save(Image.fromarray(digit).convert("1"), tmp_path / "d.png")
     assert Image.open(path).mode == "1"
-    np.testing.assert_array_equal(data.load_image(path), digit)
+    np.testing.assert_array_equal(images.load_image(path), digit)
 
 
 def test_16_bit_is_scaled_to_8_bit(tmp_path, digit):
@@ -218,18 +128,18 @@ def test_16_bit_is_scaled_to_8_bit(tmp_path, digit):
     grey[:14][grey[:14] > 0] = 100  # top half of the ring in mid grey
     path = save(Image.fromarray(grey.astype(np.uint16) * 257), tmp_path / "d.png")
     assert Image.open(path).mode.startswith("I")
-    np.testing.assert_array_equal(data.load_image(path), grey)
+    np.testing.assert_array_equal(images.load_image(path), grey)
 
 
 def test_16_bit_dark_on_light(tmp_path, digit):
     path = save(Image.fromarray((255 - digit).astype(np.uint16) * 257), tmp_path / "d.png")
-    np.testing.assert_array_equal(data.load_image(path), digit)
+    np.testing.assert_array_equal(images.load_image(path), digit)
 
 
 def test_cmyk_jpeg(tmp_path, digit):
     path = save(Image.fromarray(digit).convert("CMYK"), tmp_path / "d.jpg", quality=95)
     assert Image.open(path).mode == "CMYK"
-    out = data.load_image(path).astype(int)
+    out = images.load_image(path).astype(int)
     assert np.abs(out - digit).mean() < 3
     np.testing.assert_array_equal(out > 127, digit > 127)
 
@@ -242,13 +152,13 @@ def test_animated_gif_uses_first_frame(tmp_path, digit):
     with Image.open(path) as check:
         assert check.n_frames == 2
     notes = []
-    np.testing.assert_array_equal(data.load_image(path, notes=notes), digit)
+    np.testing.assert_array_equal(images.load_image(path, notes=notes), digit)
     assert notes == [f"{path}: {SEVERAL_FRAMES}"]
 
 
 def test_blank_28x28_image_comes_back_blank(tmp_path):
     notes = []
-    out = data.load_image(save_l(np.zeros((28, 28), np.uint8), tmp_path / "b.png"), notes=notes)
+    out = images.load_image(save_l(np.zeros((28, 28), np.uint8), tmp_path / "b.png"), notes=notes)
     assert out.shape == (28, 28) and not out.any()
     assert notes == []  # a blank digit as such: nothing to tell
 
@@ -258,12 +168,12 @@ def test_blank_28x28_image_comes_back_blank(tmp_path):
 
 def test_large_ring_off_centre_is_normalised(tmp_path):
     img = ring(100, 70, cy=30, cx=20, r_out=15, r_in=9)
-    assert_mnist_like(data.load_image(save_l(img, tmp_path / "d.png")))
+    assert_mnist_like(images.load_image(save_l(img, tmp_path / "d.png")))
 
 
 def test_lopsided_digit_has_centred_mass_not_centred_box(tmp_path):
     img = seven(120, 90, top=10, left=50, size=36, stroke=6)
-    out = data.load_image(save_l(img, tmp_path / "d.png"))
+    out = images.load_image(save_l(img, tmp_path / "d.png"))
     assert_mnist_like(out)
     rows, cols = np.nonzero(out)
     box_centre = ((rows.min() + rows.max()) / 2, (cols.min() + cols.max()) / 2)
@@ -273,7 +183,7 @@ def test_lopsided_digit_has_centred_mass_not_centred_box(tmp_path):
 
 def test_dark_on_light_large_image_is_inverted_and_normalised(tmp_path):
     img = 255 - ring(64, 64, cy=40, cx=40, r_out=12, r_in=7)
-    out = data.load_image(save_l(img, tmp_path / "d.png"))
+    out = images.load_image(save_l(img, tmp_path / "d.png"))
     assert_mnist_like(out)
     assert out[0, 0] == 0  # the paper became black
 
@@ -281,14 +191,14 @@ def test_dark_on_light_large_image_is_inverted_and_normalised(tmp_path):
 def test_small_image_is_scaled_up(tmp_path):
     img = np.zeros((10, 10), np.uint8)
     img[2:8, 3:7] = 255
-    out = data.load_image(save_l(img, tmp_path / "d.png"))
+    out = images.load_image(save_l(img, tmp_path / "d.png"))
     assert_mnist_like(out)
 
 
 def test_aspect_ratio_is_kept(tmp_path):
     img = np.zeros((60, 120), np.uint8)
     img[20:30, 10:110] = 255  # a 100 x 10 bar: 20 x 2 once fitted in 20 x 20
-    out = data.load_image(save_l(img, tmp_path / "d.png"))
+    out = images.load_image(save_l(img, tmp_path / "d.png"))
     h, w = bbox_size(out)
     assert w == 20 and h <= 3
     cy, cx = center_of_mass(out)
@@ -298,14 +208,14 @@ def test_aspect_ratio_is_kept(tmp_path):
 def test_rgba_alpha_ink_on_a_large_image_is_normalised(tmp_path):
     alpha = ring(80, 80, cy=30, cx=50, r_out=20, r_in=12)
     rgba = np.stack([np.zeros_like(alpha)] * 3 + [alpha], axis=-1)
-    out = data.load_image(save(Image.fromarray(rgba, "RGBA"), tmp_path / "d.png"))
+    out = images.load_image(save(Image.fromarray(rgba, "RGBA"), tmp_path / "d.png"))
     assert_mnist_like(out)
 
 
 def test_smallest_accepted_size_is_8x8(tmp_path):
     img = np.zeros((8, 8), np.uint8)
     img[2:6, 2:6] = 255
-    assert_mnist_like(data.load_image(save_l(img, tmp_path / "d.png")))
+    assert_mnist_like(images.load_image(save_l(img, tmp_path / "d.png")))
 
 
 # --------------------------------------------------------------------------- image errors
@@ -314,7 +224,7 @@ def test_smallest_accepted_size_is_8x8(tmp_path):
 def test_blank_image_of_other_size(tmp_path):
     path = save_l(np.zeros((40, 40), np.uint8), tmp_path / "blank.png")
     notes = []
-    out = data.load_image(path, notes=notes)
+    out = images.load_image(path, notes=notes)
     assert out.shape == (28, 28) and out.dtype == np.uint8 and not out.any()
     assert notes == [f"{path}: {NO_INK}"]
 
@@ -322,22 +232,22 @@ def test_blank_image_of_other_size(tmp_path):
 def test_blank_white_image_of_other_size(tmp_path):
     path = save_l(np.full((40, 30), 255, np.uint8), tmp_path / "paper.png")
     notes = []
-    assert not data.load_image(path, notes=notes).any()
+    assert not images.load_image(path, notes=notes).any()
     assert notes == [f"{path}: {NO_INK}"]
-    assert not data.load_image(path).any()  # without a notes list: the same digit, no error
+    assert not images.load_image(path).any()  # without a notes list: the same digit, no error
 
 
 @pytest.mark.parametrize(("w", "h"), [(1, 1), (5, 5), (7, 40), (40, 7)])
 def test_too_small_images(tmp_path, w, h):
     path = save_l(np.full((h, w), 255, np.uint8), tmp_path / "tiny.png")
     with pytest.raises(InputError, match=re.escape(f"image is {w}x{h}; expected at least 8x8 pixels")):
-        data.load_image(path)
+        images.load_image(path)
 
 
 def test_text_file(tmp_path):
     path = write(tmp_path / "notes.png", b"this is not an image\n")
     with pytest.raises(InputError, match=re.escape(f"{path}: {NOT_AN_IMAGE}")):
-        data.load_image(path)
+        images.load_image(path)
 
 
 def test_truncated_png(tmp_path):
@@ -346,18 +256,18 @@ def test_truncated_png(tmp_path):
     raw = path.read_bytes()
     write(path, raw[: len(raw) // 2])
     with pytest.raises(InputError, match=re.escape(f"{path}: cannot decode image")):
-        data.load_image(path)
+        images.load_image(path)
 
 
 def test_directory_as_image(tmp_path):
     with pytest.raises(InputError, match=re.escape(f"{tmp_path}: is a directory, expected an image file")):
-        data.load_image(tmp_path)
+        images.load_image(tmp_path)
 
 
 def test_missing_image_file(tmp_path):
     path = tmp_path / "gone.png"
     with pytest.raises(InputError, match=re.escape(f"{path}: no such file")):
-        data.load_image(path)
+        images.load_image(path)
 
 
 @pytest.mark.parametrize(
@@ -374,76 +284,14 @@ def test_decompression_bomb(tmp_path, monkeypatch, side, size):
         assert check.size == (side, side)
     monkeypatch.undo()
     with pytest.raises(InputError, match=re.escape(f"{path}: image {size}; mnistzip reads at most 50,000,000 pixels")):
-        data.load_image(path)
-
-
-# --------------------------------------------------------------------------- collect_digits
-
-
-def test_collect_mixes_references_files_and_directories_in_order(tmp_path, mnist_test):
-    single = save_l(ring(), tmp_path / "zero.png")
-    folder = tmp_path / "more"
-    folder.mkdir()
-    bar = np.zeros((28, 28), np.uint8)
-    bar[4:24, 12:16] = 255
-    save_l(bar, folder / "b_one.png")
-    save_l(255 - ring(), folder / "a_zero_dark.PNG")
-    write(folder / "readme.txt", b"not a digit")
-    (folder / "sub.png").mkdir()  # a directory with an image suffix is skipped
-
-    got = data.collect_digits(["mnist:test:7", str(single), str(folder), "mnist:train:1-2"], REAL_DIR)
-
-    assert got.names == ["mnist-test-7", "zero", "a_zero_dark", "b_one", "mnist-train-1", "mnist-train-2"]
-    assert got.sources == [
-        "mnist:test:7",
-        str(single),
-        str(folder / "a_zero_dark.PNG"),
-        str(folder / "b_one.png"),
-        "mnist:train:1",
-        "mnist:train:2",
-    ]
-    assert got.images.shape == (6, 28, 28) and got.images.dtype == np.uint8
-    np.testing.assert_array_equal(got.images[0], mnist_test[7])
-    np.testing.assert_array_equal(got.images[1], ring())
-    np.testing.assert_array_equal(got.images[2], ring())  # inverted: it was dark on light
-    np.testing.assert_array_equal(got.images[3], bar)
-    np.testing.assert_array_equal(got.images[4:], mnist.images("train", REAL_DIR)[1:3])
-
-
-def test_collect_passes_invert_through(tmp_path):
-    path = save_l(255 - ring(), tmp_path / "dark.png")
-    got = data.collect_digits([str(path)], REAL_DIR, invert=False)
-    np.testing.assert_array_equal(got.images[0], 255 - ring())
-
-
-def test_collect_empty_directory(tmp_path):
-    write(tmp_path / "notes.txt", b"no images here")
-    with pytest.raises(InputError, match=re.escape(f"{tmp_path}: directory holds no image files")):
-        data.collect_digits([str(tmp_path)], REAL_DIR)
-
-
-def test_collect_nonexistent_path_suggests_a_reference(tmp_path):
-    missing = str(tmp_path / "nope.png")
-    with pytest.raises(InputError, match=re.escape(f"{missing}: no such file, directory or MNIST reference")) as info:
-        data.collect_digits([missing], REAL_DIR)
-    assert "mnist:test:7" in str(info.value)
-
-
-def test_collect_bad_reference_is_an_input_error():
-    with pytest.raises(InputError, match="range 9-1 is backwards"):
-        data.collect_digits(["mnist:test:9-1"], REAL_DIR)
-
-
-def test_collect_nothing():
-    with pytest.raises(InputError, match="no input digits given"):
-        data.collect_digits([], REAL_DIR)
+        images.load_image(path)
 
 
 # --------------------------------------------------------------------------- image size limits
 
 
 def test_max_pixels_fits_a_50_mp_photo_and_is_below_pillows_own_limit():
-    assert 8160 * 6120 <= data.MAX_PIXELS <= Image.MAX_IMAGE_PIXELS
+    assert 8160 * 6120 <= images.MAX_PIXELS <= Image.MAX_IMAGE_PIXELS
 
 
 def test_image_over_max_pixels_is_refused_from_the_header_alone(tmp_path, monkeypatch):
@@ -457,16 +305,16 @@ def test_image_over_max_pixels_is_refused_from_the_header_alone(tmp_path, monkey
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     message = f"{path}: image is 9400x9400 pixels; mnistzip reads at most 50,000,000 pixels"
     with pytest.raises(InputError, match=re.escape(message)):
-        data.load_image(path)
+        images.load_image(path)
 
 
 def test_max_pixels_is_the_largest_accepted(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "MAX_PIXELS", 28 * 28)
-    np.testing.assert_array_equal(data.load_image(save_l(ring(), tmp_path / "ok.png")), ring())
+    monkeypatch.setattr(images, "MAX_PIXELS", 28 * 28)
+    np.testing.assert_array_equal(images.load_image(save_l(ring(), tmp_path / "ok.png")), ring())
     path = save_l(ring(28, 29), tmp_path / "wide.png")
     message = f"{path}: image is 29x28 pixels; mnistzip reads at most 784 pixels"
     with pytest.raises(InputError, match=re.escape(message)):
-        data.load_image(path)
+        images.load_image(path)
 
 
 def doubled(a: np.ndarray) -> np.ndarray:
@@ -487,22 +335,22 @@ def in_mode(arr: np.ndarray, mode: str) -> Image.Image:
 
 @pytest.mark.parametrize("mode", ["L-dark", "RGB", "RGBA", "LA", "P", "1", "I;16"])
 def test_image_longer_than_max_side_is_reduced_first(tmp_path, mode):
-    small = seven(data.MAX_SIDE // 4, data.MAX_SIDE, top=100, left=900, size=300, stroke=40)
+    small = seven(images.MAX_SIDE // 4, images.MAX_SIDE, top=100, left=900, size=300, stroke=40)
     notes = []
-    big = data.load_image(save(in_mode(doubled(small), mode), tmp_path / "big.png"), notes=notes)
+    big = images.load_image(save(in_mode(doubled(small), mode), tmp_path / "big.png"), notes=notes)
     assert_mnist_like(big)
-    np.testing.assert_array_equal(big, data.load_image(save(in_mode(small, mode), tmp_path / "small.png")))
+    np.testing.assert_array_equal(big, images.load_image(save(in_mode(small, mode), tmp_path / "small.png")))
     assert notes == []
 
 
 def test_a_large_image_never_becomes_a_full_size_float_array(tmp_path):
     import tracemalloc
 
-    h, w = data.MAX_SIDE // 2, 2 * data.MAX_SIDE
+    h, w = images.MAX_SIDE // 2, 2 * images.MAX_SIDE
     path = save_l(doubled(ring(h // 2, w // 2, r_out=200, r_in=150)), tmp_path / "big.png")
     tracemalloc.start()
     try:
-        out = data.load_image(path)
+        out = images.load_image(path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -520,21 +368,16 @@ def test_a_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path, monkeypatch):
         return real_reduce(self, factor, box)
 
     monkeypatch.setattr(Image.Image, "reduce", spy)
-    out = data.load_image(path)
+    out = images.load_image(path)
     assert_mnist_like(out)
     assert sizes == [(2200, 400)]  # 4400 x 800 decoded at half scale (JPEG draft), then reduced to 1100 x 200
 
 
 # --------------------------------------------------------------------------- image formats
 
-MINIMAL_EPS = (
-    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\nshowpage\n%%EOF\n"
-)
-
-
 def test_image_formats_are_those_of_the_suffixes():
     Image.init()
-    assert {Image.registered_extensions()[s] for s in data.IMAGE_SUFFIXES} == set(data.IMAGE_FORMATS)
+    assert {Image.registered_extensions()[s] for s in images.IMAGE_SUFFIXES} == set(images.IMAGE_FORMATS)
 
 
 def test_eps_named_png_is_refused_without_running_ghostscript(tmp_path, monkeypatch):
@@ -555,7 +398,7 @@ def test_eps_named_png_is_refused_without_running_ghostscript(tmp_path, monkeypa
     monkeypatch.setattr(EpsImagePlugin, "gs_binary", None, raising=False)  # forget a cached "not found"
     path = write(tmp_path / "drawing.png", MINIMAL_EPS)
     with pytest.raises(InputError, match=re.escape(f"{path}: {NOT_AN_IMAGE}")):
-        data.load_image(path)
+        images.load_image(path)
     assert started == []
 
 
@@ -566,14 +409,14 @@ def test_other_formats_pillow_reads_are_refused(tmp_path, fmt):
     with Image.open(path) as check:
         assert check.format == fmt  # Pillow itself would read it
     with pytest.raises(InputError, match=re.escape(f"{path}: {NOT_AN_IMAGE}")):
-        data.load_image(path)
+        images.load_image(path)
 
 
 @pytest.mark.parametrize("suffix", [".webp", ".bmp", ".tif"])
 def test_each_format_is_read(tmp_path, digit, suffix):
     kwargs = {"lossless": True} if suffix == ".webp" else {}
     path = save(Image.fromarray(digit), tmp_path / f"d{suffix}", **kwargs)
-    np.testing.assert_array_equal(data.load_image(path), digit)
+    np.testing.assert_array_equal(images.load_image(path), digit)
 
 
 def test_phone_jpeg_with_several_pictures_is_read(tmp_path, digit):
@@ -583,7 +426,7 @@ def test_phone_jpeg_with_several_pictures_is_read(tmp_path, digit):
     with Image.open(path) as check:
         assert check.format == "MPO"
     notes = []
-    out = data.load_image(path, notes=notes)
+    out = images.load_image(path, notes=notes)
     assert np.abs(out.astype(int) - digit).mean() < 3
     assert notes == [f"{path}: {SEVERAL_FRAMES}"]
 
@@ -598,7 +441,7 @@ def test_frames_are_never_counted(tmp_path, digit, monkeypatch):
     frames = [Image.fromarray(digit)] + [Image.fromarray(np.full_like(digit, v)) for v in (50, 100, 150)]
     path = save(frames[0], tmp_path / "d.gif", save_all=True, append_images=frames[1:])
     notes = []
-    np.testing.assert_array_equal(data.load_image(path, notes=notes), digit)
+    np.testing.assert_array_equal(images.load_image(path, notes=notes), digit)
     assert notes == [f"{path}: {SEVERAL_FRAMES}"]
 
 
@@ -608,7 +451,7 @@ def test_pillow_warnings_become_one_note(tmp_path, digit):
     notes = []
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        out = data.load_image(path, notes=notes)
+        out = images.load_image(path, notes=notes)
     assert np.abs(out.astype(int) - digit).mean() < 3
     assert len(notes) == 1 and notes[0].startswith(f"{path}: the image reader warned: Corrupt EXIF data")
 
@@ -618,7 +461,7 @@ def test_pillow_warnings_become_one_note(tmp_path, digit):
 
 def exif_with_orientation(value: int) -> Image.Exif:
     exif = Image.Exif()
-    exif[data.EXIF_ORIENTATION] = value
+    exif[images.EXIF_ORIENTATION] = value
     return exif
 
 
@@ -627,9 +470,9 @@ def test_jpeg_orientation_6_is_turned_upright(tmp_path):
     upright = np.asarray(Image.fromarray(stored).transpose(Image.Transpose.ROTATE_270))  # 90 degrees clockwise
     tagged = save(Image.fromarray(stored), tmp_path / "tagged.jpg", exif=exif_with_orientation(6), quality=95)
     plain = save(Image.fromarray(upright), tmp_path / "plain.jpg", quality=95)
-    got, want = data.load_image(tagged).astype(int), data.load_image(plain).astype(int)
+    got, want = images.load_image(tagged).astype(int), images.load_image(plain).astype(int)
     assert np.abs(got - want).max() <= 8  # JPEG's 8x8 blocks round a little differently once turned
-    sideways = data.load_image(save(Image.fromarray(stored), tmp_path / "untagged.jpg", quality=95)).astype(int)
+    sideways = images.load_image(save(Image.fromarray(stored), tmp_path / "untagged.jpg", quality=95)).astype(int)
     assert np.abs(sideways - want).max() > 100
 
 
@@ -640,21 +483,21 @@ def test_every_exif_orientation_matches_pillows_exif_transpose(tmp_path, orienta
     stored = seven(60, 40, top=5, left=5, size=30, stroke=5)
     path = save(Image.fromarray(stored), tmp_path / "d.png", exif=exif_with_orientation(orientation))
     with Image.open(path) as img:
-        want = data.load_image(save(ImageOps.exif_transpose(img), tmp_path / "upright.png"))
-    np.testing.assert_array_equal(data.load_image(path), want)
+        want = images.load_image(save(ImageOps.exif_transpose(img), tmp_path / "upright.png"))
+    np.testing.assert_array_equal(images.load_image(path), want)
 
 
 def test_large_image_is_reduced_then_turned(tmp_path):
-    stored = seven(data.MAX_SIDE // 4, data.MAX_SIDE, top=100, left=900, size=300, stroke=40)
+    stored = seven(images.MAX_SIDE // 4, images.MAX_SIDE, top=100, left=900, size=300, stroke=40)
     upright = np.ascontiguousarray(np.rot90(stored, -1))
     path = save(Image.fromarray(doubled(stored)), tmp_path / "big.png", exif=exif_with_orientation(6))
-    np.testing.assert_array_equal(data.load_image(path), data.load_image(save_l(upright, tmp_path / "upright.png")))
+    np.testing.assert_array_equal(images.load_image(path), images.load_image(save_l(upright, tmp_path / "upright.png")))
 
 
 def test_size_in_messages_is_the_upright_size(tmp_path):
     path = save(Image.fromarray(np.zeros((40, 7), np.uint8)), tmp_path / "d.png", exif=exif_with_orientation(6))
     with pytest.raises(InputError, match=re.escape(f"{path}: image is 40x7; expected at least 8x8 pixels")):
-        data.load_image(path)
+        images.load_image(path)
 
 
 # --------------------------------------------------------------------------- integer and float images
@@ -679,7 +522,7 @@ def test_int32_image_with_negative_values(tmp_path, strict_warnings, side):
     ink = ring(side, side) > 0
     arr = np.where(ink, 255, -1000).astype(np.int32)
     arr[0, 0] = -(2**31)
-    out = data.load_image(save_array(arr, tmp_path / "d.tif"))
+    out = images.load_image(save_array(arr, tmp_path / "d.tif"))
     if side == 28:
         np.testing.assert_array_equal(out, ring())  # negatives are no ink; 255 is full ink (8-bit)
     else:
@@ -690,13 +533,13 @@ def test_int32_image_beyond_16_bits(tmp_path, strict_warnings):
     arr = np.where(ring() > 0, 65535, 0).astype(np.int32)  # above 255: 16-bit
     arr[14, 5] = 2**31 - 1  # on the ring: still full ink
     assert ring()[14, 5] == 255
-    np.testing.assert_array_equal(data.load_image(save_array(arr, tmp_path / "d.tif")), ring())
+    np.testing.assert_array_equal(images.load_image(save_array(arr, tmp_path / "d.tif")), ring())
 
 
 def test_int32_image_all_negative_is_blank(tmp_path, strict_warnings):
     path = save_array(np.full((40, 40), -7, np.int32), tmp_path / "d.tif")
     notes = []
-    assert not data.load_image(path, notes=notes).any()
+    assert not images.load_image(path, notes=notes).any()
     assert notes == [f"{path}: {NO_INK}"]
 
 
@@ -707,14 +550,14 @@ def test_float_image_with_nan_and_infinities(tmp_path, strict_warnings):
     arr[0, 0] = -np.inf  # paper: no ink
     arr[1, 1] = -1e30
     assert ring()[14, 5] == ring()[13, 22] == 255 and ring()[0, 0] == ring()[1, 1] == 0
-    np.testing.assert_array_equal(data.load_image(save_array(arr, tmp_path / "d.tif")), ring())
+    np.testing.assert_array_equal(images.load_image(save_array(arr, tmp_path / "d.tif")), ring())
 
 
 @pytest.mark.parametrize("side", [28, 40])
 def test_all_nan_float_image_is_blank(tmp_path, strict_warnings, side):
     path = save_array(np.full((side, side), np.nan, np.float32), tmp_path / "d.tif")
     notes = []
-    assert not data.load_image(path, notes=notes).any()
+    assert not images.load_image(path, notes=notes).any()
     assert notes == ([] if side == 28 else [f"{path}: {NO_INK}"])
 
 
@@ -729,119 +572,15 @@ def test_all_nan_float_image_is_blank(tmp_path, strict_warnings, side):
     ids=["zeros", "nan", "minus-inf", "faint"],
 )
 def test_normalize_digit_of_a_blank_is_a_blank_digit(strict_warnings, ink):
-    out = data.normalize_digit(ink)
+    out = images.normalize_digit(ink)
     assert out.shape == (28, 28) and not out.any()
 
 
 def test_normalize_digit_of_a_single_faint_pixel(strict_warnings):
     ink = np.zeros((40, 40))
     ink[3, 30] = 0.6
-    out = data.normalize_digit(ink)
+    out = images.normalize_digit(ink)
     assert out.shape == (28, 28) and np.isfinite(out).all()
-
-
-# --------------------------------------------------------------------------- folders
-
-
-def a_digit(path: Path, value: int = 255) -> Path:
-    """A 28x28 image whose one lit pixel (row 0, column ``value % 28``) tells which file it came from."""
-    img = np.zeros((28, 28), np.uint8)
-    img[0, value % 28] = value
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return save_l(img, path)
-
-
-def test_folder_order_is_by_path_parts_with_subfolders_kept_together(tmp_path):
-    root = tmp_path / "scans"
-    for rel in ["b.png", "a/1.png", "a/b/2.png", "a.png", "a/c.png", "a/10.png", "B.png", "a-b/3.png"]:
-        a_digit(root / rel)
-    assert data.folder_images(root) == [
-        ("B.png",), ("a", "1.png"), ("a", "10.png"), ("a", "b", "2.png"), ("a", "c.png"), ("a-b", "3.png"),
-        ("a.png",), ("b.png",),
-    ]  # fmt: skip
-
-
-def test_folder_is_read_recursively_with_sources(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for i, rel in enumerate(["scans/b.png", "scans/a/1.png", "scans/a/b/2.png"]):
-        a_digit(Path(rel), 100 + i)
-    got = data.collect_digits(["scans"], REAL_DIR)
-    assert got.sources == ["scans/a/1.png", "scans/a/b/2.png", "scans/b.png"]
-    assert got.names == ["1", "2", "b"]
-    assert [int(img.max()) for img in got.images] == [101, 102, 100]
-    assert data.collect_digits(["scans/"], REAL_DIR).sources[0] == "scans/a/1.png"
-
-
-def test_folder_with_images_only_in_subfolders(tmp_path):
-    a_digit(tmp_path / "deep" / "er" / "est" / "d.png")
-    got = data.collect_digits([str(tmp_path)], REAL_DIR)
-    assert got.sources == [str(tmp_path / "deep" / "er" / "est" / "d.png")]
-
-
-def test_hidden_files_and_folders_are_skipped(tmp_path):
-    a_digit(tmp_path / "d.png")
-    a_digit(tmp_path / ".hidden.png")
-    a_digit(tmp_path / "._d.png")  # a macOS resource fork: not an image at all
-    a_digit(tmp_path / ".git" / "x.png")
-    a_digit(tmp_path / "sub" / ".cache" / "y.png")
-    assert data.folder_images(tmp_path) == [("d.png",)]
-
-
-def test_folder_with_no_images_at_any_depth(tmp_path):
-    write(tmp_path / "sub" / "notes.txt", b"no images here")
-    (tmp_path / "empty").mkdir()
-    a_digit(tmp_path / ".hidden" / "d.png")
-    with pytest.raises(InputError, match=re.escape(f"{tmp_path}: directory holds no image files (.bmp, .gif")):
-        data.collect_digits([str(tmp_path)], REAL_DIR)
-
-
-def test_symbolic_link_loop_neither_hangs_nor_repeats(tmp_path):
-    a_digit(tmp_path / "a" / "1.png")
-    a_digit(tmp_path / "z.png")
-    (tmp_path / "a" / "up").symlink_to("..")  # a/up/a/up/... without end
-    (tmp_path / "a" / "here").symlink_to(".")
-    assert data.folder_images(tmp_path) == [("a", "1.png"), ("z.png",)]
-
-
-def test_symbolic_links_to_folders_are_followed_and_a_folder_is_read_once(tmp_path):
-    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
-    a_digit(elsewhere / "e.png")
-    a_digit(root / "real" / "r.png")
-    root.joinpath("linked").symlink_to(elsewhere)
-    root.joinpath("same").symlink_to(root / "real")  # "real" comes first in the order: read there
-    root.joinpath("link.png").symlink_to(root / "real" / "r.png")  # a link to a file is a file
-    (root / "broken.png").symlink_to(tmp_path / "nowhere.png")  # leads to no file: not an image file
-    assert data.folder_images(root) == [("link.png",), ("linked", "e.png"), ("real", "r.png")]
-
-
-def test_unreadable_subfolder_is_an_error_not_a_lost_digit(tmp_path, monkeypatch):
-    a_digit(tmp_path / "d.png")
-    a_digit(tmp_path / "locked" / "d.png")
-    locked = str(tmp_path / "locked")
-    real_scandir = os.scandir
-
-    def scandir(path):  # as chmod 000 would, even for root
-        if os.fspath(path) == locked:
-            raise PermissionError(13, "Permission denied", path)
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
-    with pytest.raises(InputError, match=re.escape(f"{locked}: cannot read directory (Permission denied)")):
-        data.collect_digits([str(tmp_path)], REAL_DIR)
-
-
-# --------------------------------------------------------------------------- standard input
-
-
-class FakeStdin:
-    """What sys.stdin offers that mnistzip uses: a binary ``buffer`` and ``isatty()``."""
-
-    def __init__(self, content: bytes = b"", tty: bool = False):
-        self.buffer = io.BytesIO(content)
-        self.tty = tty
-
-    def isatty(self) -> bool:
-        return self.tty
 
 
 def png_bytes(arr: np.ndarray) -> bytes:
@@ -851,81 +590,11 @@ def png_bytes(arr: np.ndarray) -> bytes:
 
 
 def test_load_image_reads_a_binary_file_object(digit):
-    np.testing.assert_array_equal(data.load_image(io.BytesIO(png_bytes(255 - digit))), digit)
+    np.testing.assert_array_equal(images.load_image(io.BytesIO(png_bytes(255 - digit))), digit)
     with pytest.raises(InputError, match=re.escape(f"upload: {NOT_AN_IMAGE}")):
-        data.load_image(io.BytesIO(b"GIF? no"), name="upload")
+        images.load_image(io.BytesIO(b"GIF? no"), name="upload")
     with pytest.raises(InputError, match=re.escape(f"standard input: {NOT_AN_IMAGE}")):
-        data.load_image(io.BytesIO(MINIMAL_EPS))
-
-
-def test_collect_reads_one_image_from_standard_input(tmp_path, monkeypatch, digit):
-    monkeypatch.setattr(sys, "stdin", FakeStdin(png_bytes(digit)))
-    single = save_l(255 - digit, tmp_path / "zero.png")
-    got = data.collect_digits(["mnist:test:0", "-", str(single)], REAL_DIR)
-    assert got.sources == ["mnist:test:0", "-", str(single)]
-    assert got.names == ["mnist-test-0", "stdin", "zero"]
-    np.testing.assert_array_equal(got.images[1], digit)
-
-
-def test_standard_input_notes_name_it(monkeypatch):
-    monkeypatch.setattr(sys, "stdin", FakeStdin(png_bytes(np.zeros((40, 40), np.uint8))))
-    assert data.collect_digits(["-"], REAL_DIR).notes == [f"standard input: {NO_INK}"]
-
-
-def test_standard_input_that_is_a_terminal_is_refused(monkeypatch):
-    monkeypatch.setattr(sys, "stdin", FakeStdin(tty=True))
-    message = "standard input is a terminal; pipe an image into mnistzip"
-    with pytest.raises(InputError, match=re.escape(message)):
-        data.check_inputs(["-"])
-    with pytest.raises(InputError, match=re.escape(message)):
-        data.collect_digits(["-"], REAL_DIR)
-
-
-def test_standard_input_at_most_once(monkeypatch):
-    monkeypatch.setattr(sys, "stdin", FakeStdin(png_bytes(ring())))
-    data.check_inputs(["-", "mnist:test:1"])
-    with pytest.raises(InputError, match=re.escape("- (standard input) is given 2 times; it holds one image")):
-        data.check_inputs(["-", "mnist:test:1", "-"])
-
-
-def test_standard_input_too_large(monkeypatch):
-    monkeypatch.setattr(data, "MAX_STDIN_BYTES", 100)
-    monkeypatch.setattr(sys, "stdin", FakeStdin(b"x" * 101))
-    message = "standard input holds over 100 bytes; an image is never that large"
-    with pytest.raises(InputError, match=re.escape(message)):
-        data.collect_digits(["-"], REAL_DIR)
-    monkeypatch.setattr(sys, "stdin", FakeStdin(b"x" * 100))  # exactly the limit: read, then not an image
-    with pytest.raises(InputError, match=re.escape(f"standard input: {NOT_AN_IMAGE}")):
-        data.collect_digits(["-"], REAL_DIR)
-
-
-def test_standard_input_empty(monkeypatch):
-    monkeypatch.setattr(sys, "stdin", FakeStdin(b""))
-    message = "standard input is empty; pipe an image into mnistzip"
-    with pytest.raises(InputError, match=re.escape(message)):
-        data.collect_digits(["-"], REAL_DIR)
-
-
-def test_standard_input_closed(monkeypatch):
-    monkeypatch.setattr(sys, "stdin", None)
-    with pytest.raises(InputError, match="standard input is closed"):
-        data.check_inputs(["-"])
-
-
-def test_too_many_referenced_digits_are_refused_before_loading(monkeypatch):
-    """18 x mnist:train used 1.9 GB before the digit limit was checked."""
-    monkeypatch.setattr(mnist, "images", lambda *a, **k: pytest.fail("loaded before the count was checked"))
-    with pytest.raises(InputError, match="^1080000 digits: one .mz file holds at most 1048576$"):
-        data.collect_digits(["mnist:train"] * 18, REAL_DIR, limit=1 << 20)
-
-
-def test_an_input_name_too_long_is_one_line(tmp_path):
-    """`compress <300 characters>.png` ended in 'internal error: OSError: [Errno 36]'."""
-    name = str(tmp_path / ("a" * 300 + ".png"))
-    with pytest.raises(InputError, match=r"^.*a\.png: cannot read \(File name too long\)$"):
-        data.check_inputs([name])
-
-
+        images.load_image(io.BytesIO(MINIMAL_EPS))
 
 
 # --------------------------------------------------------------------------- photos on grey paper
@@ -940,7 +609,7 @@ def test_a_pen_digit_photographed_on_grey_paper_stays_that_digit(tmp_path, digit
     from mnistzip import classify
 
     notes = []
-    made = data.load_image(draw_on_paper(tmp_path / "photo.jpg", digit, **options), notes=notes)
+    made = images.load_image(draw_on_paper(tmp_path / "photo.jpg", digit, **options), notes=notes)
     assert classify.load("reference").predict(made[None])[0] == int(digit)
     assert_mnist_like(made)
     assert len(notes) == 1 and re.fullmatch(
@@ -953,9 +622,9 @@ def test_clean_paper_is_left_as_it_is(tmp_path):
     img = np.full((120, 90), 255, np.uint8)
     img[20:100, 40:52] = 0
     notes = []
-    out = data.load_image(save_l(img, tmp_path / "one.png"), notes=notes)
+    out = images.load_image(save_l(img, tmp_path / "one.png"), notes=notes)
     assert notes == []
-    np.testing.assert_array_equal(out, np.clip(np.rint(data.normalize_digit(255.0 - img)), 0, 255))
+    np.testing.assert_array_equal(out, np.clip(np.rint(images.normalize_digit(255.0 - img)), 0, 255))
 
 
 def test_even_paper_removes_shading_and_keeps_strokes():
@@ -963,7 +632,7 @@ def test_even_paper_removes_shading_and_keeps_strokes():
     paper = 40.0 + 60.0 * xx / 300  # after inversion: grey paper, darker to the right
     ink = paper.copy()
     ink[50:150, 140:155] = 230.0  # a stroke
-    out = data.even_paper(ink)
+    out = images.even_paper(ink)
     assert out[60:140, 142:153].min() == 255.0 and out[:, :130].max() == 0.0 and out[:, 170:].max() == 0.0
 
 
@@ -972,5 +641,5 @@ def test_running_extremes_match_a_plain_window():
     for k in (3, 5, 11, 41):
         padded = np.pad(x, ((k // 2, k // 2), (0, 0)), mode="edge")
         windows = np.lib.stride_tricks.sliding_window_view(padded, k, axis=0)
-        np.testing.assert_array_equal(data._running(x, k, 0, np.minimum), windows.min(axis=-1))
-        np.testing.assert_array_equal(data._running(x, k, 0, np.maximum), windows.max(axis=-1))
+        np.testing.assert_array_equal(images._running(x, k, 0, np.minimum), windows.min(axis=-1))
+        np.testing.assert_array_equal(images._running(x, k, 0, np.maximum), windows.max(axis=-1))

@@ -1,4 +1,4 @@
-"""Recipes: the ladder's recipe at a λ, presets that reproduce what they name, the options given win."""
+"""Presets: the ladder's recipe at a λ, presets that reproduce what they name, the options given win."""
 
 from __future__ import annotations
 
@@ -6,24 +6,25 @@ from dataclasses import asdict
 
 import pytest
 
-from mnistzip import zoo
-from mnistzip.errors import InputError
-from mnistzip.recipe import DEFAULT_MINUTES, SEED_RECIPE, config, recipe_family
+from mnistzip import catalogue
+from mnistzip.errors import UsageError
+from mnistzip.presets import DEFAULT_MINUTES, config
+from mnistzip.recipe import SEED_RECIPE, recipe_family
 
 
 def _shape(cfg) -> dict:
     return {k: v for k, v in asdict(cfg).items() if k in SEED_RECIPE}
 
 
-@pytest.mark.parametrize("name", sorted({r.card.name for r in zoo.ladder()}))
+@pytest.mark.parametrize("name", sorted({r.card.name for r in catalogue.ladder()}))
 def test_the_ladder_preset_with_a_models_lambdas_reproduces_it(name):
-    card = next(r.card for r in zoo.ladder() if r.card.name == name)
+    card = next(r.card for r in catalogue.ladder() if r.card.name == name)
     cfg = config([lv.lmbda for lv in card.levels], "ladder")
     assert asdict(cfg) == {k: v for k, v in card.recipe.items() if k in asdict(cfg)}  # every choice, λ and seed too
 
 
 def test_another_lambda_takes_the_recipe_of_the_nearest_rung():
-    rungs = zoo.ladder()
+    rungs = catalogue.ladder()
     for rung in rungs:
         if rung.level.lmbda in [r.level.lmbda for r in rungs[: rung.number - 1]]:
             continue  # two models have a level at this λ: the lower rung's recipe is taken
@@ -32,7 +33,7 @@ def test_another_lambda_takes_the_recipe_of_the_nearest_rung():
 
 
 def test_the_default_is_the_ladder_recipe_cut_to_a_quarter_hour():
-    card = zoo.by_bits(15).card  # the model of the rungs around λ=500
+    card = catalogue.by_bits(15).card  # the model of the rungs around λ=500
     default = _shape(config([500]))
     per_epoch = card.raw["training_seconds"] / (card.recipe["epochs"] + card.recipe["decoder_epochs"])
     assert default == dict(_shape(config([500], "ladder")), epochs=default["epochs"])
@@ -54,5 +55,5 @@ def test_the_seed_preset_is_the_seed_recipe_under_the_options_given():
     ([500], "seed", dict(code_class=True), "--code-class needs --prior deep, not logistic"),
 ])
 def test_a_bad_recipe_is_one_line(lmbdas, preset, options, message):
-    with pytest.raises(InputError, match=f"^{message}$"):
+    with pytest.raises(UsageError, match=f"^{message}$"):
         config(lmbdas, preset, **options)
