@@ -6,9 +6,9 @@ from .errors import ExitStatus, error_line
 
 
 def main() -> None:
-    """Run the command line. Loading it (Typer, Rich, then Typer building its commands) takes a few
-    tenths of a second before the CLI's own handler is in place: a Ctrl-C then ends like one at any
-    other time, with one line and exit status 130, not a traceback."""
+    """Run the command line. Loading it (Typer, then Typer building its commands) takes a tenth of a second
+    before the CLI's own handler is in place: a Ctrl-C then ends like one at any other time, with one line
+    and exit status 130, not a traceback."""
     try:
         from .cli import run
 

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from . import metrics
-from .errors import InputError
+from .errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def parse_codecs(text: str) -> list[ClassicalCodec]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in CODECS]
     if unknown:
-        raise InputError(f"unknown codec {unknown[0]!r}: expected some of {', '.join(CODECS)}")
+        raise UsageError(f"--codecs must name some of {', '.join(CODECS)}, not {unknown[0]!r}")
     return [CODECS[n] for n in names]
 
 

@@ -12,6 +12,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import BadMzFile, ChecksumMismatch, NotAnMzFile, TruncatedFile, UnsupportedVersion
 from .fileio import is_stdio, read_stdin, stdout_binary, write_atomic
@@ -101,27 +102,32 @@ def read(path: str | os.PathLike) -> MzFile:
     path = Path(path)
     try:
         info = path.stat()
-        size = info.st_size
         if path.is_dir():
             raise BadMzFile(f"{path}: is a directory, expected an .mz file")
         if not stat.S_ISREG(info.st_mode):  # a FIFO would block forever, a device never end
             raise BadMzFile(f"{path}: not a regular file")
-        if size > MAX_FILE_BYTES:
-            raise BadMzFile(f"{path}: {size} bytes is larger than any .mz file ({MAX_FILE_BYTES} bytes at most)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise BadMzFile(f"{path}: {info.st_size} bytes is larger than any .mz file ({MAX_FILE_BYTES} bytes at most)")
         with open(path, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)  # a file that grew meanwhile, or a device, stops here
-        if len(data) > MAX_FILE_BYTES:
-            raise BadMzFile(f"{path}: larger than any .mz file ({MAX_FILE_BYTES} bytes at most)")
+            return read_stream(f, str(path))
     except FileNotFoundError:
         raise BadMzFile(f"{path}: no such file") from None
     except PermissionError:
         raise BadMzFile(f"{path}: permission denied") from None
     except OSError as e:
         raise BadMzFile(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def read_stream(f: BinaryIO, name: str | None = None) -> MzFile:
+    """Parse the ``.mz`` file an open stream holds (any file system's), reading at most one byte more than the
+    largest file (a file that grew meanwhile, or a device, stops there); errors name it ``name``, if given."""
+    data = f.read(MAX_FILE_BYTES + 1)
     try:
+        if len(data) > MAX_FILE_BYTES:
+            raise BadMzFile(f"larger than any .mz file ({MAX_FILE_BYTES} bytes at most)")
         return loads(data)
     except BadMzFile as e:
-        raise type(e)(f"{path}: {e}") from None
+        raise type(e)(f"{name}: {e}" if name else str(e)) from None
 
 
 def write(path: str | os.PathLike, mz: MzFile, force: bool = False, inputs=()) -> int:

@@ -6,6 +6,9 @@ a one-line message on stderr and the exit status named by ``exit_status``.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import signal
 from enum import IntEnum
 
 
@@ -103,7 +106,7 @@ class MissingExtra(MnistzipError):
 # What each extra brings, and for which Python: pyproject.toml's [project.optional-dependencies].
 EXTRAS = {
     "train": "TensorFlow 2.14 and TensorFlow Compression, which exist for Python 3.11 only",
-    "eval": "matplotlib and scipy",
+    "eval": "matplotlib",
     "beam": "Apache Beam",
 }
 
@@ -117,7 +120,27 @@ def require(module: str, extra: str, needed_by: str) -> None:
     except (ImportError, ValueError):
         found = False
     if not found:
-        raise MissingExtra(f"{needed_by} needs {EXTRAS[extra]}: pip install 'mnistzip[{extra}]'")
+        raise MissingExtra(f"{needed_by} needs {EXTRAS[extra]}: {install_hint(extra)}")
+
+
+def install_hint(extra: str) -> str:
+    """The pip command that adds ``extra`` to mnistzip as it was installed: from a folder (a clone) by that
+    folder's path, editable if it was; else from the package index."""
+    import json
+    from importlib.metadata import distributions
+    from urllib.parse import unquote, urlparse
+
+    origin = {}
+    for found in distributions(name="mnistzip"):  # a clone's build leaves mnistzip.egg-info beside the sources too
+        try:
+            origin = json.loads(found.read_text("direct_url.json") or "null") or origin
+        except (ValueError, OSError):
+            continue
+    url = urlparse(origin.get("url", ""))
+    if url.scheme == "file" and "dir_info" in origin:
+        editable = "-e " if origin["dir_info"].get("editable") else ""
+        return f"pip install {editable}'{unquote(url.path)}[{extra}]'"
+    return f"pip install 'mnistzip[{extra}]'"
 
 
 class OutputError(MnistzipError):
@@ -130,3 +153,53 @@ class Interrupted(MnistzipError):
     """The user pressed Ctrl-C; what was finished is kept."""
 
     exit_status = ExitStatus.INTERRUPTED
+
+
+STREAM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EBADF}  # a write to a full or closed stream
+
+
+def ending(e: BaseException) -> tuple[ExitStatus, str | None]:
+    """How a front door (the command line, the Beam pipeline) ends on ``e``: its exit status, and the one line it
+    says on standard error (None: nothing, as for a reader of standard output that went away, ``| head``).
+
+    Anything that is not a ``MnistzipError``, an interruption or a failed
+    standard output is a bug: it says so (``--debug`` shows the traceback).
+    """
+    if isinstance(e, KeyboardInterrupt):
+        return ExitStatus.INTERRUPTED, "interrupted"
+    if isinstance(e, BrokenPipeError):
+        return ExitStatus.CLOSED_PIPE, None
+    if isinstance(e, MnistzipError):
+        return e.exit_status, str(e)
+    if isinstance(e, OSError) and e.filename is None and e.errno in STREAM_ERRORS:
+        return ExitStatus.OUTPUT, f"standard output: cannot write ({e.strerror or e})"
+    return ExitStatus.ERROR, f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)"
+
+
+class _Interruptions:
+    """``with interruptions():`` a front door's work, SIGINT (where Python's own handler is) and SIGTERM (where it
+    would kill the process) raising KeyboardInterrupt, so that temporaries are removed either way; the handlers are
+    put back after. ``interruptions.received`` says whether one came: TensorFlow's extension modules may turn the
+    KeyboardInterrupt raised inside them into another exception, which is then still an interruption."""
+
+    received = False
+
+    @contextlib.contextmanager
+    def __call__(self):
+        def handler(signum, frame):
+            self.received = True
+            signal.default_int_handler(signum, frame)
+
+        self.received = False
+        watched = {s: h for s, h in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL))
+                   if signal.getsignal(s) is h}
+        for signum in watched:
+            signal.signal(signum, handler)
+        try:
+            yield
+        finally:
+            for signum, previous in watched.items():
+                signal.signal(signum, previous)
+
+
+interruptions = _Interruptions()

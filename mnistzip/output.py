@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .bounds import MAX_SCALE
 from .container import SIDE
-from .errors import OutputError
+from .errors import OutputError, UsageError
 from .fileio import atomic_output, check_writable, is_stdio, stdout_binary
 
 NPY = ".npy"
@@ -28,30 +29,34 @@ STREAM_FORMATS = ("png", "npy")  # what standard output can carry (a folder cann
 MAX_GRID_DIGITS = 1 << 16  # a 256 x 256 grid: 7168 x 7168 pixels, 49 MiB in memory
 
 
-def kind_of(path: str | os.PathLike, fmt: str | None = None) -> str:
-    """'npy', 'png' or 'dir', from the output path's suffix (no suffix: a folder of PNGs), or ``fmt`` for ``-``."""
+def kind_of(path: str | os.PathLike, fmt: str | None = None, scale: int = 1) -> str:
+    """'npy', 'png' or 'dir', from the output path's suffix (no suffix: a folder of PNGs), or ``fmt`` for ``-``;
+    a usage error for an output type or option that does not fit (checked before any work)."""
     if is_stdio(path):
         fmt = fmt or "png"
         if fmt not in STREAM_FORMATS:
-            raise OutputError(f"--format must be one of {', '.join(STREAM_FORMATS)}, not {fmt!r}")
-        return fmt
-    if fmt is not None:
-        raise OutputError(f"--format is for -o - (standard output); the suffix of {path} says its format")
-    suffix = Path(path).suffix.lower()
-    if suffix == NPY:
-        return "npy"
-    if suffix == PNG:
-        return "png"
-    if suffix == "":
-        return "dir"
-    raise OutputError(f"{path}: unknown output type {suffix!r}; expected .png, .npy or a folder name")
+            raise UsageError(f"--format must be {' or '.join(STREAM_FORMATS)}, not {fmt!r}")
+        kind = fmt
+    elif fmt is not None:
+        raise UsageError(f"--format is for -o - (standard output); the suffix of {path} says its format")
+    else:
+        suffix = Path(path).suffix.lower()
+        kind = {NPY: "npy", PNG: "png", "": "dir"}.get(suffix)
+        if kind is None:
+            raise UsageError(f"{path}: unknown output type {suffix!r}; expected .png, .npy or a folder name")
+    if not 1 <= scale <= MAX_SCALE:
+        raise UsageError(f"--scale must be 1 to {MAX_SCALE}, not {scale}")
+    if scale != 1 and kind == "npy":
+        raise UsageError("--scale is for PNG images; an .npy array holds the 28 x 28 digits themselves")
+    return kind
 
 
 def check_output(
-    path: str | os.PathLike, force: bool, count: int | None = None, fmt: str | None = None, inputs: Iterable = ()
+    path: str | os.PathLike, force: bool, count: int | None = None, fmt: str | None = None, inputs: Iterable = (),
+    scale: int = 1,
 ) -> str:
     """Validate an output before any work is done; returns its kind. ``count``: digits it will hold."""
-    kind = _kind_for(path, fmt, count)
+    kind = _kind_for(path, fmt, count, scale)
     if is_stdio(path):
         stdout_binary()
     else:
@@ -59,9 +64,9 @@ def check_output(
     return kind
 
 
-def _kind_for(path, fmt: str | None, count: int | None) -> str:
+def _kind_for(path, fmt: str | None, count: int | None, scale: int = 1) -> str:
     """The output's kind (see :func:`kind_of`), refusing a grid PNG of more than MAX_GRID_DIGITS digits."""
-    kind = kind_of(path, fmt)
+    kind = kind_of(path, fmt, scale)
     if kind == "png" and count is not None and count > MAX_GRID_DIGITS:
         raise OutputError(
             f"{path}: {count:,} digits are too many for one grid PNG (at most {MAX_GRID_DIGITS:,}); "
@@ -90,11 +95,13 @@ def save_digits(
     count: int | None = None,
     fmt: str | None = None,
     inputs: Iterable = (),
+    scale: int = 1,
 ) -> str:
     """Write digits to ``path`` by its kind; returns the kind written.
 
     ``images`` is one (N, 28, 28) array or an iterable of batches whose sizes
-    add up to ``count`` (required then).
+    add up to ``count`` (required then). A PNG draws each pixel as a
+    ``scale`` x ``scale`` square.
     """
     if isinstance(images, np.ndarray):
         count, batches = len(images), [images]
@@ -102,7 +109,7 @@ def save_digits(
         batches = images
         if count is None:
             raise ValueError("count is required with an iterable of batches")
-    kind = _kind_for(path, fmt, count)  # writability: atomic_output checks it, as check_output did before any work
+    kind = _kind_for(path, fmt, count, scale)  # writability: atomic_output checks it, as check_output did before
     if kind == "npy":
         writer = _write_npy
     elif kind == "png":
@@ -110,14 +117,14 @@ def save_digits(
     else:
         writer = _write_folder
     if is_stdio(path):
-        writer(batches, count, stdout_binary(), names)
+        writer(batches, count, stdout_binary(), names, scale)
         return kind
     with atomic_output(path, force, directory=kind == "dir", inputs=inputs) as tmp:
         if kind == "dir":
-            writer(batches, count, tmp, names)
+            writer(batches, count, tmp, names, scale)
         else:
             with open(tmp, "wb") as f:
-                writer(batches, count, f, names)
+                writer(batches, count, f, names, scale)
     return kind
 
 
@@ -136,7 +143,7 @@ def _checked(batches: Iterable[np.ndarray], count: int):
         raise ValueError(f"{seen} digits written, {count} announced")
 
 
-def _write_npy(batches, count: int, f, names) -> None:
+def _write_npy(batches, count: int, f, names, scale: int = 1) -> None:
     """An (N, 28, 28) uint8 .npy: the header for ``count`` digits, then each batch as it comes (a stream
     that does not decode is refused before, by ``Codec.decode_batches``: nothing is written)."""
     np.lib.format.write_array_header_1_0(f, dict(descr="|u1", fortran_order=False, shape=(count, SIDE, SIDE)))
@@ -144,22 +151,19 @@ def _write_npy(batches, count: int, f, names) -> None:
         f.write(np.ascontiguousarray(batch).tobytes())
 
 
-def _write_png(batches, count: int, f, names) -> None:
+def _write_png(batches, count: int, f, names, scale: int = 1) -> None:
     """One digit as a 28 x 28 PNG, several as a grid (bounded by MAX_GRID_DIGITS, checked before)."""
-
     images = np.concatenate(list(_checked(batches, count)))
-    f.write(png_bytes(images[0] if count == 1 else grid(images)))
+    f.write(png_bytes(images[0] if count == 1 else grid(images), scale))
 
 
-def _write_folder(batches, count: int, folder: Path, names) -> None:
+def _write_folder(batches, count: int, folder: Path, names, scale: int = 1) -> None:
     """One PNG per digit, ``digit-0007.png`` (see :func:`digit_stem`) or ``NAME.png``."""
-    from PIL import Image
-
     i = 0
     for batch in _checked(batches, count):
         for img in batch:
             stem = names[i] if names else digit_stem(i, count)
-            Image.fromarray(img, mode="L").save(folder / f"{stem}{PNG}", format="PNG")
+            (folder / f"{stem}{PNG}").write_bytes(png_bytes(img, scale))
             i += 1
 
 
@@ -168,10 +172,12 @@ def digit_stem(i: int, count: int) -> str:
     return f"digit-{i:0{len(str(count - 1))}d}"
 
 
-def png_bytes(image: np.ndarray) -> bytes:
-    """One uint8 image as the bytes of a PNG file."""
+def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
+    """One uint8 image as the bytes of a PNG file, each pixel a ``scale`` x ``scale`` square."""
     from PIL import Image
 
+    if scale != 1:
+        image = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
     buf = io.BytesIO()
     Image.fromarray(image, mode="L").save(buf, format="PNG")
     return buf.getvalue()

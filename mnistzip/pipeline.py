@@ -37,9 +37,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import container, data, mnist, shards
+from . import container, errors, inputs, mnist, options, output, shards, zoo
+from .choice import ModelChoice
 from .fileio import replace_atomic, silence_stdout
-from .errors import (EXTRAS, BadMzFile, ExitStatus, InputError, MissingExtra, MnistzipError, ModelError, OutputError,
+from .errors import (EXTRAS, ExitStatus, InputError, MissingExtra, MnistzipError, ModelError, OutputError,
+                     ending, install_hint, interruptions,
                      UsageError, error_line, one_line)
 
 _root_logger, _level = logging.getLogger(), logging.getLogger().level
@@ -49,7 +51,7 @@ try:
     from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
 except ImportError:  # the entry point says so in one line; an import from code gets the same message
-    _missing = MissingExtra(f"mnistzip.pipeline needs {EXTRAS['beam']}: pip install 'mnistzip[beam]'")
+    _missing = MissingExtra(f"mnistzip.pipeline needs {EXTRAS['beam']}: {install_hint('beam')}")
     if __name__ == "__main__":
         print(error_line(str(_missing)), file=sys.stderr)
         sys.exit(_missing.exit_status)
@@ -131,7 +133,7 @@ def matched_files(text: str, folders: bool = False) -> list[str]:
     """The files an input names: a pattern's matches or, with ``folders``, a local folder's images (as ``compress``
     reads a folder); an ``InputError`` when there are none."""
     if folders and shards.is_local(text) and os.path.isdir(text):
-        paths = [os.path.join(text, *parts) for parts in data.folder_images(text)]
+        paths = [os.path.join(text, *parts) for parts in inputs.folder_images(text)]
     else:
         paths = glob(text)
     if not paths:
@@ -149,20 +151,6 @@ def base_name(path: str) -> str:
 
 
 # --------------------------------------------------------------------------- compress
-
-
-class ModelChoice(NamedTuple):
-    """The options that pick a model, as ``mnistzip compress`` takes them (see ``zoo.load``)."""
-
-    model: str | None = None
-    quality: int | None = None
-    bits: float | None = None
-    level: int | None = None
-
-    def load(self):
-        from . import zoo
-
-        return zoo.load(self.model, rung=self.quality, bits=self.bits, level=self.level)
 
 
 class _ListInput(beam.DoFn):
@@ -197,7 +185,7 @@ class _CodeShard(beam.DoFn):
         self.codec = None
 
     def setup(self):
-        self.codec = self.choice.load()
+        self.codec = zoo.chosen(self.choice)
         if self.codec.id != self.model_id:  # another mnistzip on this worker than on the machine that started the job
             raise ModelError(f"this worker's model is {self.codec.id}, the job's is {self.model_id}: install the same "
                               f"mnistzip on every worker")
@@ -241,7 +229,7 @@ class CompressDigits(beam.PTransform):
     def __init__(self, inputs: Sequence[str], prefix: str, choice: ModelChoice = ModelChoice(),
                  shard_size: int = shards.DEFAULT_SHARD_SIZE, data_dir: str | None = None, invert: bool | None = None):
         super().__init__()
-        codec = choice.load()
+        codec = zoo.chosen(choice)
         self.inputs = list(inputs)
         self.prefix = prefix
         self.choice = choice
@@ -329,16 +317,10 @@ class _DecodeFile(beam.DoFn):
         self.codecs = {}
 
     def process(self, element):
-        from . import output
-        from . import zoo
-
         source, target = element
         try:
             with open_file(source) as f:
-                blob = f.read(container.MAX_FILE_BYTES + 1)
-            if len(blob) > container.MAX_FILE_BYTES:
-                raise BadMzFile(f"over {container.MAX_FILE_BYTES:,} bytes; an .mz file is smaller")
-            mz = container.loads(blob)
+                mz = container.read_stream(f)
             if mz.model_id not in self.codecs:
                 self.codecs[mz.model_id] = zoo.for_file(mz.model_id, self.model)
             codec = self.codecs[mz.model_id]
@@ -439,14 +421,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--output", required=True, metavar="PREFIX",
                    help="writes PREFIX-00000-of-0000N.mz ..., PREFIX.manifest.jsonl, PREFIX.errors.jsonl, "
                         "PREFIX.summary.json")
-    c.add_argument("--quality", "-q", type=int, help="the rung of the quality ladder (mnistzip models)")
-    c.add_argument("--bits", type=float, help="the rung with the most bits/digit at or under this")
-    c.add_argument("--model", help="a model directory or a model's name, instead of a rung")
-    c.add_argument("--level", type=int, help="a level of --model")
+    for spec in (*options.MODEL, options.DATA_DIR, options.NO_INVERT):  # as mnistzip compress takes them
+        _add(c, spec)
     c.add_argument("--shard-size", type=int, default=shards.DEFAULT_SHARD_SIZE, metavar="N",
                    help=f"digits per shard, at most (default {shards.DEFAULT_SHARD_SIZE:,})")
-    c.add_argument("--data-dir", help="MNIST's IDX files, for mnist: inputs (default: $MNISTZIP_DATA_DIR)")
-    c.add_argument("--no-invert", action="store_true", help="keep dark-on-light images as they are")
     c.add_argument("--force", action="store_true", help="replace the files this job writes if they exist")
     d = sub.add_parser("decompress", help=".mz files → OUT/NAME.npy (or OUT/NAME/ of PNGs), with a summary")
     d.add_argument("--input", action="append", required=True, metavar="GLOB", help=".mz files; repeat for more")
@@ -455,6 +433,15 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--model", help="the model that made the files, if it is not installed")
     d.add_argument("--force", action="store_true", help="write into OUT even if it holds files; replace those written")
     return p
+
+
+def _add(parser: argparse.ArgumentParser, spec: options.Option) -> None:
+    """An option declared in ``options``, as argparse takes it."""
+    described = spec.described().replace("%", "%%")
+    if spec.type is bool:
+        parser.add_argument(*spec.flags, dest=spec.name, action="store_true", help=described)
+    else:
+        parser.add_argument(*spec.flags, dest=spec.name, type=spec.type, metavar=spec.metavar, help=described)
 
 
 def pipeline_options(beam_args: list[str]):
@@ -633,8 +620,6 @@ _ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?(\w+Error|\w+File|UnknownModel|RetiredM
 
 def _worker_error(e: Exception) -> tuple[str, int]:
     """A failure inside the job, as one line and an exit status: the last mnistzip error its text names."""
-    from . import errors
-
     for line in reversed(str(e).splitlines()):
         m = _ERROR_LINE.match(line.strip())
         kind = m and getattr(errors, m.group(1), None)
@@ -646,22 +631,20 @@ def _worker_error(e: Exception) -> tuple[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m mnistzip.pipeline``: exit 0 when every input was coded; 3 (after writing everything else)
-    when some went to the dead letters; the statuses of ``mnistzip`` otherwise (docs/scale.md)."""
+    when some went to the dead letters; otherwise the statuses of ``mnistzip`` (``errors.ending``)."""
     logging.getLogger("apache_beam").setLevel(logging.CRITICAL)  # the workers' logs, relayed: a failure is one line below
     try:
         args, beam_args = parser().parse_known_args(argv)
-        summary, notes = run(args, beam_args)
-    except KeyboardInterrupt:
-        print(error_line("interrupted"), file=sys.stderr)
-        return ExitStatus.INTERRUPTED
-    except MnistzipError as e:
-        print(error_line(str(e)), file=sys.stderr)
-        return e.exit_status
-    try:
+        with interruptions():  # SIGTERM too: what was half-written is removed
+            summary, notes = run(args, beam_args)
         print(report(args, summary), flush=True)
-    except BrokenPipeError:  # `... | head -0`: the reader has gone; end quietly, as mnistzip does
-        silence_stdout()
-        return ExitStatus.CLOSED_PIPE
+    except (KeyboardInterrupt, BrokenPipeError, MnistzipError) as e:
+        status, message = ending(e)
+        if message is not None:
+            print(error_line(message), file=sys.stderr)
+        if status == ExitStatus.CLOSED_PIPE:  # `... | head -0`: the reader has gone
+            silence_stdout()
+        return status
     for note in notes:
         print(f"mnistzip: note: {one_line(note)}", file=sys.stderr)
     if summary["dead_letters"]:

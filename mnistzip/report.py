@@ -1,4 +1,5 @@
-"""Pictures for papers: the rate-distortion plot and the original/reconstruction grid (matplotlib)."""
+"""Pictures of what eval measured: the rate-distortion and class-kept plots (matplotlib: ``mnistzip[eval]``),
+and digits beside their reconstructions (Pillow alone)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import os
 
 import numpy as np
 
-from . import metrics
-from .evaluate import rate_of
+from .container import SIDE
 from .fileio import atomic_output
+from .metrics import rate_of
 
 
 def _pyplot():
@@ -82,24 +83,31 @@ def _save_rate_plot(plt, fig, ax, ylabel: str, title: str, path, force: bool) ->
     plt.close(fig)
 
 
-def plot_grid(codec, images: np.ndarray, path: str | os.PathLike, force: bool = False, first: int = 0) -> None:
-    """16 digits, each original beside its reconstruction, labelled with its bits and PSNR (as the seeds show)."""
-    plt = _pyplot()
-    digits = images[:16]
-    recon = codec.decompress(codec.compress(digits))
-    bits = [8 * len(s) for s in codec.encode_each(digits)]
-    psnr = metrics.psnr_from_mse(metrics.per_digit_mse(digits, recon))
-    fig, axes = plt.subplots(4, 8, figsize=(8, 4.8), dpi=120)
-    for i, ax in enumerate(axes.flat):
-        k, which = divmod(i, 2)
-        ax.axis("off")
-        if k >= len(digits):
-            continue
-        ax.imshow((digits if which == 0 else recon)[k], cmap="gray", vmin=0, vmax=255)
-        label = f"#{first + k}" if which == 0 else f"{bits[k]} bits\n{psnr[k]:.1f} dB"
-        ax.set_title(label, fontsize=7)
-    fig.suptitle(f"{codec.name} ({codec.id}): original | reconstruction (payload bits, PSNR)", fontsize=9)
-    fig.tight_layout()
+GRID_SCALE = 3  # each digit pixel a 3 x 3 square: a digit 84 px wide
+LABEL_WIDTH = 150  # the row names' column, in pixels
+
+
+def plot_grid(codecs: list, images: np.ndarray, path: str | os.PathLike, force: bool = False, first: int = 0) -> None:
+    """Digits (a row of them, ``images``) above their reconstructions by each codec (a row each), each
+    reconstruction labelled with the bits it takes inside an archive: what a user gets at each quality. Pillow
+    only, no extra."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    cell, text = SIDE * GRID_SCALE, 16
+    font = ImageFont.load_default(size=13)
+    rows = [("original", images, [f"#{first + k}" for k in range(len(images))])]
+    for codec in codecs:
+        payload, bits = codec.encode(images)
+        rows.append((f"{codec.name}\n{bits.mean():.1f} bits avg", codec.decode(payload, len(images)),
+                     [f"{b:.0f} bits" for b in bits]))
+    picture = Image.new("L", (LABEL_WIDTH + len(images) * (cell + 4), len(rows) * (cell + text + 6) + 4), 255)
+    draw = ImageDraw.Draw(picture)
+    for r, (name, digits, labels) in enumerate(rows):
+        top = 4 + r * (cell + text + 6)
+        draw.multiline_text((6, top + cell // 3), name, fill=0, font=font, spacing=2)
+        for k, (digit, label) in enumerate(zip(digits, labels)):
+            left = LABEL_WIDTH + k * (cell + 4)
+            picture.paste(Image.fromarray(np.kron(digit, np.ones((GRID_SCALE, GRID_SCALE), np.uint8))), (left, top))
+            draw.text((left + cell // 2, top + cell + 2), label, fill=80, font=font, anchor="ma")
     with atomic_output(path, force) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+        picture.save(tmp, format="PNG")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mnistzip import baselines, mnist
-from mnistzip.errors import InputError
+from mnistzip.errors import UsageError
 
 
 @pytest.fixture(scope="module")
@@ -40,5 +40,5 @@ def test_progress_callback_counts_every_digit(digits):
 def test_parse_codecs():
     assert [c.name for c in baselines.parse_codecs("jpeg, png")] == ["jpeg", "png"]
     assert baselines.parse_codecs("") == []
-    with pytest.raises(InputError, match="unknown codec 'bmp'"):
+    with pytest.raises(UsageError, match="^--codecs must name some of png, webp-lossless, jpeg, webp, avif, not 'bmp'$"):
         baselines.parse_codecs("png,bmp")

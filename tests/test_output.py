@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 from mnistzip import output
-from mnistzip.errors import OutputError
+from mnistzip.errors import OutputError, UsageError
+
+pytestmark = pytest.mark.user_data  # (conftest.py) never skipped where mnistzip runs
 
 
 def digits(n: int, seed: int = 0) -> np.ndarray:
@@ -99,8 +101,8 @@ def test_standard_output(monkeypatch, fmt):
 
 
 def test_format_is_only_for_standard_output(tmp_path):
-    with pytest.raises(OutputError, match=r"^--format is for -o - \(standard output\); the suffix of .*a.png says"):
+    with pytest.raises(UsageError, match=r"^--format is for -o - \(standard output\); the suffix of .*a.png says"):
         output.check_output(tmp_path / "a.png", force=False, fmt="npy")
-    with pytest.raises(OutputError, match="^--format must be one of png, npy, not 'dir'$"):
+    with pytest.raises(UsageError, match="^--format must be png or npy, not 'dir'$"):
         output.check_output("-", force=False, fmt="dir")
 

@@ -20,6 +20,7 @@ pytest.importorskip("apache_beam")
 
 from mnistzip import container, mnist, pipeline, zoo  # noqa: E402
 from mnistzip.cli import app  # noqa: E402
+from mnistzip.errors import install_hint  # noqa: E402
 
 TWO_WORKERS = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 SHARD_SIZE = 32
@@ -209,7 +210,7 @@ def test_decompress_to_folders_of_pngs(compressed):
     (["compress", "--input", "mnist:test:0-9", "--output", "d", "--shard-size", "0"], 2,
      f"--shard-size must be 1 to {container.MAX_DIGITS}, not 0"),
     (["compress", "--input", "mnist:test:0-9", "--output", "d", "-q", "1", "--bits", "9"], 2,
-     "give a rung (--quality) or a rate (--bits), not both"),
+     "give a quality level (--quality) or a rate (--bits), not both"),
     (["compress", "--input", "mnist:test:0-9", "--output", "no-such-folder/d"], 6,
      "no-such-folder: no such folder for --output no-such-folder/d"),
     (["compress", "--output", "d"], 2, "the following arguments are required: --input"),
@@ -239,7 +240,7 @@ def test_without_beam_the_entry_point_says_what_to_install(in_tmp):
             "runpy.run_module('mnistzip.pipeline', run_name='__main__')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (r.returncode, r.stdout) == (2, "")
-    assert r.stderr == "mnistzip: error: mnistzip.pipeline needs Apache Beam: pip install 'mnistzip[beam]'\n"
+    assert r.stderr == f"mnistzip: error: mnistzip.pipeline needs Apache Beam: {install_hint('beam')}\n"
 
 
 def test_the_transforms_compose_into_a_pipeline_of_ones_own(tmp_path, mnist_dir):
