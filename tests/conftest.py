@@ -1,26 +1,39 @@
-"""Shared fixtures: the MNIST directory, tiny trained models, a CLI runner in a temp dir."""
+"""Shared fixtures: the MNIST directory, the small models kept as test data, a CLI runner in a temp dir."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
-# Without mnistzip[train] (the runtime alone, as on Python 3.12+), tests of training code are not
-# collected and the fixtures that train tiny models skip the tests that use them.
+# Without mnistzip[train] (the runtime alone, as on Python 3.12+), tests of training code are not collected; the
+# models the other tests code with are test data (tests/data/models/), which the runtime runs alone.
 HAVE_TF = importlib.util.find_spec("tensorflow") is not None
 collect_ignore = [] if HAVE_TF else ["test_trainer.py", "test_transforms.py", "test_train.py", "test_chunked.py",
                                      "test_export.py", "test_conditional.py"]
 
 
-HAVE_EVAL = all(importlib.util.find_spec(m) is not None for m in ("scipy", "matplotlib"))
+HAVE_EVAL = importlib.util.find_spec("matplotlib") is not None
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "train: needs mnistzip[train] (TensorFlow); skipped without it")
-    config.addinivalue_line("markers", "eval_extra: needs mnistzip[eval] (scipy, matplotlib); skipped without it")
+    config.addinivalue_line("markers", "eval_extra: needs mnistzip[eval] (matplotlib); skipped without it")
+    config.addinivalue_line("markers", "user_data: guards a user's files; a skip is a failure, on every Python")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that guards a user's files (and needs no TensorFlow) must run wherever mnistzip runs: its skip is
+    reported as a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and item.get_closest_marker("user_data") is not None and item.get_closest_marker("train") is None:
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid} guards a user's files and was skipped: {report.longrepr}"
 
 
 def pytest_runtest_setup(item):
@@ -29,10 +42,6 @@ def pytest_runtest_setup(item):
     if item.get_closest_marker("eval_extra") and not HAVE_EVAL:
         pytest.skip("needs mnistzip[eval]")
 
-
-def _needs_training() -> None:
-    if not HAVE_TF:
-        pytest.skip("trains a model: needs mnistzip[train]")
 
 DATA_DIR = Path(
     os.environ.get("MNISTZIP_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "mnist"
@@ -48,52 +57,50 @@ def mnist_dir() -> Path:
     return DATA_DIR
 
 
-def _train_tiny(path: Path, seed: int) -> Path:
-    """A seed-architecture model trained for a few dozen steps: enough to code, fast to make."""
-    _needs_training()
-    from mnistzip.train import TrainConfig, train
+TEST_MODELS = Path(__file__).parent / "data" / "models"  # made by tests/data/make_test_models.py
 
-    config = TrainConfig(lmbda=500, epochs=1, steps_per_epoch=30, train_limit=3840, test_limit=200, seed=seed)
-    train(config, path, data_dir=DATA_DIR)
-    return path
+
+def _test_model(tmp_path_factory, name: str) -> Path:
+    """A copy, for this session, of one of the small models kept as test data (a test may not alter them)."""
+    copy = tmp_path_factory.mktemp("models") / name
+    shutil.copytree(TEST_MODELS / name, copy)
+    return copy
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    """Directory of a tiny trained model."""
-    return _train_tiny(tmp_path_factory.mktemp("models") / "tiny", seed=1)
+    """A small seed-recipe model (factorized logistic prior, 50 latents)."""
+    return _test_model(tmp_path_factory, "tiny")
 
 
 @pytest.fixture(scope="session")
 def other_model(tmp_path_factory) -> Path:
-    """A second tiny model, different weights (hence a different id)."""
-    return _train_tiny(tmp_path_factory.mktemp("models") / "other", seed=2)
+    """A second one, of other weights (hence another id)."""
+    return _test_model(tmp_path_factory, "other")
 
 
 @pytest.fixture(scope="session")
 def vr_model(tmp_path_factory) -> Path:
-    """A tiny variable-rate model: three quality levels sharing one pair of transforms."""
-    _needs_training()
-    from mnistzip.train import TrainConfig, train
-
-    path = tmp_path_factory.mktemp("models") / "vr"
-    config = TrainConfig(lmbda=[100, 1000, 10000], latent_dims=16, distortion="mse", prior="logistic", epochs=1,
-                         steps_per_epoch=30, train_limit=3840, test_limit=200, seed=3)
-    train(config, path, data_dir=DATA_DIR)
-    return path
+    """A variable-rate model: three quality levels sharing one pair of transforms."""
+    return _test_model(tmp_path_factory, "vr")
 
 
 @pytest.fixture(scope="session")
-def cond_model(tmp_path_factory):
-    """A tiny variable-rate model with the conditional prior (two quality levels), narrow transforms."""
-    _needs_training()
-    from mnistzip.train import TrainConfig, train
+def cond_model(tmp_path_factory) -> Path:
+    """A two-level model with the conditional prior."""
+    return _test_model(tmp_path_factory, "cond")
 
-    path = tmp_path_factory.mktemp("models") / "cond"
-    config = TrainConfig(lmbda=[300, 3000], latent_dims=12, width=128, distortion="mse", prior="conditional",
-                         epochs=1, steps_per_epoch=40, train_limit=5120, test_limit=200, seed=4)
-    train(config, path, data_dir=DATA_DIR)
-    return path
+
+@pytest.fixture(scope="session")
+def deep_model(tmp_path_factory) -> Path:
+    """A model with the deep factorized prior (its quantisation offsets are not 0)."""
+    return _test_model(tmp_path_factory, "deep")
+
+
+@pytest.fixture(scope="session")
+def class_model(tmp_path_factory) -> Path:
+    """A two-level model that codes each digit's class first (deep prior per level and class)."""
+    return _test_model(tmp_path_factory, "class")
 
 
 @pytest.fixture(scope="session")
@@ -101,32 +108,6 @@ def cond_codec(cond_model):
     from mnistzip.codec import Codec
 
     return Codec.load(cond_model, level=2)
-
-
-@pytest.fixture(scope="session")
-def deep_model(tmp_path_factory) -> Path:
-    """A tiny single-rate model with the deep factorized prior (its quantisation offsets are not 0)."""
-    _needs_training()
-    from mnistzip.train import TrainConfig, train
-
-    path = tmp_path_factory.mktemp("models") / "deep"
-    config = TrainConfig(lmbda=1000, latent_dims=16, distortion="mse", prior="deep", epochs=1, steps_per_epoch=30,
-                         train_limit=3840, test_limit=100, seed=4)
-    train(config, path, data_dir=DATA_DIR)
-    return path
-
-
-@pytest.fixture(scope="session")
-def class_model(tmp_path_factory) -> Path:
-    """A tiny two-level model that codes each digit's class first (deep prior per level and class)."""
-    _needs_training()
-    from mnistzip.train import TrainConfig, train
-
-    path = tmp_path_factory.mktemp("models") / "class"
-    config = TrainConfig(lmbda=[300, 3000], latent_dims=8, width=128, distortion="mse", prior="deep", code_class=True,
-                         epochs=1, steps_per_epoch=30, train_limit=3840, test_limit=200, half=True, seed=5)
-    train(config, path, data_dir=DATA_DIR)
-    return path
 
 
 @pytest.fixture(scope="session")

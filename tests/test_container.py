@@ -17,6 +17,8 @@ from mnistzip.errors import (
     UnsupportedVersion,
 )
 
+pytestmark = pytest.mark.user_data  # (conftest.py) never skipped where mnistzip runs
+
 ONE = MzFile(model_id="b203", count=1, payload=bytes(range(1, 7)))
 MANY = MzFile(model_id="0a9f", count=300, payload=bytes(range(256)) * 4)
 
