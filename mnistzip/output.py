@@ -10,7 +10,6 @@ picture and must be held whole, so it is refused above :data:`MAX_GRID_DIGITS`
 
 from __future__ import annotations
 
-import io
 import math
 import os
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import png
 from .bounds import MAX_SCALE
 from .container import SIDE
 from .errors import OutputError, UsageError
@@ -174,10 +174,6 @@ def digit_stem(i: int, count: int) -> str:
 
 def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
     """One uint8 image as the bytes of a PNG file, each pixel a ``scale`` x ``scale`` square."""
-    from PIL import Image
-
     if scale != 1:
         image = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
-    buf = io.BytesIO()
-    Image.fromarray(image, mode="L").save(buf, format="PNG")
-    return buf.getvalue()
+    return png.write(image)

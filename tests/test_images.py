@@ -643,3 +643,11 @@ def test_running_extremes_match_a_plain_window():
         windows = np.lib.stride_tricks.sliding_window_view(padded, k, axis=0)
         np.testing.assert_array_equal(images._running(x, k, 0, np.minimum), windows.min(axis=-1))
         np.testing.assert_array_equal(images._running(x, k, 0, np.maximum), windows.max(axis=-1))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 10, 784, 1001])
+def test_percentiles_are_numpys(size):
+    a = np.random.default_rng(size).integers(0, 256, size).astype(np.float64)
+    for q in (1, 50, 99, [1, 99], [25, 50, 75], [5, 95]):
+        np.testing.assert_allclose(images._percentiles(a, q), np.percentile(a, q), rtol=0, atol=1e-9)
+
