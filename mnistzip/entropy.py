@@ -72,8 +72,8 @@ class EntropyModel:
         self.latent_dims, self.conditional, self.codes_class = card.latent_dims, card.conditional, card.codes_class
         self.dimension_major = card.dimension_major  # the stream's order (docs/format.md)
         self.gains = weights["gains"].astype(np.float32)
-        self._tables = [(weights[f"level{q + 1}.cdf"].astype(np.int32), weights[f"level{q + 1}.cdf_offset"].astype(np.int32))
-                        for q in range(len(card.levels))]
+        self._tables = [(np.asarray(weights[f"level{q + 1}.cdf"], np.int32),
+                         np.asarray(weights[f"level{q + 1}.cdf_offset"], np.int32)) for q in range(len(card.levels))]
         self._parsed: dict = {}  # per level, on first use: (rangecoder.Tables, tables.Tables)
         if self.conditional:
             self._net = MaskedNetwork(weights, self.latent_dims)

@@ -166,10 +166,11 @@ class Dense:
 OPS = {"conv": Conv, "deconv": ConvTranspose, "dense": Dense}
 
 
-def build(layers, weights: dict, prefix: str) -> list:
-    """A transform's layers as (op, activation) pairs, float32, ready to run."""
-    return [(OPS[layer.kind](weights[f"{prefix}.{layer.name}.kernel"], weights[f"{prefix}.{layer.name}.bias"],
-                             layer.stride), layer.activation) for layer in layers]
+def build(layers, weights, prefix: str) -> list:
+    """A transform's layers as (op, activation) pairs, ready to run in float32 (half-precision weights widened)."""
+    return [(OPS[layer.kind](np.asarray(weights[f"{prefix}.{layer.name}.kernel"], np.float32),
+                             np.asarray(weights[f"{prefix}.{layer.name}.bias"], np.float32), layer.stride),
+             layer.activation) for layer in layers]
 
 
 def run(ops, x: np.ndarray) -> np.ndarray:

@@ -35,6 +35,10 @@ takes the class's one-hot vector after the latents.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
+import io
 import zipfile
 
 import numpy as np
@@ -43,7 +47,6 @@ from .coding import classes_of
 from .container import CLASSES, SIDE
 from .entropy import EntropyModel
 from .errors import ModelError
-from .fileio import file_digest
 from .layers import analysis_layers, build, run, synthesis_layers
 
 WEIGHTS_FILE = "weights.npz"
@@ -52,16 +55,20 @@ BATCH = 128  # digits per transform call: the convolutions' patch matrices (~12 
 
 class Runtime:
     """A model's portable weights: its transforms and its entropy model, with the entry points of ``engine.Engine``
-    (NumPy in and out; ``q`` is the level, from 0)."""
+    (NumPy in and out; ``q`` is the level, from 0).
 
-    def __init__(self, weights: dict, card):
-        weights = {k: (v.astype(np.float32) if v.dtype == np.float16 else v) for k, v in weights.items()}
+    Each transform is built from its arrays when first used, and checked then
+    on a blank digit: a compress never reads the decoder's weights, nor a
+    decompress the encoder's.
+    """
+
+    def __init__(self, weights, card):
+        """``weights``: name → array, a dict or a weights file's members (read as asked for)."""
+        self._weights, self._recipe, self._where = weights, card.recipe, card.path / WEIGHTS_FILE
         self.entropy = EntropyModel(weights, card)
         self.latent_dims, self.codes_class, self.coded_dims = card.latent_dims, card.codes_class, card.coded_dims
         self.dimension_major = card.dimension_major
         self.gains = self.entropy.gains
-        self._analysis = build(analysis_layers(card.recipe), weights, "analysis")
-        self._synthesis = build(synthesis_layers(card.recipe), weights, "synthesis")
 
     @classmethod
     def load(cls, card, verify: bool = True) -> "Runtime":
@@ -71,26 +78,34 @@ class Runtime:
         if not path.is_file() or not expected:
             raise ModelError(f"{card.path}: no portable weights ({WEIGHTS_FILE}) for the NumPy runtime; "
                              "run it on TensorFlow with MNISTZIP_ENGINE=tf (pip install 'mnistzip[train]')")
-        if verify and file_digest(path) != expected:
+        try:
+            blob = path.read_bytes()  # read once: the bytes checked are the bytes used
+        except OSError as e:
+            raise ModelError(f"{path}: cannot read it ({e.strerror or e})") from None
+        if verify and hashlib.sha256(blob).hexdigest() != expected:
             raise ModelError(f"{card.path}: {WEIGHTS_FILE} does not match its digest in {card.path.name}/model.json "
                              f"(the model {card.name} was altered)")
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                weights = {k: npz[k] for k in npz.files}
-            runtime = cls(weights, card)
-            runtime._check_shapes()
-        except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as e:
-            raise ModelError(f"{path}: unreadable portable weights ({type(e).__name__}: {e})") from None
+        with _readable(path):
+            runtime = cls(np.load(io.BytesIO(blob), allow_pickle=False), card)
+            runtime.entropy.check_shapes()
         return runtime
 
-    def _check_shapes(self) -> None:
-        """Refuse weights that are not the recipe's model (raised as ValueError, reported by ``load``)."""
-        self.entropy.check_shapes()
-        x = self.analyse(np.zeros((1, SIDE, SIDE), np.uint8), 0)
-        if x.shape != (1, self.latent_dims):
-            raise ValueError(f"latents {x.shape} do not fit latent_dims {self.latent_dims}")
-        if self.synthesize(np.zeros((1, self.coded_dims), np.float32), 0).shape != (1, SIDE, SIDE):
-            raise ValueError("the synthesis does not give 28x28 digits")
+    @functools.cached_property
+    def _analysis(self) -> list:
+        with _readable(self._where):
+            ops = build(analysis_layers(self._recipe), self._weights, "analysis")
+            shape = run(ops, np.zeros((1, SIDE, SIDE, 1), np.float32)).shape
+            if shape != (1, self.latent_dims):
+                raise ValueError(f"latents {shape} do not fit latent_dims {self.latent_dims}")
+        return ops
+
+    @functools.cached_property
+    def _synthesis(self) -> list:
+        with _readable(self._where):
+            ops = build(synthesis_layers(self._recipe), self._weights, "synthesis")
+            if run(ops, self._decoder_input(np.zeros((1, self.coded_dims), np.float32), 0)).size != SIDE * SIDE:
+                raise ValueError("the synthesis does not give 28x28 digits")
+        return ops
 
     # -------------------------------------------------------------- transforms
 
@@ -107,14 +122,16 @@ class Runtime:
         latents = np.asarray(latents, np.float32)
         out = np.empty((len(latents), SIDE, SIDE), np.uint8)
         for i in range(0, len(latents), BATCH):
-            batch = latents[i : i + BATCH]
-            if self.codes_class:  # the latents, then the class's one-hot vector
-                onehot = np.eye(CLASSES, dtype=np.float32)[classes_of(batch)]
-                x = run(self._synthesis, np.concatenate([batch[:, 1:] / self.gains[q], onehot], axis=1))
-            else:
-                x = run(self._synthesis, batch / self.gains[q])
+            x = run(self._synthesis, self._decoder_input(latents[i : i + BATCH], q))
             out[i : i + BATCH] = np.clip(np.round(x.reshape(-1, SIDE, SIDE) * np.float32(255.0)), 0, 255)
         return out
+
+    def _decoder_input(self, latents: np.ndarray, q: int) -> np.ndarray:
+        """Quantised latents as the synthesis takes them: unscaled, and a class's one-hot vector after them."""
+        if not self.codes_class:
+            return latents / self.gains[q]
+        onehot = np.eye(CLASSES, dtype=np.float32)[classes_of(latents)]
+        return np.concatenate([latents[:, 1:] / self.gains[q], onehot], axis=1)
 
     # -------------------------------------------------------------- the entropy model's, as the engine's
 
@@ -153,3 +170,12 @@ class Runtime:
     def sample(self, noise: bytes, n: int, q: int) -> np.ndarray:
         """Any bytes → ``n`` digits: the decoder as a generative model (no sanity check)."""
         return self.synthesize(self.entropy.decode(noise, n, q, check=False), q)
+
+
+@contextlib.contextmanager
+def _readable(path):
+    """Whatever reading or shaping a weights file's arrays raises, as one ModelError naming the file."""
+    try:
+        yield
+    except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as e:
+        raise ModelError(f"{path}: unreadable portable weights ({type(e).__name__}: {e})") from None
