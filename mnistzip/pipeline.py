@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import container, errors, inputs, mnist, options, output, shards, zoo
+from . import blas, container, errors, inputs, mnist, options, output, shards, zoo
 from .choice import ModelChoice
 from .fileio import replace_atomic, silence_stdout
 from .errors import (EXTRAS, ExitStatus, InputError, MissingExtra, MnistzipError, ModelError, OutputError,
@@ -473,9 +473,6 @@ def pipeline_options(beam_args: list[str]):
     return options
 
 
-BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
 @contextlib.contextmanager
 def _shared_cores(options):
     """Local worker processes share the cores: while the job runs, each gets cores / workers threads for NumPy's
@@ -490,7 +487,7 @@ def _shared_cores(options):
         return
     cores = os.cpu_count() or 1
     threads = str(max(1, cores // (direct.direct_num_workers or cores)))
-    added = [name for name in BLAS_THREADS if name not in os.environ]
+    added = [name for name in blas.VARIABLES if name not in os.environ]
     os.environ.update({name: threads for name in added})
     try:
         yield

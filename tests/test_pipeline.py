@@ -18,13 +18,13 @@ from PIL import Image
 
 pytest.importorskip("apache_beam")
 
-from mnistzip import container, mnist, pipeline, zoo  # noqa: E402
+from mnistzip import blas, container, mnist, pipeline, zoo  # noqa: E402
 from mnistzip.cli import app  # noqa: E402
 from mnistzip.errors import install_hint  # noqa: E402
 
 TWO_WORKERS = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 SHARD_SIZE = 32
-ONE_THREAD = {name: "1" for name in pipeline.BLAS_THREADS}  # what two workers on two cores get, on any machine
+ONE_THREAD = {name: "1" for name in blas.VARIABLES}  # what two workers on two cores get, on any machine
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,0 +1,26 @@
+"""The command line's BLAS threads: one, unless the user chose."""
+
+import os
+import subprocess
+import sys
+
+from mnistzip import blas
+
+
+def test_the_command_runs_blas_on_one_thread_unless_the_user_chose(monkeypatch):
+    for name in blas.VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    blas.one_thread()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    assert os.environ["MKL_NUM_THREADS"] == "3"
+    assert "OMP_NUM_THREADS" not in os.environ  # TensorFlow's, when training
+
+
+def test_the_setting_is_made_before_numpy_loads(tmp_path):
+    """BLAS reads its thread count once, when NumPy loads: the entry point must set it first."""
+    code = ("import sys, os; sys.argv = ['mnistzip', 'models']; import mnistzip.__main__ as m; "
+            "assert 'numpy' not in sys.modules; m.one_thread(); print(os.environ['OPENBLAS_NUM_THREADS'])")
+    env = {k: v for k, v in os.environ.items() if k not in blas.VARIABLES}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert r.stdout == "1\n"
