@@ -26,8 +26,8 @@ import contextlib
 import hashlib
 import os
 import re
+import platform
 import shutil
-import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -256,7 +256,7 @@ def replace_atomic(path: str | os.PathLike, data: bytes) -> None:
 
 def temp_prefix(path: Path) -> str:
     """The start of this process's temporaries for ``path``: it names the host and the process."""
-    return f".{path.name}.{TEMP_TAG}-{socket.gethostname()}-{os.getpid()}-"
+    return f".{path.name}.{TEMP_TAG}-{platform.node()}-{os.getpid()}-"
 
 
 def remove_leftovers(path: str | os.PathLike, directory: bool = False, inputs: Iterable = ()) -> list[Path]:
@@ -271,7 +271,7 @@ def remove_leftovers(path: str | os.PathLike, directory: bool = False, inputs: I
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     pattern = re.compile(
-        re.escape(f".{path.name}.{TEMP_TAG}-{socket.gethostname()}-") + r"(\d+)-[A-Za-z0-9_]+" + re.escape(TEMP_SUFFIX)
+        re.escape(f".{path.name}.{TEMP_TAG}-{platform.node()}-") + r"(\d+)-[A-Za-z0-9_]+" + re.escape(TEMP_SUFFIX)
     )
     removed = []
     try:
