@@ -43,9 +43,9 @@ def pytest_runtest_setup(item):
         pytest.skip("needs mnistzip[eval]")
 
 
-DATA_DIR = Path(
+DATA_DIR = Path(  # absolute: tests run commands in other folders
     os.environ.get("MNISTZIP_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "mnist"
-)
+).resolve()
 
 
 @pytest.fixture(scope="session", autouse=True)

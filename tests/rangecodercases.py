@@ -8,6 +8,7 @@ damaged strings.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mnistzip import catalogue, mnist, zoo
 from mnistzip import rangecoder as rc
@@ -93,3 +94,15 @@ def damaged(string: bytes, rng) -> list[bytes]:
         out.append(bytes(flipped))
     out += [bytes(rng.integers(0, 256, size)) for size in (1, 4, 50, len(string), 3 * len(string))]
     return out + [b"\xff" * 40, b"\0" * 40]
+
+
+@pytest.fixture(scope="module")
+def q1():
+    """ladder-q1's tables and symbols (``tables(1)``), once per test module."""
+    return tables(1)
+
+
+@pytest.fixture(scope="module")
+def q12():
+    """ladder-q12's tables and symbols (``tables(None)``), once per test module."""
+    return tables(None)

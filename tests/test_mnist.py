@@ -15,29 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from digitimages import fake_images, idx_bytes, write
 from mnistzip import mnist
 from mnistzip.errors import DataError, InputError
 
 REAL_DIR = Path(os.environ.get("MNISTZIP_DATA_DIR") or "/work/shared/mnist")
 TEST_STEM = "t10k-images-idx3-ubyte"
 BAD_REFERENCE = "expected mnist:SPLIT, mnist:SPLIT:I or mnist:SPLIT:I-J"
-
-
-def idx_bytes(images: np.ndarray, magic: int = 2051, count: int | None = None) -> bytes:
-    """An IDX3 file holding ``images`` (N, rows, cols); ``count`` overrides the header count."""
-    n, rows, cols = images.shape
-    header = struct.pack(">IIII", magic, n if count is None else count, rows, cols)
-    return header + images.astype(np.uint8).tobytes()
-
-
-def fake_images(n: int, rows: int = 28, cols: int = 28, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, size=(n, rows, cols), dtype=np.uint8)
-
-
-def write(path: Path, content: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    return path
 
 
 # --------------------------------------------------------------------------- real MNIST IDX

@@ -11,20 +11,11 @@ import numpy as np
 import pytest
 
 import rangecodercases as cases
+from rangecodercases import q1, q12  # noqa: F401 - fixtures
 from mnistzip import rangecoder as rc
 
 SPIN = Path(__file__).parent / "data" / "decoder-spin.mz"
 GOLDEN = Path(__file__).parent / "data" / "rangecoder-golden.npz"
-
-
-@pytest.fixture(scope="module")
-def q1():
-    return cases.tables(1)
-
-
-@pytest.fixture(scope="module")
-def q12():
-    return cases.tables(None)
 
 
 @pytest.fixture(scope="module")

@@ -12,20 +12,11 @@ tf = pytest.importorskip("tensorflow")
 tfc = pytest.importorskip("tensorflow_compression")
 
 import rangecodercases as cases  # noqa: E402
+from rangecodercases import q1, q12  # noqa: E402, F401 - fixtures
 from rangecodercases import DIGITS  # noqa: E402
 from tfcops import tfc_decode, tfc_decode_guarded, tfc_encode  # noqa: E402
 
 from mnistzip import rangecoder as rc  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def q1():
-    return cases.tables(1)
-
-
-@pytest.fixture(scope="module")
-def q12():
-    return cases.tables(None)
 
 
 # --- the symbols of real digits ----------------------------------------------------------------------------------
