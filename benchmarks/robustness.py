@@ -154,7 +154,7 @@ def tiled_file(codec, count: int) -> bytes:
     from mnistzip import rangecoder
 
     digits = mnist.images("test")
-    _, rows, symbols = codec.coding(codec.quantize(codec.latents(digits)))
+    _, _, rows, symbols = codec.coding_of(digits)
     values = symbols - codec.tables.cdf_offset[rows]
     reps = -(-count // len(digits))
 

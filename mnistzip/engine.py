@@ -27,6 +27,10 @@ class Engine(Protocol):
     def analyse(self, images: np.ndarray, q: int) -> np.ndarray:
         """uint8 digits (N, 28, 28) → unquantised latents (N, L) float32."""
 
+    def analyse_exact(self, images: np.ndarray, q: int) -> np.ndarray:
+        """Like ``analyse``, with each digit's sums independent of the batch it is in (the runtime's float64;
+        the reference's is its ``analyse``)."""
+
     def synthesize(self, latents: np.ndarray, q: int) -> np.ndarray:
         """Quantised latents → uint8 digits (N, 28, 28)."""
 
@@ -42,14 +46,11 @@ class Engine(Protocol):
     def predict(self, y_hat: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
         """Quantised latents → (location, table row) of every element given the ones before it (conditional)."""
 
-    def compress(self, images: np.ndarray, q: int) -> tuple[bytes, np.ndarray]:
-        """Digits → (one range-coded string, entropy bits per digit)."""
-
-    def compress_each(self, images: np.ndarray, q: int) -> list[bytes]:
-        """Digits → one range-coded string per digit."""
-
     def encode(self, latents: np.ndarray, q: int) -> bytes:
         """Latents (quantised here) → one range-coded string."""
+
+    def encode_coded(self, coded: np.ndarray, rows: np.ndarray, symbols: np.ndarray, q: int) -> bytes:
+        """What ``conditionals`` gave → one range-coded string."""
 
     def decode(self, payload: bytes, count: int, q: int, progress=None) -> np.ndarray:
         """One string → the (count, L) quantised latents it holds (``ValueError``, or ``BadMzFile``, when corrupt)."""

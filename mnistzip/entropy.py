@@ -23,12 +23,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import rangecoder
+from .blas import map_batches
 from .coding import SCALE_MIN, class_rows, classes_of, degrees, masks, table_index
 from .container import CLASSES
 from .layers import leaky
 from .tables import Tables
 
-ROWS = 2048  # digits per masked-network call (float64 activations: 4 MB a layer)
+ROWS = 1024  # digits per masked-network call (float64 activations: 2 MB a layer)
 NET_WEIGHTS = ("w1", "w2", "w3", "b1", "b2", "b3")
 
 
@@ -121,13 +122,17 @@ class EntropyModel:
         """(loc, scale) of dimension ``d`` in the coded domain, given the dimensions before it (float64), before
         the scale picks a table (``benchmarks/runtime_parity.py`` measures how far it falls from a bin's edge).
 
-        ``ROWS`` digits at a time: the hidden activations stay a few MB whatever the count.
+        ``ROWS`` digits at a time, side by side on the cores BLAS leaves (``blas.map_batches``): the hidden
+        activations stay a few MB whatever the count.
         """
         gains = self._gains64[q]
         loc = np.empty(len(y_hat), np.float64)
         log_scale = np.empty(len(y_hat), np.float64)
-        for i in range(0, len(y_hat), ROWS):
+
+        def rows(i: int) -> None:
             loc[i : i + ROWS], log_scale[i : i + ROWS] = self._net.column(y_hat[i : i + ROWS] / gains, d, q)
+
+        map_batches(rows, range(0, len(y_hat), ROWS))
         return gains[d] * loc, np.maximum(gains[d] * np.exp(log_scale), SCALE_MIN)
 
     def _parameters(self, y_hat: np.ndarray, d: int, q: int) -> tuple[np.ndarray, np.ndarray]:

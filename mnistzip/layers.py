@@ -92,12 +92,17 @@ class Conv:
         return y.reshape(n, out, out, -1) + self.bias
 
 
-def _product(patches: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """``patches @ matrix``: for long windows (hundreds of values) as ``(matrix.T @ patches.T).T``, the same sums,
-    which OpenBLAS runs 1.2 to 1.3 times faster; for short ones (the first layer's 25) the other way round."""
-    if matrix.shape[0] < 100:
-        return patches @ matrix
-    return np.ascontiguousarray((matrix.T @ patches.T).T)
+def _product(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``rows @ matrix``, one row per digit or window.
+
+    In float32, for long windows (hundreds of values) as ``(matrix.T @ rows.T).T``, the same sums, which OpenBLAS
+    runs 1.2 to 1.3 times faster; for short ones (the first layer's 25) the other way round. In float64 (the exact
+    analysis, ``runtime.Runtime.analyse_exact``) always with the rows along GEMM's N: OpenBLAS's dgemm then gives
+    a row the same bits whatever the rows beside it and wherever it sits, which its sgemm does not.
+    """
+    if matrix.shape[0] < 100 and matrix.dtype != np.float64:
+        return rows @ matrix
+    return np.ascontiguousarray((matrix.T @ rows.T).T)
 
 
 class ConvTranspose:
@@ -160,16 +165,18 @@ class Dense:
         self.matrix, self.bias = kernel, bias
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return x.reshape(len(x), -1) @ self.matrix + self.bias
+        x = x.reshape(len(x), -1)
+        return (_product(x, self.matrix) if self.matrix.dtype == np.float64 else x @ self.matrix) + self.bias
 
 
 OPS = {"conv": Conv, "deconv": ConvTranspose, "dense": Dense}
 
 
-def build(layers, weights, prefix: str) -> list:
-    """A transform's layers as (op, activation) pairs, ready to run in float32 (half-precision weights widened)."""
-    return [(OPS[layer.kind](np.asarray(weights[f"{prefix}.{layer.name}.kernel"], np.float32),
-                             np.asarray(weights[f"{prefix}.{layer.name}.bias"], np.float32), layer.stride),
+def build(layers, weights, prefix: str, dtype=np.float32) -> list:
+    """A transform's layers as (op, activation) pairs, ready to run in ``dtype`` (float32 as TensorFlow runs them;
+    half-precision weights widened exactly)."""
+    return [(OPS[layer.kind](np.asarray(weights[f"{prefix}.{layer.name}.kernel"], dtype),
+                             np.asarray(weights[f"{prefix}.{layer.name}.bias"], dtype), layer.stride),
              layer.activation) for layer in layers]
 
 

@@ -37,7 +37,7 @@ def refine(codec: Codec, images: np.ndarray, lmbda: float, rounds: int = ROUNDS,
     """
     images = check_digits(images)
     target = images.astype(np.float64) / 255.0
-    y = codec.quantize(codec.latents(images)).astype(np.float32)
+    y = codec.coding_of(images)[1]
     dims = np.arange(int(codec.codes_class), y.shape[1])  # a class-coding model's class is the guard's to choose
     wanted = guard.predict(images) if guard is not None else None
 

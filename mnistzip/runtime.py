@@ -15,7 +15,10 @@ What must match the SavedModel, and how closely (docs/format.md, "A second imple
 * **The transforms: closely** (``layers``). They run in float32 like
   TensorFlow's; a different summation order can move a latent across a
   rounding boundary (a different but valid symbol, on a few digits in ten
-  thousand) or a pixel by one grey level.
+  thousand) or a pixel by one grey level. On the runtime itself a digit's
+  symbols never depend on its batch: a latent that float32 leaves near a
+  rounding edge is computed again exactly (``analyse_exact``,
+  ``codec.Codec.coding_of``).
 
 Weights file
     ``weights.npz`` (NumPy's format, read with ``allow_pickle=False``, only
@@ -43,6 +46,7 @@ import zipfile
 
 import numpy as np
 
+from .blas import map_batches
 from .coding import classes_of
 from .container import CLASSES, SIDE
 from .entropy import EntropyModel
@@ -69,6 +73,7 @@ class Runtime:
         self.latent_dims, self.codes_class, self.coded_dims = card.latent_dims, card.codes_class, card.coded_dims
         self.dimension_major = card.dimension_major
         self.gains = self.entropy.gains
+        self._gains64 = self.gains.astype(np.float64)
 
     @classmethod
     def load(cls, card, verify: bool = True) -> "Runtime":
@@ -100,6 +105,11 @@ class Runtime:
         return ops
 
     @functools.cached_property
+    def _analysis64(self) -> list:
+        with _readable(self._where):
+            return build(analysis_layers(self._recipe), self._weights, "analysis", np.float64)
+
+    @functools.cached_property
     def _synthesis(self) -> list:
         with _readable(self._where):
             ops = build(synthesis_layers(self._recipe), self._weights, "synthesis")
@@ -117,13 +127,35 @@ class Runtime:
             out[i : i + BATCH] = run(self._analysis, x) * self.gains[q]
         return out
 
+    def analyse_exact(self, images: np.ndarray, q: int) -> np.ndarray:
+        """Like :meth:`analyse`, in float64 with each digit's sums independent of the digits beside it: the
+        latents a digit gets alone and in any batch, to the last bit on OpenBLAS's x86 kernels (and within
+        ~1e-16 anywhere), rounded to float32 at the end. Twice as slow: for the few digits float32 leaves too
+        close to a rounding edge (``codec.Codec.coding_of``).
+
+        Every product has the digits along GEMM's N (``layers._product``), and a lone digit is paired with a
+        blank one: one row alone would go to gemv, which sums in another order.
+        """
+        n = len(images)
+        x = images.astype(np.float64).reshape(-1, SIDE, SIDE, 1) / 255.0
+        if n % BATCH == 1:
+            x = np.concatenate([x, np.zeros_like(x[:1])])
+        out = np.empty((n, self.latent_dims), np.float32)
+        for i in range(0, n, BATCH):
+            out[i : i + BATCH] = (run(self._analysis64, x[i : i + BATCH]) * self._gains64[q])[: n - i]
+        return out
+
     def synthesize(self, latents: np.ndarray, q: int) -> np.ndarray:
         """Quantised latents → uint8 digits: the decoder, then rounding and saturation."""
         latents = np.asarray(latents, np.float32)
         out = np.empty((len(latents), SIDE, SIDE), np.uint8)
-        for i in range(0, len(latents), BATCH):
-            x = run(self._synthesis, self._decoder_input(latents[i : i + BATCH], q))
+        ops = self._synthesis
+
+        def batch(i: int) -> None:
+            x = run(ops, self._decoder_input(latents[i : i + BATCH], q))
             out[i : i + BATCH] = np.clip(np.round(x.reshape(-1, SIDE, SIDE) * np.float32(255.0)), 0, 255)
+
+        map_batches(batch, range(0, len(latents), BATCH))
         return out
 
     def _decoder_input(self, latents: np.ndarray, q: int) -> np.ndarray:
@@ -153,19 +185,13 @@ class Runtime:
     def encode(self, latents: np.ndarray, q: int) -> bytes:
         return self.entropy.encode(latents, q)
 
+    def encode_coded(self, coded: np.ndarray, rows: np.ndarray, symbols: np.ndarray, q: int) -> bytes:
+        return self.entropy.encode_symbols(rows, symbols, q)
+
     def decode(self, payload: bytes, count: int, q: int, check: bool = True, progress=None) -> np.ndarray:
         return self.entropy.decode(payload, count, q, check, progress)
 
     # -------------------------------------------------------------- whole digits
-
-    def compress(self, images: np.ndarray, q: int) -> tuple[bytes, np.ndarray]:
-        """Digits → (one range-coded string, bits per digit: the ideal code length under the tables)."""
-        _, rows, symbols = self.entropy.conditionals(self.analyse(images, q), q)
-        return self.entropy.encode_symbols(rows, symbols, q), self.entropy.bits(rows, symbols, q)
-
-    def compress_each(self, images: np.ndarray, q: int) -> list[bytes]:
-        """Digits → one range-coded string per digit."""
-        return self.entropy.encode_each(self.analyse(images, q), q)
 
     def sample(self, noise: bytes, n: int, q: int) -> np.ndarray:
         """Any bytes → ``n`` digits: the decoder as a generative model (no sanity check)."""

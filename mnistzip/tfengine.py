@@ -58,6 +58,10 @@ class TFEngine:
     def analyse(self, images, q: int) -> np.ndarray:
         return self.module.analyse(images, np.int32(q)).numpy()
 
+    def analyse_exact(self, images, q: int) -> np.ndarray:
+        """The reference has no exact mode: its sums are TensorFlow's float32, as trained."""
+        return self.analyse(images, q)
+
     def quantize(self, latents, q: int) -> np.ndarray:
         return self.module.quantize(np.asarray(latents, np.float32), np.int32(q)).numpy()
 
@@ -84,16 +88,12 @@ class TFEngine:
         loc, index = self.module.predict(np.asarray(y_hat, np.float32), np.int32(q))
         return loc.numpy(), index.numpy().astype(np.int64)
 
-    def compress(self, images, q: int) -> tuple[bytes, np.ndarray]:
-        """Digits → (one string, entropy bits per digit under the trained prior)."""
-        string, bits = self.module.compress(images, np.int32(q))
-        return string.numpy(), bits.numpy()
-
     def encode(self, latents, q: int) -> bytes:
         return self.module.compress_latents(np.asarray(latents, np.float32), np.int32(q)).numpy()
 
-    def compress_each(self, images, q: int) -> list[bytes]:
-        return list(self.module.compress_each(images, np.int32(q)).numpy())
+    def encode_coded(self, coded, rows, symbols, q: int) -> bytes:
+        """The SavedModel quantises the coded latents again, which gives the same symbols."""
+        return self.encode(coded, q)
 
     def synthesize(self, latents, q: int) -> np.ndarray:
         return self.module.synthesize(np.asarray(latents, np.float32), np.int32(q)).numpy()

@@ -24,3 +24,24 @@ def test_the_setting_is_made_before_numpy_loads(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in blas.VARIABLES}
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert r.stdout == "1\n"
+
+
+def test_batches_run_side_by_side_give_what_one_thread_gives(monkeypatch):
+    """With BLAS on one thread, batches share the cores; the results come back whole and in order."""
+    import numpy as np
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    monkeypatch.setattr(blas, "cores", lambda: 2)
+    seen = []
+    results = blas.map_batches(lambda b: seen.append(b) or np.arange(b, b + 3), range(0, 30, 3))
+    np.testing.assert_array_equal(np.concatenate(results), np.arange(30))
+    assert sorted(seen) == list(range(0, 30, 3))
+
+
+def test_no_threads_beside_blas_when_it_takes_every_core(monkeypatch):
+    import threading
+
+    for name in blas.VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert blas.threads() == blas.cores()
+    assert blas.map_batches(lambda b: threading.current_thread() is threading.main_thread(), range(4)) == [True] * 4

@@ -130,19 +130,25 @@ def test_a_rerun_writes_the_same_bytes(compressed):
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
-def test_shards_decode_to_the_pixels_of_mnistzip_compress(compressed, in_tmp):
+def test_shards_hold_the_codes_of_mnistzip_compress(compressed, in_tmp):
+    """Each digit of a shard has the latents it gets from ``mnistzip compress`` in another batch (``codec.coding_of``),
+    and decodes to the same pixels within one grey level (the decoder's float32 sums depend on the batch)."""
     from typer.testing import CliRunner
 
     root, _ = compressed
     manifest = _manifest(root / "one" / "d")
     codec = zoo.load()
-    decoded = {name: codec.decompress(container.read(root / "one" / name)) for name in {m["shard"] for m in manifest}}
+
+    def latents(mz):
+        return codec.decode_latents(mz.payload, mz.count)
+
+    decoded = {name: latents(container.read(root / "one" / name)) for name in {m["shard"] for m in manifest}}
     files = [str(root / "scans" / f"{i:03d}.png") for i in range(24)]
     r = CliRunner().invoke(app, ["compress", *files, "mnist:test:0-59", "-o", "ref.mz"])
     assert r.exit_code == 0, r.output
-    reference = codec.decompress(container.read("ref.mz"))
+    reference = latents(container.read("ref.mz"))
     arrays = np.load(root / "arrays" / "a.npy")
-    from_array = codec.decompress(codec.compress(arrays))
+    from_array = latents(codec.compress(arrays))
     for line in manifest:
         got = decoded[line["shard"]][line["index"]]
         source = line["source"]
@@ -153,6 +159,11 @@ def test_shards_decode_to_the_pixels_of_mnistzip_compress(compressed, in_tmp):
         else:
             want = reference[files.index(source)]
         np.testing.assert_array_equal(got, want, err_msg=source)
+    shard = manifest[0]["shard"]
+    pixels, ref_pixels = (codec.decompress(container.read(p)).astype(int) for p in (root / "one" / shard, "ref.mz"))
+    for line in (m for m in manifest if m["shard"] == shard and m["source"].startswith("mnist:")):
+        want = ref_pixels[24 + int(line["source"].rsplit(":", 1)[1])]
+        assert np.abs(pixels[line["index"]] - want).max() <= 1, line["source"]
 
 
 def test_existing_outputs_are_refused_before_the_job(compressed):
