@@ -165,3 +165,27 @@ def test_pipeline_small_run(tmp_path):
         for how, workers in (("mnistzip compress", 1), ("pipeline", 1), ("pipeline", 2))]
     assert all(row["digits_per_s"] > 0 for row in rows)
     assert "against the CLI" in r.stdout
+
+
+def test_stages_small_run(tmp_path):
+    """benchmarks/stages.py on 200 digits, one run a stage: every stage takes time, and the transforms, their
+    layers' products and the machine's peak all have a speed."""
+    import json
+
+    script = next(p for p in BENCHMARKS if p.stem == "stages")
+    out = tmp_path / "stages.json"
+    r = subprocess.run([sys.executable, str(script), "--limit", "200", "--repeat", "1", "--json", str(out)],
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset" in r.stdout
+    result = json.loads(out.read_text())
+    assert result["digits"] == 200 and result["blas"]["kernel"]
+    stages = ["startup_python", "startup_mnistzip", "reading", "analysis", "prior", "guard", "range_coding",
+              "range_decoding", "synthesis", "writing_npy", "writing_png", "coding_of"]
+    assert all(result["seconds"][stage] > 0 for stage in stages), result["seconds"]
+    assert result["peak"]["sgemm"] > 0 and result["peak"]["dgemm"] > 0
+    for transform in ("analysis", "synthesis"):
+        figures = result["transforms"][transform]
+        assert figures["macs_per_digit"] > 0 and figures["gflops"] > 0 and figures["at_peak_s"] > 0
+        assert all(layer["gflops"] > 0 for layer in figures["layers"])
+    assert all(rate > 0 for rates in result["digits_per_s"].values() for rate in rates.values())
