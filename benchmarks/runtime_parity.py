@@ -65,30 +65,28 @@ TARGETS = dict(symbols_same=0.999, pixels=1, bins_same=1.0)
 # ------------------------------------------------------------------ the runtime's scales (a mirror, not a change)
 
 
-def runtime_parameters(rt: runtime.Runtime, y_hat: np.ndarray, d: int, q: int) -> tuple[np.ndarray, np.ndarray]:
-    """(loc, scale) of dimension ``d`` in float64, as the runtime computes them before the table choice."""
-    return rt.entropy.location_scale(y_hat, d, q)
-
-
 def runtime_coding_scales(rt: runtime.Runtime, latents: np.ndarray, q: int):
     """``Runtime.conditionals`` keeping each element's scale: (table row, symbol, scale), each (N, L)."""
     z = np.asarray(latents, np.float32).astype(np.float64)
-    y_hat = np.zeros_like(z)
     scale = np.empty_like(z)
     symbols = np.empty(z.shape, np.int64)
+    prediction = rt.entropy.prediction(len(z), q)
     for d in range(rt.latent_dims):
-        loc, scale[:, d] = runtime_parameters(rt, y_hat, d, q)
-        symbol = np.round(z[:, d] - loc)
-        y_hat[:, d] = symbol + loc
-        symbols[:, d] = symbol
+        loc, scale[:, d] = prediction.location_scale(d)
+        symbols[:, d] = np.round(z[:, d] - loc)
+        prediction.set(d, symbols[:, d] + loc)
     return coding.table_index(scale), symbols, scale
 
 
 def runtime_predict_scales(rt: runtime.Runtime, y_hat: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
     """``Runtime.predict`` with scales instead of table rows: (loc, scale), each (N, L) float64."""
     y = np.asarray(y_hat, np.float32).astype(np.float64)
-    pairs = [runtime_parameters(rt, y, d, q) for d in range(rt.latent_dims)]
-    return np.stack([p[0] for p in pairs], axis=1), np.stack([p[1] for p in pairs], axis=1)
+    loc, scale = np.empty_like(y), np.empty_like(y)
+    prediction = rt.entropy.prediction(len(y), q)
+    for d in range(rt.latent_dims):
+        loc[:, d], scale[:, d] = prediction.location_scale(d)
+        prediction.set(d, y[:, d])
+    return loc, scale
 
 
 def bin_coordinate(scale: np.ndarray) -> np.ndarray:
