@@ -88,6 +88,11 @@ class TFEngine:
         loc, index = self.module.predict(np.asarray(y_hat, np.float32), np.int32(q))
         return loc.numpy(), index.numpy().astype(np.int64)
 
+    def compress(self, images, q: int) -> tuple[bytes, np.ndarray]:
+        """Digits → (one string, entropy bits per digit under the trained prior), as the SavedModel codes them."""
+        string, bits = self.module.compress(images, np.int32(q))
+        return string.numpy(), bits.numpy()
+
     def encode(self, latents, q: int) -> bytes:
         return self.module.compress_latents(np.asarray(latents, np.float32), np.int32(q)).numpy()
 
