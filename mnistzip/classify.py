@@ -25,6 +25,8 @@ kept: a reconstruction cannot keep a class the classifier misreads anyway.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,7 @@ INDEX_FILE = "identity.json"
 ROLES = ("reference", "second")  # what eval reports, in this order
 GUARD = "guard"  # the role of the classifier an encoder may consult: never one that reports
 BATCH = 256  # digits per call: the widest layer's windows stay ~60 MB
+CLASS_EDGE = 1e-4  # scores closer than this are compared again in float64: 13 times float32's batch-to-batch moves
 
 
 def folder() -> Path:
@@ -133,6 +136,39 @@ class Classifier:
     def predict(self, images: np.ndarray) -> np.ndarray:
         """The class (0-9) of each digit."""
         return self.logits(images).argmax(axis=1).astype(np.uint8)
+
+    def steady_classes(self, images: np.ndarray) -> np.ndarray:
+        """:meth:`predict`, the same for a digit alone and in any batch, as a class-coding model's encoder needs it
+        (``codec.Codec.coding_of``): a digit whose two best scores are within ``CLASS_EDGE`` (float32's sums
+        move them by up to ~1e-5 with the digit's place in a batch) is scored again in float64, with sums that
+        do not depend on the batch (``layers._product``; never a lone row)."""
+        images = np.asarray(images)
+        logits = self.logits(images)
+        best_two = np.sort(logits, axis=1)[:, -2:]
+        near = np.flatnonzero(best_two[:, 1] - best_two[:, 0] < CLASS_EDGE)
+        if near.size:
+            x = images[near, :, :, None].astype(np.float64) / 255.0
+            if len(x) == 1:
+                x = np.concatenate([x, np.zeros_like(x)])
+            for op, relu in self._ops64:
+                if isinstance(op, Dense) and x.ndim == 4:
+                    x = x.reshape(len(x), -1)
+                x = op(x)
+                if relu:
+                    np.maximum(x, 0, out=x)
+            logits[near] = x[: near.size]
+        return logits.argmax(axis=1).astype(np.uint8)
+
+    @functools.cached_property
+    def _ops64(self) -> tuple:
+        """The layers in float64."""
+        widened = []
+        for op, relu in self.ops:
+            if isinstance(op, (Conv, Dense)):
+                op = copy.copy(op)
+                op.matrix, op.bias = op.matrix.astype(np.float64), op.bias.astype(np.float64)
+            widened.append((op, relu))
+        return tuple(widened)
 
 
 def load(role: str = "reference", directory: Path | None = None) -> Classifier:

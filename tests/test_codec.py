@@ -15,6 +15,8 @@ from mnistzip import container, metrics, mnist
 from mnistzip.codec import Codec
 from mnistzip.errors import BadMzFile, InputError, ModelError, UnknownModel
 
+DATA = Path(__file__).parent / "data"
+
 
 @pytest.fixture(scope="module")
 def digits(mnist_dir):
@@ -277,3 +279,19 @@ def test_a_digit_gets_the_same_symbols_alone_and_in_any_batch():
             starts = [0, *range(shift, len(digits), size)]
             batches = [codec.coding_of(digits[a:b])[3] for a, b in zip(starts, [*starts[1:], len(digits)]) if b > a]
             np.testing.assert_array_equal(np.concatenate(batches), alone, err_msg=f"batches of {size}, shift {shift}")
+
+
+def test_a_class_coding_model_reads_a_digit_s_class_the_same_in_any_batch():
+    """``class-tie.npy``'s two best class scores are within float32's noise: the class reader's float32 scores give
+    it one class alone and another in a batch. The class a class-coding rung codes is the same anywhere."""
+    from mnistzip import zoo
+
+    codec = zoo.load(rung=1)
+    tie = np.load(DATA / "class-tie.npy")[None]
+    others = mnist.images("test", rows=slice(0, 40))
+    batches = [np.concatenate([others[:at], tie, others[at:]]) for at in (0, 7, 40)]
+    float32_alone = int(codec.class_reader.predict(tie)[0])
+    assert any(int(codec.class_reader.predict(b)[at]) != float32_alone for b, at in zip(batches, (0, 7, 40)))
+    alone = codec.coding_of(tie)[3][0]
+    for batch, at in zip(batches, (0, 7, 40)):
+        np.testing.assert_array_equal(codec.coding_of(batch)[3][at], alone)
