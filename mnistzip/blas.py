@@ -20,14 +20,17 @@ import threading
 from collections.abc import Callable, Iterable
 
 VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")  # OpenBLAS, OpenMP builds, MKL
-# OMP_NUM_THREADS is left alone by one_thread: TensorFlow's own threads (train) may read it
-ONE_THREAD = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# What one_thread sets, each unless one of the variables its library reads first or falls back to is set.
+# OMP_NUM_THREADS itself is left alone: TensorFlow's own threads (train) may read it.
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"),
+              "MKL_NUM_THREADS": ("MKL_NUM_THREADS", "OMP_NUM_THREADS")}
 
 
 def one_thread() -> None:
-    """BLAS on one thread in this process and its children, unless the user set a count."""
-    for name in ONE_THREAD:
-        os.environ.setdefault(name, "1")
+    """BLAS on one thread in this process and its children, unless the user set a count its library reads."""
+    for name, users in ONE_THREAD.items():
+        if not any(user in os.environ for user in users):
+            os.environ[name] = "1"
 
 
 def threads() -> int:
@@ -45,19 +48,39 @@ def cores() -> int:
 
 def map_batches(work: Callable, batches: Iterable) -> list:
     """``[work(b) for b in batches]``, on as many threads as BLAS leaves cores (one per core when it runs on one
-    thread; none when it takes them all): the same results in the same order. Called from one of those threads,
-    it runs the batches there (a thread waiting for its own pool would wait forever)."""
+    thread; none when it takes them all, or when ``BATCH_THREADS`` says one): the same results in the same order.
+    Called from one of those threads, it runs the batches there (a thread waiting for its own pool would wait
+    forever)."""
     global _pool
     batches = list(batches)
-    workers = min(len(batches), cores() // threads())
-    if workers <= 1 or threading.current_thread().name.startswith(_POOL_NAME):
+    if len(batches) <= 1 or workers() <= 1 or threading.current_thread().name.startswith(_POOL_NAME):
         return [work(b) for b in batches]
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
+    with _lock:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor
 
-        _pool = ThreadPoolExecutor(cores(), thread_name_prefix=_POOL_NAME)
+            _pool = ThreadPoolExecutor(workers(), thread_name_prefix=_POOL_NAME)
     return list(_pool.map(work, batches))
 
 
+def workers() -> int:
+    """The threads :func:`map_batches` runs batches on: the cores BLAS leaves, or ``BATCH_THREADS``'s count."""
+    chosen = os.environ.get(BATCH_THREADS, "")
+    return int(chosen) if chosen.isdigit() and int(chosen) > 0 else max(1, cores() // threads())
+
+
+# Set by a batch job that runs one process per core (``pipeline``): each then runs its batches on one thread
+BATCH_THREADS = "MNISTZIP_BATCH_THREADS"
 _POOL_NAME = "mnistzip-batches"
 _pool = None  # made when first needed, kept for the process: loops that run many small batches pay once
+_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """A forked child has none of its parent's threads: it makes a pool of its own when it needs one."""
+    global _pool, _lock
+    _pool, _lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_pool)

@@ -476,8 +476,8 @@ def pipeline_options(beam_args: list[str]):
 @contextlib.contextmanager
 def _shared_cores(options):
     """Local worker processes share the cores: while the job runs, each gets cores / workers threads for NumPy's
-    BLAS (they inherit this environment), where each would otherwise start a thread per core. A user's setting
-    is kept."""
+    BLAS and for its batches (``blas.BATCH_THREADS``; they inherit this environment), where each would otherwise
+    start a thread per core. A user's setting is kept."""
     from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
     direct = options.view_as(DirectOptions)
@@ -487,7 +487,7 @@ def _shared_cores(options):
         return
     cores = os.cpu_count() or 1
     threads = str(max(1, cores // (direct.direct_num_workers or cores)))
-    added = [name for name in blas.VARIABLES if name not in os.environ]
+    added = [name for name in (*blas.VARIABLES, blas.BATCH_THREADS) if name not in os.environ]
     os.environ.update({name: threads for name in added})
     try:
         yield

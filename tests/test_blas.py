@@ -45,3 +45,37 @@ def test_no_threads_beside_blas_when_it_takes_every_core(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     assert blas.threads() == blas.cores()
     assert blas.map_batches(lambda b: threading.current_thread() is threading.main_thread(), range(4)) == [True] * 4
+
+
+def test_a_forked_child_makes_its_own_pool(monkeypatch):
+    """A pool made before a fork has no threads in the child: work sent to it would wait forever."""
+    import time
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    monkeypatch.setattr(blas, "cores", lambda: 2)
+    blas.map_batches(time.sleep, [0.05] * 4)  # the parent's pool, with its threads
+    pid = os.fork()
+    if pid == 0:  # the child: a pool of its own, or this waits forever and the alarm ends it
+        import signal
+
+        signal.alarm(10)
+        os._exit(0 if blas.map_batches(abs, [-3, -4]) == [3, 4] else 1)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def test_batches_use_the_cores_blas_leaves_or_what_a_batch_job_gives(monkeypatch):
+    monkeypatch.setattr(blas, "cores", lambda: 8)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    monkeypatch.delenv(blas.BATCH_THREADS, raising=False)
+    assert blas.workers() == 2
+    monkeypatch.setenv(blas.BATCH_THREADS, "1")
+    assert blas.workers() == 1
+
+
+def test_a_user_s_omp_count_wins_too(monkeypatch):
+    """OpenBLAS and MKL fall back to OMP_NUM_THREADS: a user who set only that keeps it."""
+    for name in blas.VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    blas.one_thread()
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ
