@@ -18,8 +18,10 @@ The subset (PNG specification, 3rd edition):
   same sample of the pixel before);
 * ``IEND``, then nothing but trailing bytes (ignored, as readers do);
 * ancillary chunks that do not change the pixels' meaning as mnistzip reads
-  them (``PASSED``); any other, such as ``tRNS`` (transparency, which ``images``
-  reads as ink), ``eXIf`` or ``iTXt`` (an orientation), is left to Pillow.
+  them (``PASSED``: text chunks too, but those whose keyword names EXIF or
+  XMP data, ``ORIENTED``, where Pillow finds an orientation); any other, such
+  as ``tRNS`` (transparency, which ``images`` reads as ink), ``eXIf`` or
+  ``iTXt`` (an orientation), is left to Pillow.
 
 :func:`read` returns ``None`` for anything else, including a damaged file:
 the caller then asks Pillow, whose message names the problem. Decoding is
@@ -48,6 +50,7 @@ ROWS = 256  # rows filtered at a time: a 7168-pixel-wide grid then needs ~20 MB 
 NONE, SUB, UP, AVERAGE, PAETH = range(5)
 # Ancillary chunks read past: colour management, physical size, time, text other than XMP, background
 PASSED = {b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"pHYs", b"tIME", b"tEXt", b"zTXt", b"bKGD", b"hIST"}
+ORIENTED = (b"raw profile type exif", b"raw profile type app1", b"xml:com.adobe.xmp")  # text keywords, lower case
 
 
 def write(image: np.ndarray) -> bytes:
@@ -92,7 +95,7 @@ def read(data: bytes) -> np.ndarray | None:
             state = "inside"
         elif kind == b"IEND" and state in ("inside", "after"):
             state = "end"
-        elif kind in PASSED:
+        elif kind in PASSED and not (kind in (b"tEXt", b"zTXt") and body.split(b"\0", 1)[0].lower() in ORIENTED):
             state = "after" if state == "inside" else state
         else:
             return None

@@ -119,6 +119,8 @@ DECLINED = {
     "transparency": handmade(A, [1], before=[chunk(b"tRNS", b"\0\0")]),
     "an EXIF orientation": handmade(A, [1], before=[chunk(b"eXIf", b"MM\0*\0\0\0\x08\0\0")]),
     "XMP": handmade(A, [1], before=[chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0<x/>")]),
+    "EXIF in text (ImageMagick's)": handmade(A, [1], before=[chunk(b"tEXt", b"Raw profile type exif\0\nexif\n 8\n")]),
+    "XMP in compressed text": handmade(A, [1], before=[chunk(b"zTXt", b"XML:com.adobe.xmp\0\0" + zlib.compress(b"<x/>"))]),
     "a damaged CRC": with_byte(GOOD, 45, GOOD[45] ^ 1),  # a byte of IDAT data
     "cut short": GOOD[:-20],
     "no IEND": GOOD[:-12],
