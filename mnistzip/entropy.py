@@ -212,11 +212,6 @@ class EntropyModel:
         _, rows, symbols = self.conditionals(latents, q)
         return self.encode_symbols(rows, symbols, q)
 
-    def encode_each(self, latents: np.ndarray, q: int) -> list[bytes]:
-        """Latents → one string per digit (what a one-digit file holds)."""
-        _, rows, symbols = self.conditionals(latents, q)
-        return [self.encode_symbols(r[None], s[None], q) for r, s in zip(rows, symbols)]
-
     def encode_symbols(self, rows: np.ndarray, symbols: np.ndarray, q: int) -> bytes:
         """Symbols (N, L) with their table rows → one string, in the stream's order."""
         cdf, cdf_offset = self._tables[q]

@@ -82,7 +82,7 @@ class TFEngine:
             return coded, index.astype(np.int64), symbols.astype(np.int64)
         rows = np.broadcast_to(np.arange(latents.shape[1]), latents.shape)
         symbols = np.round(latents - self.offset(q)).astype(np.int64)  # float32, as TFC's compress rounds
-        return latents, rows, symbols
+        return self.quantize(latents, q), rows, symbols
 
     def predict(self, y_hat, q: int):
         loc, index = self.module.predict(np.asarray(y_hat, np.float32), np.int32(q))
