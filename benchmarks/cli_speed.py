@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -27,11 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import machine  # benchmarks/machine.py
+
 # A small Python that runs one command and reports its peak RSS: a child forked straight from this
 # process would count this process's own RSS at the fork in its peak (Linux keeps it across exec).
 MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)")
-FORCED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # this machine's settings, not a user's
 BASELINE = ["-c", "import numpy"]
 # A 280 x 280 RGBA drawing, as a drawing app or a web canvas saves a digit (too large for mnistzip's own PNG
 # reader: Pillow reads it)
@@ -69,7 +69,7 @@ def _count(reference: str) -> int:
 
 
 def environment(engine: str = "numpy") -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in FORCED}
+    env = machine.user_environment()
     env["MNISTZIP_ENGINE"] = engine
     env.pop("MNISTZIP_DATA_DIR", None)  # the shipped test split, as on a fresh install
     return env
@@ -116,25 +116,6 @@ def whole_split(python: str, engine: str, split: str, repeat: int, cwd: Path) ->
     return rows
 
 
-def blas(python: str) -> str:
-    """The BLAS library NumPy loaded and the kernel it chose, as OpenBLAS itself reports them."""
-    code = ("import ctypes, numpy\n"
-            "paths = sorted({l.split()[-1] for l in open('/proc/self/maps') if 'openblas' in l.lower() and '/' in l})\n"
-            "for path in paths:\n"
-            "    lib = ctypes.CDLL(path)\n"
-            "    for prefix in ('scipy_openblas_', 'openblas_'):\n"
-            "        for suffix in ('64_', ''):\n"
-            "            f = getattr(lib, prefix + 'get_corename' + suffix, None)\n"
-            "            if f:\n"
-            "                f.restype = ctypes.c_char_p\n"
-            "                print(path.rsplit('/', 1)[-1], f().decode())\n"
-            "                raise SystemExit\n"
-            "print('not OpenBLAS:', numpy.show_config(mode='dicts')['Build Dependencies']['blas']['name'])\n")
-    proc = subprocess.run([python, "-c", code], env=environment(), capture_output=True, text=True)
-    lines = proc.stdout.strip().splitlines()
-    return lines[-1] if proc.returncode == 0 and lines else "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", default=sys.executable, help="the interpreter whose mnistzip runs")
@@ -147,8 +128,9 @@ def main() -> None:
     version = subprocess.run([args.python, "-c", "import platform; print(platform.python_version())"],
                              capture_output=True, text=True, check=True).stdout.strip()
     has_tf = subprocess.run([args.python, "-c", "import tensorflow"], capture_output=True).returncode == 0
-    kernel = blas(args.python)
-    print(f"{args.python}: Python {version}; BLAS: {kernel}; {', '.join(FORCED)} unset; median of {args.repeat}")
+    kernel = machine.blas_of(args.python)
+    print(f"{args.python}: Python {version}; BLAS: {kernel}; {', '.join(machine.FORCED)} unset; "
+          f"median of {args.repeat}")
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
         subprocess.run([args.python, "-m", "mnistzip", "decompress", "-", "-o", "digit.png"], cwd=cwd, env=environment(),

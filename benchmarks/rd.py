@@ -26,8 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import machine  # noqa: E402  (benchmarks/machine.py)
+from mnistzip.blas import one_thread  # noqa: E402
+
+machine.unset_forced()
+one_thread()  # before NumPy loads, as the command line does: the speeds are the commands'
+
 from mnistzip import catalogue, metrics, mnist, zoo  # noqa: E402
-from mnistzip.codec import Codec  # noqa: E402
+from mnistzip.codec import Codec, engine_name  # noqa: E402
 from mnistzip.evaluate import measure  # noqa: E402
 from mnistzip.metrics import rate_of  # noqa: E402
 
@@ -37,10 +43,13 @@ CURVE_NAMES = {"plain": "ladder", "refined": "ladder +refine"}
 TARGETS = dict(bd_rate=-40.0, psnr_at_25_bits=19.5, psnr_at_8_bits=14.5)
 
 
-def machine() -> str:
+def ran_on() -> str:
     """Where the figures were measured."""
+    import numpy as np
+
     cpu = platform.processor() or platform.machine()
-    return f"{os.cpu_count()} CPU cores ({cpu}), no GPU, Python {platform.python_version()}, TF 2.14.1"
+    return (f"{os.cpu_count()} CPU cores ({cpu}), no GPU, Python {platform.python_version()}, NumPy {np.__version__}, "
+            f"BLAS {machine.blas()}, the {engine_name()} engine")
 
 
 def cache_key(model_id: str, digits: int, refine: float | None) -> str:
@@ -117,7 +126,7 @@ def markdown(rows: list[dict], summary: dict, savings: dict, n: int) -> str:
         "# Rate–distortion: the quality ladder against the seed recipe\n\n"
         "Reproduce: `MNISTZIP_DATA_DIR=../shared/mnist python benchmarks/rd.py --refine` "
         "(`--train` retrains the ladder from the command in its model.json first).\n"
-        f"Measured on {n:,} MNIST test digits (the models never saw them); machine: {machine()}. "
+        f"Measured on {n:,} MNIST test digits (the models never saw them); machine: {ran_on()}. "
         "Bits on disk are real `.mz` sizes of one archive holding the whole split (header and CRC included). "
         "PSNR has a 255 peak. `+refine` rows use `mnistzip compress --refine` (encode-time search for "
         "bits + λ·MSE; same decoder, same file format); their speed is the refinement's.\n\n"
@@ -142,16 +151,19 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=ROOT / "runs" / "rd-cache.json",
                         help="refined figures of this run, by model id and digit count (resumable runs); those of "
                         "docs/results/ladder.json are reused too")
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="where rd.md, rd.png and ladder.json go (default: docs/results)")
     parser.add_argument("--fresh", action="store_true",
                         help="measure the refined rows again instead of reusing them (after a change to --refine)")
     args = parser.parse_args()
+    print(ran_on(), flush=True)
 
     digits = mnist.images("test")[: args.limit]
     reference = json.loads(REFERENCE.read_text())["results"]
     seed = [r for r in reference if r["family"] == "seed"]
     cache = {}
     if not args.fresh:
-        cache.update(measured_before(RESULTS / "ladder.json"))
+        cache.update(measured_before(args.out / "ladder.json"))
         cache.update(json.loads(args.cache.read_text()) if args.cache.exists() else {})
     rows: list[dict] = []
     for rung, codec in enumerate(rungs(args), start=1):
@@ -160,7 +172,7 @@ def main() -> None:
             started = time.perf_counter()
             key = cache_key(codec.id, len(digits), refine)
             cached = cache.get(key) if refine else None  # only the slow refined rows are kept
-            row = dict(cached or measure(codec, digits, refine=refine), model=codec.name)
+            row = dict(cached or measure(codec, digits, lmbda=refine), model=codec.name)
             cache[key] = row
             args.cache.parent.mkdir(parents=True, exist_ok=True)
             args.cache.write_text(json.dumps(cache, indent=1))
@@ -191,14 +203,14 @@ def main() -> None:
     from mnistzip.report import plot_rd
 
     ladder = [dict(r, family="mnistzip ladder" + (" +refine" if r["refined"] else "")) for r in rows]
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     plot_rd(ladder + [dict(r, family="seed recipe" if r["family"] == "seed" else r["family"]) for r in reference],
-            RESULTS / "rd.png", force=True, title=f"MNIST test split, {len(digits):,} digits")
-    (RESULTS / "ladder.json").write_text(
+            args.out / "rd.png", force=True, title=f"MNIST test split, {len(digits):,} digits")
+    (args.out / "ladder.json").write_text(
         json.dumps(dict(digits=len(digits), rows=rows, summary=summary, savings=savings), indent=2) + "\n"
     )
-    (RESULTS / "rd.md").write_text(markdown(rows, summary, savings, len(digits)))
-    print(f"wrote {RESULTS / 'rd.md'}, {RESULTS / 'rd.png'}, {RESULTS / 'ladder.json'}")
+    (args.out / "rd.md").write_text(markdown(rows, summary, savings, len(digits)))
+    print(f"wrote {args.out / 'rd.md'}, {args.out / 'rd.png'}, {args.out / 'ladder.json'}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ Run:  python benchmarks/stages.py [--rung N] [--limit 10000] [--repeat 5] [--jso
 from __future__ import annotations
 
 import argparse
-import ctypes
 import functools
 import io
 import json
@@ -44,9 +43,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-FORCED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # this machine's settings, not a user's
-for _name in (*FORCED, "MNISTZIP_DATA_DIR"):  # and the shipped test split, as on a fresh install
-    os.environ.pop(_name, None)
+import machine  # noqa: E402  (benchmarks/machine.py)
+
+machine.unset_forced()
+os.environ.pop("MNISTZIP_DATA_DIR", None)  # the shipped test split, as on a fresh install
 
 from mnistzip.blas import one_thread  # noqa: E402
 
@@ -80,23 +80,6 @@ DECOMPRESS = ("range_decoding", "synthesis", "writing_npy")
 
 
 # --------------------------------------------------------------------------- the machine
-
-
-def blas() -> dict:
-    """The BLAS library NumPy loaded, the kernel it chose and its threads, as OpenBLAS itself reports them."""
-    with open("/proc/self/maps") as maps:
-        paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line})
-    for path in paths:
-        lib = ctypes.CDLL(path)
-        for prefix in ("scipy_openblas_", "openblas_"):
-            for suffix in ("64_", ""):
-                corename = getattr(lib, f"{prefix}get_corename{suffix}", None)
-                if corename:
-                    corename.restype = ctypes.c_char_p
-                    threads = getattr(lib, f"{prefix}get_num_threads{suffix}")()
-                    return dict(library=Path(path).name, kernel=corename().decode(), threads=threads)
-    name = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
-    return dict(library=name, kernel="not OpenBLAS", threads=None)
 
 
 def cpu() -> str:
@@ -301,12 +284,11 @@ def main() -> None:
         parser.error(f"--limit must be 1 to {SPLIT} and --repeat at least 1")
 
     codec = zoo.load(rung=args.rung)
-    machine = dict(python=platform.python_version(), numpy=np.__version__, cpu=cpu(), cores=os.cpu_count(),
-                   blas=blas(), openblas_num_threads=os.environ.get("OPENBLAS_NUM_THREADS"))
-    b = machine["blas"]
-    print(f"Python {machine['python']}, NumPy {machine['numpy']}; {machine['cpu']}, {machine['cores']} cores")
-    print(f"BLAS: {b['library']} {b['kernel']}, {b['threads']} thread(s) "
-          f"(OPENBLAS_NUM_THREADS={machine['openblas_num_threads']}); {', '.join(FORCED)} unset")
+    ran_on = dict(python=platform.python_version(), numpy=np.__version__, cpu=cpu(), cores=os.cpu_count(),
+                  blas=machine.blas(), openblas_num_threads=os.environ.get("OPENBLAS_NUM_THREADS"))
+    print(f"Python {ran_on['python']}, NumPy {ran_on['numpy']}; {ran_on['cpu']}, {ran_on['cores']} cores")
+    print(f"BLAS: {ran_on['blas']} (OPENBLAS_NUM_THREADS={ran_on['openblas_num_threads']}); "
+          f"{', '.join(machine.FORCED)} unset")
     print(f"{codec.name} ({codec.id}); {args.limit:,} digits of the test split; median of {args.repeat}")
 
     before = peak()
@@ -325,7 +307,7 @@ def main() -> None:
     print(f"\ndigits/s (target {TARGET:,}): " + "; ".join(
         f"{name} {r['stages']:,} in-process, {r['process']:,} with start-up" for name, r in rates.items()))
     if args.json:
-        args.json.write_text(json.dumps(dict(machine, model=codec.name, model_id=codec.id, digits=args.limit,
+        args.json.write_text(json.dumps(dict(ran_on, model=codec.name, model_id=codec.id, digits=args.limit,
                                              repeat=args.repeat, near_edge=near, seconds=t,
                                              peak=dict(machine_peak, before=before, after=after),
                                              transforms=transforms, digits_per_s=rates, target=TARGET), indent=2)

@@ -107,6 +107,39 @@ def test_identity_small_run(tmp_path):
     assert (tmp_path / "identity.png").stat().st_size > 0 and (tmp_path / "identity-fonts.png").stat().st_size > 0
 
 
+def test_machine_names_the_blas_that_ran():
+    """benchmarks/machine.py, which every timing script uses, names this interpreter's BLAS and its threads."""
+    script = next(p for p in BENCHMARKS if p.stem == "machine")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "thread(s)" in r.stdout or r.stdout.startswith("not OpenBLAS")
+
+
+@pytest.mark.eval_extra
+def test_rd_small_run(tmp_path):
+    """benchmarks/rd.py on 30 digits, refining the rungs up to 16 bits: every rung measured, the refined ones
+    twice, the BD-rates and the page written where --out says (docs/results is left alone)."""
+    import json
+
+    script = next(p for p in BENCHMARKS if p.stem == "rd")
+    r = subprocess.run([sys.executable, str(script), "--limit", "30", "--refine", "--refine-up-to", "16", "--out",
+                        str(tmp_path), "--cache", str(tmp_path / "cache.json")],
+                       capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "thread(s)" in r.stdout.splitlines()[0]
+    result = json.loads((tmp_path / "ladder.json").read_text())
+    plain = [row for row in result["rows"] if not row["refined"]]
+    refined = [row for row in result["rows"] if row["refined"]]
+    assert [row["quality"] for row in plain] == list(range(1, len(catalogue.ladder()) + 1))
+    assert [row["quality"] for row in refined] == [n for n, rung in enumerate(catalogue.ladder(), 1)
+                                                   if rung.level.bits <= 16]
+    assert all(row["compress_digits_per_s"] > 0 and row["decompress_digits_per_s"] > 0 for row in result["rows"])
+    assert {"plain", "refined"} <= set(result["summary"]["bd_rate"])
+    page = (tmp_path / "rd.md").read_text()
+    assert "| 1 +refine |" in page and "BLAS " in page
+    assert (tmp_path / "rd.png").stat().st_size > 0
+
+
 def test_font_digits_small_run(tmp_path):
     """benchmarks/font_digits.py renders a balanced set and records it where eval finds digit sets."""
     from mnistzip import classify
@@ -179,7 +212,7 @@ def test_stages_small_run(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert "OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset" in r.stdout
     result = json.loads(out.read_text())
-    assert result["digits"] == 200 and result["blas"]["kernel"]
+    assert result["digits"] == 200 and "thread(s)" in result["blas"]
     stages = ["startup_python", "startup_mnistzip", "reading", "analysis", "prior", "guard", "range_coding",
               "range_decoding", "synthesis", "writing_npy", "writing_png", "coding_of"]
     assert all(result["seconds"][stage] > 0 for stage in stages), result["seconds"]
