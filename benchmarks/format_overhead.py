@@ -1,6 +1,6 @@
 """Bits on disk against the entropy estimate, for one-digit files and whole-split archives.
 
-Run:  MNISTZIP_DATA_DIR=../shared/mnist python benchmarks/format_overhead.py [--model NAME] [--split test]
+Run:  python benchmarks/format_overhead.py [--model NAME] [--split test] [--limit N]
 Prints the figures quoted in docs/format.md.
 """
 
@@ -10,19 +10,26 @@ import argparse
 import platform
 import time
 
-import numpy as np
+import machine  # benchmarks/machine.py
+from mnistzip.blas import one_thread
 
-from mnistzip import container, mnist, zoo
+machine.unset_forced()
+one_thread()  # before NumPy loads, as the command line does
+
+import numpy as np  # noqa: E402
+
+from mnistzip import container, mnist, zoo  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--split", default="test")
+    parser.add_argument("--limit", type=int, help="the split's first N digits")
     args = parser.parse_args()
 
     codec = zoo.load(args.model)
-    digits = mnist.images(args.split)
+    digits = mnist.images(args.split)[: args.limit]
     n = len(digits)
     started = time.perf_counter()
     payload, bits = codec.encode(digits)
@@ -32,7 +39,8 @@ def main() -> None:
     each = np.array([len(s) for s in codec.encode_each(digits)])
     one = container.MzFile(codec.id, 1, b"")
 
-    print(f"model {codec.name} ({codec.id}), MNIST {args.split}: {n} digits, {platform.processor() or platform.machine()}")
+    print(f"model {codec.name} ({codec.id}), MNIST {args.split}: {n} digits, {platform.processor() or platform.machine()}, "
+          f"BLAS {machine.blas()}")
     print(f"entropy estimate            {entropy / n:8.3f} bits/digit")
     print(f"one archive on disk         {8 * archive.size / n:8.3f} bits/digit ({archive.size} bytes, "
           f"{archive.overhead_bytes} of them header + checksum)")

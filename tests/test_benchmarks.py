@@ -140,6 +140,20 @@ def test_rd_small_run(tmp_path):
     assert (tmp_path / "rd.png").stat().st_size > 0
 
 
+def test_format_overhead_small_run():
+    """benchmarks/format_overhead.py on 300 digits: an archive costs its entropy plus the header and the coder's
+    flush, within the budget docs/format.md gives."""
+    import re
+
+    script = next(p for p in BENCHMARKS if p.stem == "format_overhead")
+    r = subprocess.run([sys.executable, str(script), "--limit", "300"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    over, budget = map(float, re.search(r"over the estimate +([\d.]+) bits/digit \(budget: .* = ([\d.]+)\)",
+                                        r.stdout).groups())
+    assert 0 < over <= budget
+    assert "300 digits" in r.stdout and "one-digit files" in r.stdout
+
+
 def test_font_digits_small_run(tmp_path):
     """benchmarks/font_digits.py renders a balanced set and records it where eval finds digit sets."""
     from mnistzip import classify
