@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam, cosine-decayed to 0 over the epochs")
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--limit", type=int, help="the first N digits of each split (a quick look)")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -43,7 +44,7 @@ def main() -> None:
     codec = Codec.load(args.model)
     saved = tf.saved_model.load(str(args.model))  # the decoder's weights, as the codec computes with them
     gains = saved.gains.numpy()
-    train, test = mnist.images("train"), mnist.images("test")
+    train, test = mnist.images("train")[: args.limit], mnist.images("test")[: args.limit]
     started = time.perf_counter()
     levels = [codec.at_level(q) for q in range(1, len(gains) + 1)]
     unit = {split: [c.quantize(c.latents(x)) / g for c, g in zip(levels, gains)] for split, x in

@@ -35,6 +35,7 @@ EXPERIMENTS = {
     "prior": ("prior", ["logistic", "normal", "deep"]),
 }
 BASE = dict(SEED_RECIPE, lmbda=2000.0)
+QUICK = dict(epochs=1, steps_per_epoch=5, train_limit=640, test_limit=100)  # --quick: a smoke run, no figure
 
 
 def machine() -> str:
@@ -43,11 +44,12 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU cores ({cpu}), no GPU, Python {platform.python_version()}, TF 2.14.1"
 
 
-def model_for(runs: Path, key: str, value) -> Path:
+def model_for(runs: Path, key: str, value, quick: bool = False) -> Path:
     """Train (or reuse) the seed-recipe model with one setting changed."""
-    settings = dict(BASE, **{key: value})
-    path = runs / f"seed-{key}-{value}"
+    settings = dict(BASE, **{key: value}, **(QUICK if quick else {}))
+    path = runs / f"seed-{key}-{value}{'-quick' if quick else ''}"  # never mistaken for a real run
     if not path.exists():
+        runs.mkdir(parents=True, exist_ok=True)
         print(f"training {path.name} ...", flush=True)
         started = time.perf_counter()
         train(TrainConfig(**settings), path, resume=True,
@@ -93,21 +95,21 @@ def plot(rows: list[dict], key: str, title: str, path: Path) -> None:
     plt.close(fig)
 
 
-def run_sweep(name: str, runs: Path) -> None:
+def run_sweep(name: str, runs: Path, results: Path, limit: int | None = None, quick: bool = False) -> None:
     """Train what is missing, measure every model on the test split, write table and figure."""
     key, values = EXPERIMENTS[name]
-    digits = mnist.images("test")
+    digits = mnist.images("test")[:limit]
     rows = []
     for value in values:
-        path = model_for(runs, key, value)
+        path = model_for(runs, key, value, quick)
         codec = Codec.load(path)
         row = measure(codec, digits)
         row[key] = value
         row["training_seconds"] = codec.card.raw.get("training_seconds", 0.0)
         rows.append(row)
         print(f"{key}={value}: {row['bits_archive']:.2f} bits/digit, {row['psnr_of_mean_mse']:.2f} dB", flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    figure = RESULTS / f"seed-{name}.png"
+    results.mkdir(parents=True, exist_ok=True)
+    figure = results / f"seed-{name}.png"
     titles = {"lmbda": "λ sweep", "latent_dims": "latent dimension at λ=2000", "prior": "prior at λ=2000"}
     plot(rows, key, f"Seed recipe: {titles[key]}", figure)
     text = (
@@ -115,7 +117,7 @@ def run_sweep(name: str, runs: Path) -> None:
         f"Reproduce: `MNISTZIP_DATA_DIR=../shared/mnist python benchmarks/seed_experiments.py {name}`.\n"
         f"Recipe: {BASE['latent_dims']} latents, {BASE['prior']} prior, {BASE['distortion'].upper()} distortion, "
         f"λ={BASE['lmbda']:g}, Adam {BASE['lr']:g}, batch {BASE['batch_size']}, {BASE['epochs']} epochs, "
-        f"one setting changed per row. Measured on the 10,000 MNIST test digits; machine: {machine()}.\n\n"
+        f"one setting changed per row. Measured on the {len(digits):,} MNIST test digits; machine: {machine()}.\n\n"
         "Bits on disk are real `.mz` sizes (header and checksum included). PSNR has a 255 peak; "
         "'of mean MSE' is the PSNR of the MSE over all digits, 'mean per-digit' averages each digit's PSNR. "
         "Training times are wall-clock from model.json; some runs shared the two cores with other jobs, "
@@ -123,23 +125,23 @@ def run_sweep(name: str, runs: Path) -> None:
         + table(rows, key, key)
         + f"\n![{name}](seed-{name}.png)\n"
     )
-    (RESULTS / f"seed-{name}.md").write_text(text)
-    print(f"wrote {RESULTS / f'seed-{name}.md'} and {figure}")
+    (results / f"seed-{name}.md").write_text(text)
+    print(f"wrote {results / f'seed-{name}.md'} and {figure}")
 
 
-def run_generative(runs: Path) -> None:
+def run_generative(runs: Path, results: Path, quick: bool = False) -> None:
     """Digits from random bytes and from random latents drawn from the prior (the seed recipe at λ=2000)."""
     from PIL import Image
 
     from mnistzip.output import grid
 
-    codec = Codec.load(model_for(runs, "lmbda", 2000))
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    codec = Codec.load(model_for(runs, "lmbda", 2000, quick))
+    results.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid(codec.sample(16, seed=0)), mode="L").resize((224, 224), Image.NEAREST).save(
-        RESULTS / "generative-bytes.png")
+        results / "generative-bytes.png")
     Image.fromarray(grid(codec.sample_prior(16, seed=0)), mode="L").resize((224, 224), Image.NEAREST).save(
-        RESULTS / "generative-prior.png")
-    (RESULTS / "generative.md").write_text(
+        results / "generative-prior.png")
+    (results / "generative.md").write_text(
         "# The decoder as a generative model\n\n"
         "Reproduce: `python benchmarks/seed_experiments.py generative` (the seed recipe at λ=2000, trained into runs/ if missing; seed 0).\n\n"
         "| random bytes through the range decoder (`mnistzip sample`) | random latents drawn from the prior |\n"
@@ -149,18 +151,23 @@ def run_generative(runs: Path) -> None:
         "Right: each latent dimension drawn independently from the model's quantised prior (its range-coding "
         f"table). Machine: {machine()}.\n"
     )
-    print(f"wrote {RESULTS / 'generative.md'}")
+    print(f"wrote {results / 'generative.md'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("experiment", choices=[*EXPERIMENTS, "generative"])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="where trained models are kept")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the pages and figures go")
+    parser.add_argument("--limit", type=int, help="measure the first N test digits only")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"train each model for {QUICK['steps_per_epoch']} steps on {QUICK['train_limit']} digits "
+                        "(a smoke run: its figures mean nothing)")
     args = parser.parse_args()
     if args.experiment == "generative":
-        run_generative(args.runs)
+        run_generative(args.runs, args.out, args.quick)
     else:
-        run_sweep(args.experiment, args.runs)
+        run_sweep(args.experiment, args.runs, args.out, args.limit, args.quick)
 
 
 if __name__ == "__main__":

@@ -154,6 +154,42 @@ def test_format_overhead_small_run():
     assert "300 digits" in r.stdout and "one-digit files" in r.stdout
 
 
+@pytest.mark.train
+def test_decoder_finetune_small_run(tmp_path, mnist_dir):
+    """benchmarks/decoder_finetune.py on a tiny float16 model, one epoch on 300 digits: it prints the PSNR before and
+    after, and writes nothing (the model's files are byte for byte the same)."""
+    from mnistzip.train import TrainConfig, train
+
+    model = tmp_path / "half"
+    train(TrainConfig(lmbda=[300, 3000], latent_dims=8, width=64, epochs=1, half=True, steps_per_epoch=5,
+                      train_limit=640, test_limit=100), model, mnist_dir)
+    files = {p: p.read_bytes() for p in model.rglob("*") if p.is_file()}
+    script = next(p for p in BENCHMARKS if p.stem == "decoder_finetune")
+    r = subprocess.run([sys.executable, str(script), str(model), "--epochs", "1", "--limit", "300"],
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "same decoder)" in r.stdout and "epoch 1: [" in r.stdout
+    assert {p: p.read_bytes() for p in model.rglob("*") if p.is_file()} == files
+
+
+@pytest.mark.train
+@pytest.mark.eval_extra
+def test_seed_experiments_small_run(tmp_path, mnist_dir):
+    """benchmarks/seed_experiments.py's prior sweep, --quick (three models of 5 training steps) on 200 test digits:
+    a page with one row per prior and its figure, written where --out says, the models where --runs says."""
+    script = next(p for p in BENCHMARKS if p.stem == "seed_experiments")
+    r = subprocess.run([sys.executable, str(script), "prior", "--quick", "--limit", "200", "--runs",
+                        str(tmp_path / "runs"), "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    page = (tmp_path / "out" / "seed-prior.md").read_text()
+    assert "Measured on the 200 MNIST test digits" in page
+    assert all(f"| {prior} | " in page for prior in ("logistic", "normal", "deep"))
+    assert (tmp_path / "out" / "seed-prior.png").stat().st_size > 0
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "seed-prior-deep-quick", "seed-prior-logistic-quick", "seed-prior-normal-quick"]
+
+
 def test_font_digits_small_run(tmp_path):
     """benchmarks/font_digits.py renders a balanced set and records it where eval finds digit sets."""
     from mnistzip import classify
