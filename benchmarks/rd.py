@@ -150,7 +150,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N test digits")
     parser.add_argument("--cache", type=Path, default=ROOT / "runs" / "rd-cache.json",
                         help="refined figures of this run, by model id and digit count (resumable runs); those of "
-                        "docs/results/ladder.json are reused too")
+                        "the ladder.json in --out are reused too")
     parser.add_argument("--out", type=Path, default=RESULTS,
                         help="where rd.md, rd.png and ladder.json go (default: docs/results)")
     parser.add_argument("--fresh", action="store_true",
