@@ -7,7 +7,6 @@ Prints the figures quoted in docs/format.md.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 
 import machine  # benchmarks/machine.py
@@ -39,8 +38,7 @@ def main() -> None:
     each = np.array([len(s) for s in codec.encode_each(digits)])
     one = container.MzFile(codec.id, 1, b"")
 
-    print(f"model {codec.name} ({codec.id}), MNIST {args.split}: {n} digits, {platform.processor() or platform.machine()}, "
-          f"BLAS {machine.blas()}")
+    print(f"model {codec.name} ({codec.id}), MNIST {args.split}: {n} digits; {machine.describe()}")
     print(f"entropy estimate            {entropy / n:8.3f} bits/digit")
     print(f"one archive on disk         {8 * archive.size / n:8.3f} bits/digit ({archive.size} bytes, "
           f"{archive.overhead_bytes} of them header + checksum)")

@@ -4,6 +4,7 @@ This machine's environment forces ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``
 A benchmark measures what a user's machine would run, so the scripts here drop both (:func:`user_environment`
 for a child process, :func:`unset_forced` for their own, before NumPy loads) and print the kernel OpenBLAS
 chose (:func:`blas`). Tests and CI keep the machine's settings: only benchmarks drop them.
+:func:`describe` is the one line a benchmark's page gives for where its figures were measured.
 
 Run with any interpreter to ask which BLAS its NumPy loads:
 
@@ -15,8 +16,8 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import platform
 import subprocess
-import sys
 from pathlib import Path
 
 FORCED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # this machine's settings, not a user's
@@ -33,9 +34,18 @@ def unset_forced() -> None:
         os.environ.pop(name, None)
 
 
+def cpu() -> str:
+    """The processor's model name."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "unknown")
+    except OSError:
+        return platform.processor() or "unknown"
+
+
 def blas() -> str:
     """The BLAS library this process's NumPy loaded, the kernel it chose and its threads, as OpenBLAS reports them."""
-    import numpy as np
+    import numpy as np  # loads the BLAS, if nothing has yet
 
     with open("/proc/self/maps") as maps:
         paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line})
@@ -51,9 +61,17 @@ def blas() -> str:
     return f"not OpenBLAS: {np.show_config(mode='dicts')['Build Dependencies']['blas']['name']}"
 
 
-def blas_of(python: str, env: dict | None = None) -> str:
-    """:func:`blas` as another interpreter's NumPy reports it, in ``env`` (default: the user's environment)."""
-    proc = subprocess.run([python, __file__], env=env or user_environment(), capture_output=True, text=True)
+def describe() -> str:
+    """Where this process measures: processor, cores, Python, NumPy and the BLAS that ran."""
+    import numpy as np
+
+    return (f"{cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}, NumPy {np.__version__}, "
+            f"BLAS {blas()}")
+
+
+def blas_of(python: str) -> str:
+    """:func:`blas` as another interpreter's NumPy reports it, in the user's environment."""
+    proc = subprocess.run([python, __file__], env=user_environment(), capture_output=True, text=True)
     lines = proc.stdout.strip().splitlines()
     return lines[-1] if proc.returncode == 0 and lines else "unknown"
 
@@ -66,4 +84,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -35,6 +33,7 @@ one_thread()  # before NumPy loads, as the command line does: the speeds are the
 from mnistzip import catalogue, metrics, mnist, zoo  # noqa: E402
 from mnistzip.codec import Codec, engine_name  # noqa: E402
 from mnistzip.evaluate import measure  # noqa: E402
+from mnistzip.fileio import replace_atomic  # noqa: E402
 from mnistzip.metrics import rate_of  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
@@ -43,18 +42,9 @@ CURVE_NAMES = {"plain": "ladder", "refined": "ladder +refine"}
 TARGETS = dict(bd_rate=-40.0, psnr_at_25_bits=19.5, psnr_at_8_bits=14.5)
 
 
-def ran_on() -> str:
-    """Where the figures were measured."""
-    import numpy as np
-
-    cpu = platform.processor() or platform.machine()
-    return (f"{os.cpu_count()} CPU cores ({cpu}), no GPU, Python {platform.python_version()}, NumPy {np.__version__}, "
-            f"BLAS {machine.blas()}, the {engine_name()} engine")
-
-
-def cache_key(model_id: str, digits: int, refine: float | None) -> str:
-    """What a measured row depends on: a model id names its weights, gains and tables."""
-    return f"{model_id}/{digits}/{refine}"
+def cache_key(model_id: str, digits: int, search_lmbda: float | None) -> str:
+    """What a measured row depends on: a model id names its weights, gains and tables; the search its λ."""
+    return f"{model_id}/{digits}/{search_lmbda}"
 
 
 def measured_before(path: Path) -> dict:
@@ -96,7 +86,7 @@ def curve(rows: list[dict]) -> tuple[list[float], list[float]]:
     return [rate_of(r) for r in rows], [r["psnr_of_mean_mse"] for r in rows]
 
 
-def markdown(rows: list[dict], summary: dict, savings: dict, n: int) -> str:
+def markdown(rows: list[dict], summary: dict, savings: dict, n: int, ran_on: str) -> str:
     """docs/results/rd.md: how to reproduce, the table, the verdicts, the plot."""
     head = ("| quality | model | id | λ | bits/digit on disk | entropy bits | one-digit file bits | PSNR of mean MSE (dB) "
             "| PSNR avg (dB) | SSIM | enc digits/s | dec digits/s |\n" + "|---" * 12 + "|\n")
@@ -126,7 +116,7 @@ def markdown(rows: list[dict], summary: dict, savings: dict, n: int) -> str:
         "# Rate–distortion: the quality ladder against the seed recipe\n\n"
         "Reproduce: `MNISTZIP_DATA_DIR=../shared/mnist python benchmarks/rd.py --refine` "
         "(`--train` retrains the ladder from the command in its model.json first).\n"
-        f"Measured on {n:,} MNIST test digits (the models never saw them); machine: {ran_on()}. "
+        f"Measured on {n:,} MNIST test digits (the models never saw them); machine: {ran_on}. "
         "Bits on disk are real `.mz` sizes of one archive holding the whole split (header and CRC included). "
         "PSNR has a 255 peak. `+refine` rows use `mnistzip compress --refine` (encode-time search for "
         "bits + λ·MSE; same decoder, same file format); their speed is the refinement's.\n\n"
@@ -156,7 +146,8 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true",
                         help="measure the refined rows again instead of reusing them (after a change to --refine)")
     args = parser.parse_args()
-    print(ran_on(), flush=True)
+    ran_on = f"{machine.describe()}, the {engine_name()} engine"
+    print(ran_on, flush=True)
 
     digits = mnist.images("test")[: args.limit]
     reference = json.loads(REFERENCE.read_text())["results"]
@@ -166,19 +157,21 @@ def main() -> None:
         cache.update(measured_before(args.out / "ladder.json"))
         cache.update(json.loads(args.cache.read_text()) if args.cache.exists() else {})
     rows: list[dict] = []
+    args.cache.parent.mkdir(parents=True, exist_ok=True)
     for rung, codec in enumerate(rungs(args), start=1):
         refining = args.refine and codec.level.bits <= args.refine_up_to
-        for refine in ([None, codec.level.lmbda] if refining else [None]):
+        for search_lmbda in ([None, codec.level.lmbda] if refining else [None]):
             started = time.perf_counter()
-            key = cache_key(codec.id, len(digits), refine)
-            cached = cache.get(key) if refine else None  # only the slow refined rows are kept
-            row = dict(cached or measure(codec, digits, lmbda=refine), model=codec.name)
-            cache[key] = row
-            args.cache.parent.mkdir(parents=True, exist_ok=True)
-            args.cache.write_text(json.dumps(cache, indent=1))
-            row = dict(row, quality=rung, lmbda=codec.level.lmbda, refined=refine is not None)
+            key = cache_key(codec.id, len(digits), search_lmbda)
+            row = cache.get(key) if search_lmbda else None  # only the slow refined rows are kept
+            if row is None:
+                row = measure(codec, digits, lmbda=search_lmbda)
+                if search_lmbda:
+                    cache[key] = row
+                    replace_atomic(args.cache, json.dumps(cache, indent=1).encode())  # an interrupt keeps the rest
+            row = dict(row, model=codec.name, quality=rung, lmbda=codec.level.lmbda, refined=search_lmbda is not None)
             rows.append(row)
-            print(f"q{rung} ({codec.name}){' +refine' if refine else ''}: {row['bits_archive']:.2f} bits/digit, "
+            print(f"q{rung} ({codec.name}){' +refine' if search_lmbda else ''}: {row['bits_archive']:.2f} bits/digit, "
                   f"{row['psnr_of_mean_mse']:.2f} dB (avg {row['psnr_mean']:.2f}), "
                   f"{time.perf_counter() - started:.0f} s", flush=True)
     plain = [r for r in rows if not r["refined"]]
@@ -209,7 +202,7 @@ def main() -> None:
     (args.out / "ladder.json").write_text(
         json.dumps(dict(digits=len(digits), rows=rows, summary=summary, savings=savings), indent=2) + "\n"
     )
-    (args.out / "rd.md").write_text(markdown(rows, summary, savings, len(digits)))
+    (args.out / "rd.md").write_text(markdown(rows, summary, savings, len(digits), ran_on))
     print(f"wrote {args.out / 'rd.md'}, {args.out / 'rd.png'}, {args.out / 'ladder.json'}")
 
 

@@ -13,8 +13,6 @@ Models are trained with the seed recipe (``mnistzip train --preset seed``) into
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import machine  # noqa: E402  (benchmarks/machine.py)
 from mnistzip import mnist  # noqa: E402
 from mnistzip.codec import Codec  # noqa: E402
 from mnistzip.evaluate import measure  # noqa: E402
@@ -38,10 +37,10 @@ BASE = dict(SEED_RECIPE, lmbda=2000.0)
 QUICK = dict(epochs=1, steps_per_epoch=5, train_limit=640, test_limit=100)  # --quick: a smoke run, no figure
 
 
-def machine() -> str:
-    """A one-line description of where the figures were measured."""
-    cpu = platform.processor() or platform.machine()
-    return f"{os.cpu_count()} CPU cores ({cpu}), no GPU, Python {platform.python_version()}, TF 2.14.1"
+def ran_on(codecs: list[Codec]) -> str:
+    """A one-line description of where the figures were measured, and the TensorFlow the models' cards name."""
+    versions = sorted({codec.card.raw.get("tensorflow", "unknown") for codec in codecs})
+    return f"{machine.describe()}; trained with TensorFlow {', '.join(versions)}"
 
 
 def model_for(runs: Path, key: str, value, quick: bool = False) -> Path:
@@ -99,10 +98,11 @@ def run_sweep(name: str, runs: Path, results: Path, limit: int | None = None, qu
     """Train what is missing, measure every model on the test split, write table and figure."""
     key, values = EXPERIMENTS[name]
     digits = mnist.images("test")[:limit]
-    rows = []
+    rows, codecs = [], []
     for value in values:
         path = model_for(runs, key, value, quick)
         codec = Codec.load(path)
+        codecs.append(codec)
         row = measure(codec, digits)
         row[key] = value
         row["training_seconds"] = codec.card.raw.get("training_seconds", 0.0)
@@ -114,10 +114,12 @@ def run_sweep(name: str, runs: Path, results: Path, limit: int | None = None, qu
     plot(rows, key, f"Seed recipe: {titles[key]}", figure)
     text = (
         f"# Seed recipe: {titles[key]}\n\n"
-        f"Reproduce: `MNISTZIP_DATA_DIR=../shared/mnist python benchmarks/seed_experiments.py {name}`.\n"
+        + (f"**A `--quick` smoke run** ({QUICK['steps_per_epoch']} training steps a model): its figures mean "
+           "nothing.\n\n" if quick else "")
+        + f"Reproduce: `MNISTZIP_DATA_DIR=../shared/mnist python benchmarks/seed_experiments.py {name}`.\n"
         f"Recipe: {BASE['latent_dims']} latents, {BASE['prior']} prior, {BASE['distortion'].upper()} distortion, "
         f"λ={BASE['lmbda']:g}, Adam {BASE['lr']:g}, batch {BASE['batch_size']}, {BASE['epochs']} epochs, "
-        f"one setting changed per row. Measured on the {len(digits):,} MNIST test digits; machine: {machine()}.\n\n"
+        f"one setting changed per row. Measured on the {len(digits):,} MNIST test digits; machine: {ran_on(codecs)}.\n\n"
         "Bits on disk are real `.mz` sizes (header and checksum included). PSNR has a 255 peak; "
         "'of mean MSE' is the PSNR of the MSE over all digits, 'mean per-digit' averages each digit's PSNR. "
         "Training times are wall-clock from model.json; some runs shared the two cores with other jobs, "
@@ -149,7 +151,7 @@ def run_generative(runs: Path, results: Path, quick: bool = False) -> None:
         "| ![bytes](generative-bytes.png) | ![prior](generative-prior.png) |\n\n"
         "Left: 16 random bytes per digit decoded with the sanity check off, as the seed reports do. "
         "Right: each latent dimension drawn independently from the model's quantised prior (its range-coding "
-        f"table). Machine: {machine()}.\n"
+        f"table). Machine: {ran_on([codec])}.\n"
     )
     print(f"wrote {results / 'generative.md'}")
 

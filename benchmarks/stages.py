@@ -82,14 +82,6 @@ DECOMPRESS = ("range_decoding", "synthesis", "writing_npy")
 # --------------------------------------------------------------------------- the machine
 
 
-def cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            return next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "unknown")
-    except OSError:
-        return platform.processor() or "unknown"
-
-
 def gflops(work, flops: float) -> float:
     """GFLOP/s of ``work()`` (``flops`` a call): the median of 5 timings of enough calls to take ~20 ms."""
     work()
@@ -284,7 +276,7 @@ def main() -> None:
         parser.error(f"--limit must be 1 to {SPLIT} and --repeat at least 1")
 
     codec = zoo.load(rung=args.rung)
-    ran_on = dict(python=platform.python_version(), numpy=np.__version__, cpu=cpu(), cores=os.cpu_count(),
+    ran_on = dict(python=platform.python_version(), numpy=np.__version__, cpu=machine.cpu(), cores=os.cpu_count(),
                   blas=machine.blas(), openblas_num_threads=os.environ.get("OPENBLAS_NUM_THREADS"))
     print(f"Python {ran_on['python']}, NumPy {ran_on['numpy']}; {ran_on['cpu']}, {ran_on['cores']} cores")
     print(f"BLAS: {ran_on['blas']} (OPENBLAS_NUM_THREADS={ran_on['openblas_num_threads']}); "

@@ -135,6 +135,8 @@ def test_rd_small_run(tmp_path):
                                                    if rung.level.bits <= 16]
     assert all(row["compress_digits_per_s"] > 0 and row["decompress_digits_per_s"] > 0 for row in result["rows"])
     assert {"plain", "refined"} <= set(result["summary"]["bd_rate"])
+    cache = json.loads((tmp_path / "cache.json").read_text())  # what a rerun reuses: the refined rows alone
+    assert len(cache) == len(refined) and not any(key.endswith("/None") for key in cache)
     page = (tmp_path / "rd.md").read_text()
     assert "| 1 +refine |" in page and "BLAS " in page
     assert (tmp_path / "rd.png").stat().st_size > 0
@@ -183,7 +185,7 @@ def test_seed_experiments_small_run(tmp_path, mnist_dir):
                        capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     page = (tmp_path / "out" / "seed-prior.md").read_text()
-    assert "Measured on the 200 MNIST test digits" in page
+    assert "Measured on the 200 MNIST test digits" in page and "**A `--quick` smoke run**" in page
     assert all(f"| {prior} | " in page for prior in ("logistic", "normal", "deep"))
     assert (tmp_path / "out" / "seed-prior.png").stat().st_size > 0
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
