@@ -31,15 +31,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import machine  # noqa: E402  (benchmarks/machine.py)
+from mnistzip.blas import one_thread  # noqa: E402
+
+machine.unset_forced()
+one_thread()  # before NumPy loads, as the command line does: the speeds are the commands'
+
+import numpy as np  # noqa: E402
 
 from mnistzip import catalogue, classify, zoo  # noqa: E402
 from mnistzip.card import add_test_figures  # noqa: E402
@@ -254,7 +259,7 @@ def main(argv=None) -> int:
     numbers = args.rung or [r.number for r in catalogue.ladder()]
     rows = rung_rows(numbers, digits)
     report = dict(command=" ".join(["python benchmarks/identity.py", *(sys.argv[1:] if argv is None else argv)]),
-                  machine=f"{platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}",
+                  machine=machine.describe(),
                   date=time.strftime("%Y-%m-%d"), digits={s: len(digits[s][0]) for s in SPLITS},
                   classifiers=classifiers, rungs=rows)
     if args.levers:

@@ -33,7 +33,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+import machine  # benchmarks/machine.py
+
+machine.unset_forced()  # before NumPy loads; the timed processes inherit it
+
+import numpy as np  # noqa: E402
 
 
 # Runs a command and reports the largest peak RSS among the processes it waited for (Beam's workers included).
@@ -149,10 +153,11 @@ def main() -> None:
     args = parser.parse_args()
     if not os.environ.get("MNISTZIP_DATA_DIR"):
         sys.exit("set MNISTZIP_DATA_DIR to the MNIST IDX files (../shared/mnist)")
+    os.environ["MNISTZIP_DATA_DIR"] = str(Path(os.environ["MNISTZIP_DATA_DIR"]).resolve())  # the runs' cwd is a temp
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        print(f"{os.cpu_count()} cores; {args.shard_size:,} digits per shard; median of {args.repeat}", flush=True)
+        print(f"{machine.describe()}; {args.shard_size:,} digits per shard; median of {args.repeat}", flush=True)
         (work / "train").mkdir()
         rows += measure(f"mnist:train ({args.train:,} digits)", f"mnist:train:0-{args.train - 1}", args.train,
                         work / "train", args)
