@@ -29,8 +29,9 @@ def mutate(blob: bytes, rng: random.Random, others: list[bytes], kind: str | Non
     if kind == "flip":
         i = rng.randrange(len(b))
         b[i] ^= 1 << rng.randrange(8)
-    elif kind == "byte":
-        b[rng.randrange(len(b))] = rng.randrange(256)
+    elif kind == "byte":  # another value: the same one would leave the file whole
+        i = rng.randrange(len(b))
+        b[i] = (b[i] + rng.randrange(1, 256)) % 256
     elif kind == "truncate":
         del b[rng.randrange(len(b)) :]
     elif kind == "insert":
