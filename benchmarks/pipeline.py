@@ -6,11 +6,15 @@ start and all), ``--repeat`` times (median wall time):
 - ``mnist:train`` (60,000 digits from one IDX file): coding dominates;
 - a folder of ``--pngs`` PNG digits written by this script: reading dominates.
 
-Each runs as ``mnistzip compress INPUT -o x.mz`` (one process, one stream)
+Each runs as ``mnistzip compress --fast INPUT -o x.mz`` (one process, one stream)
 and as ``python -m mnistzip.pipeline compress`` on the DirectRunner with 1
 and with 2 worker processes (``--direct_running_mode multi_processing``),
 ``--shard-size`` digits per shard. Every run's digits are checked to decode
 to the CLI's pixels (the shards, in manifest order, against the CLI's file).
+
+Every job codes with ``--fast`` (rounding, not the default search), so that the
+figures show what the pipeline itself costs: the search costs both the same per
+digit (``benchmarks/rd.py``).
 
 With ``--large N``, one more job: an ``.npy`` of N digits (the training split
 over and over) through the pipeline with 2 workers and the default shard size,
@@ -83,7 +87,8 @@ def measure(label: str, source: str, digits: int, work: Path, args) -> list[dict
     python = sys.executable
     cli_times = []
     for k in range(args.repeat):
-        cli_times.append(timed([python, "-m", "mnistzip", "compress", source, "-o", "cli.mz", "--force"], work))
+        cli_times.append(timed([python, "-m", "mnistzip", "compress", "--fast", source, "-o", "cli.mz", "--force"],
+                               work))
     cli = statistics.median(cli_times)
     rows.append(dict(input=label, how="mnistzip compress", workers=1, seconds=round(cli, 2),
                      digits_per_s=round(digits / cli)))
@@ -92,7 +97,7 @@ def measure(label: str, source: str, digits: int, work: Path, args) -> list[dict
         for k in range(args.repeat):
             out = work / f"w{workers}-{k}"
             out.mkdir()
-            times.append(timed([python, "-m", "mnistzip.pipeline", "compress", "--input", source, "--output",
+            times.append(timed([python, "-m", "mnistzip.pipeline", "compress", "--fast", "--input", source, "--output",
                                 str(out / "d"), "--shard-size", str(args.shard_size),
                                 f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"], work))
         if not same_pixels(work / f"w{workers}-0" / "d", work / "cli.mz"):
@@ -120,7 +125,7 @@ def large(count: int, work: Path) -> dict:
     (work / "large").mkdir()
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", MEASURE, sys.executable, "-m", "mnistzip.pipeline", "compress",
-                           "--input", str(work / "large.npy"), "--output", str(work / "large" / "d"),
+                           "--fast", "--input", str(work / "large.npy"), "--output", str(work / "large" / "d"),
                            "--direct_num_workers=2", "--direct_running_mode=multi_processing"],
                           capture_output=True, text=True)
     seconds = time.perf_counter() - started

@@ -284,7 +284,7 @@ def measure_models(args) -> None:
         codec = Codec.load(path)
         for level in codec.card.levels:
             c = codec.at_level(level.number)
-            m = measure(c, images)
+            m = measure(c, images, fast=True)
             recon = c.decompress(c.compress(images))
             frozen_pred = frozen.predict(recon.astype(np.float32)[..., None] / 255.0, batch_size=1000,
                                          verbose=0).argmax(1)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from . import catalogue, container
+from .card import SEARCHED
 
 
 def info(source: str) -> dict:
@@ -20,22 +21,31 @@ def info(source: str) -> dict:
 
 COLUMNS = [  # the table 'models' prints: (title, the row's key, decimals)
     ("q", "quality", None), ("name", "name", None), ("id", "id", None), ("bits", "bits_archive", 1),
-    ("PSNR", "psnr_of_mean_mse", 2), ("avg", "psnr_mean", 2), ("kept", "class_kept", 1), ("model", "model", None),
-    ("λ", "lmbda", None),
+    ("PSNR", "psnr_of_mean_mse", 2), ("kept", "class_kept", 1), ("fast", "fast_bits_archive", 1),
+    ("model", "model", None), ("λ", "lmbda", None),
 ]
-LEGEND = ("*: the default. q: the quality level (-q). bits: per digit, MNIST's test digits in one .mz file. PSNR: "
-          "of the mean squared error, dB; avg: the mean of each digit's PSNR. kept: the % of digits that a classifier "
-          "reads as the same digit after coding. model: the model of the level (with --json, its level), trained "
-          "for λ.")
+LEGEND = ("*: the default. q: the quality level (-q). bits: per digit, MNIST's test digits in one .mz file, coded "
+          "as compress codes by default (searched). PSNR: of the mean squared error, dB. kept: the % of digits that a "
+          "classifier reads as the same digit after coding. fast: bits per digit with compress --fast (rounded, "
+          "not searched; its other figures are in --json, as fast_*). model: the model of the level (with --json, "
+          "its level), trained for λ.")
 MODEL_FIGURES = ("bits_archive", "bits_entropy", "psnr_of_mean_mse", "psnr_mean", "class_kept", "class_kept_second",
                  "compress_digits_per_s", "decompress_digits_per_s")
+FAST = "fast_"  # what models calls plain rounding's figures
+
+
+def figures(test: dict) -> dict:
+    """A level's test figures as ``models`` shows them: the default encoder's (the search's, where its card has
+    them; else rounding's), and --fast's (rounding's) as ``fast_*``."""
+    searched = {k: test.get(SEARCHED + k, test.get(k)) for k in MODEL_FIGURES}
+    return {**searched, **{FAST + k: test.get(k) for k in MODEL_FIGURES}}
 
 
 def models() -> list[dict]:
     """The rungs of the shipped quality ladder, with their figures on MNIST's test split (from their cards)."""
     return [dict(quality=r.number, name=r.name, id=r.id, default=r.default, model=r.card.name,
-                 level=r.level.number, lmbda=r.level.lmbda, codes_class=r.card.codes_class,
-                 **{k: r.level.test.get(k) for k in MODEL_FIGURES}) for r in catalogue.ladder()]
+                 level=r.level.number, lmbda=r.level.lmbda, codes_class=r.card.codes_class, **figures(r.level.test))
+            for r in catalogue.ladder()]
 
 
 def ladder_table(rows: list[dict]) -> tuple[list[str], list[list[str]], set[int]]:

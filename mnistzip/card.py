@@ -21,6 +21,11 @@ one shipped model.
       "levels": [{"level": 1, "lmbda": 1400.0, "id": "7388", "tables_sha256": "...", "test": {...}}, ...]
     }
 
+A level's ``test`` figures are those of plain rounding (``compress --fast``),
+measured at export; the shipped models' also hold the default encoder's (the
+search's), under ``SEARCHED`` + the same names, recorded by
+``benchmarks/rd.py --cards``.
+
 The per-epoch training history is kept beside the card (``history.json``),
 not in it.
 """
@@ -41,6 +46,7 @@ CARD_FILE = "model.json"
 HISTORY_FILE = "history.json"
 UNDIGESTED = (CARD_FILE, HISTORY_FILE)  # what files_sha256 leaves out: the card itself, and a log of no consequence
 ID_HEX_DIGITS = 4  # what a .mz header holds: 16 bits
+SEARCHED = "search_"  # a level's test figures as compress codes by default (searched), beside plain rounding's
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,9 @@ class Level:
 
     @property
     def bits(self) -> float | None:
-        """Bits per digit on disk, the whole MNIST test split in one archive (None if not measured)."""
-        return self.test.get("bits_archive")
+        """Bits per digit on disk, the whole MNIST test split in one archive, as compress codes by default (the
+        search's figures, ``search_*``, where measured; else plain rounding's; None if not measured)."""
+        return self.test.get(SEARCHED + "bits_archive", self.test.get("bits_archive"))
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,7 @@ class Codec:
         return MzFile(model_id=self.id, count=len(images), payload=payload)
 
     def compress_latents(self, latents: np.ndarray) -> MzFile:
-        """Latents (quantised as the coder does; from ``refine.search``, say) → the contents of one .mz file."""
+        """Latents (quantised as the coder does; from ``refine.refine``, say) → the contents of one .mz file."""
         return MzFile(model_id=self.id, count=len(latents), payload=self.encode_latents(latents))
 
     @functools.cached_property
@@ -138,6 +138,11 @@ class Codec:
             return self.engine.compress(check_digits(images), self._q)
         _, coded, rows, symbols = self.coding_of(images)
         return self.engine.encode_coded(coded, rows, symbols, self._q), self.tables.bits(rows, symbols)
+
+    def encode_coded(self, coded: np.ndarray, rows: np.ndarray, symbols: np.ndarray) -> bytes:
+        """Latents as coded, with their table rows and symbols (:meth:`coding_of`'s, or a search's) → one
+        range-coded string."""
+        return self.engine.encode_coded(coded, rows, symbols, self._q)
 
     def coding_of(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Digits → (latents, latents as coded, table row, symbol): see :meth:`coding`. A digit gets the same

@@ -114,6 +114,11 @@ class EntropyModel:
         else:
             self._offsets = weights["offset"].astype(np.float32)
 
+    @property
+    def network(self) -> MaskedNetwork | None:
+        """A conditional prior's masked network (float64 arrays), else None."""
+        return self._net if self.conditional else None
+
     def check_shapes(self) -> None:
         """Refuse arrays that do not fit ``latent_dims`` (``ValueError``)."""
         if self.gains.shape[1] != self.latent_dims:

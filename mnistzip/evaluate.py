@@ -20,32 +20,40 @@ from .errors import UsageError, require
 from .fileio import STDIO, check_writable, write_atomic
 from .metrics import rate_of
 from .recipe import recipe_family
-from .refine import refine as search
+from .refine import refine
+from .search import Search
 
 WARM_UP = 16  # digits coded once before timing: a loaded model's first call sets up its graphs
 
 
-def measure(codec, images: np.ndarray, lmbda: float | None = None, progress=None, judge=None, guard=None) -> dict:
-    """Every figure ``mnistzip eval`` reports, for one codec on ``images``.
+def measure(codec, images: np.ndarray, lmbda: float | None = None, progress=None, judge=None, guard=None,
+            fast: bool = False) -> dict:
+    """Every figure ``mnistzip eval`` reports, for one codec on ``images``, coded as ``mnistzip compress`` codes
+    them: searched (``search``, the default), rounded with ``fast``, or, with ``lmbda=λ``, refined (see
+    ``refine.refine``, which reports to ``progress``), keeping the class ``guard`` reads if one is given.
 
     Bits on disk are counted two ways: all digits in one archive (the header
-    and checksum shared) and each digit as its own one-digit file. With
-    ``lmbda=λ`` the latents are refined at encode time (see ``refine.refine``, which
-    reports to ``progress``), keeping the class ``guard`` reads if one is given.
+    and checksum shared) and each digit as its own one-digit file.
     Speeds are of a warm codec: a few digits go through it before the clock starts.
     ``judge`` (a ``classify.Judge`` for these digits' labels) adds class kept.
     """
     n = len(images)
     warm = images[:WARM_UP]
     codec.decode(codec.encode(warm)[0], len(warm))  # the speeds leave out one-time start-up
+    searcher = None if fast or lmbda is not None else Search(codec)
+    if searcher is not None:
+        searcher.coding(warm)
     started = time.perf_counter()
-    if lmbda is None:
+    if lmbda is not None:
+        latents = refine(codec, images, lmbda, progress=progress, guard=guard)
+        payload = codec.encode_latents(latents)
+        bits = codec.latent_bits(latents)
+    elif fast:
         payload, bits = codec.encode(images)
         latents = None
     else:
-        latents = search(codec, images, lmbda, progress=progress, guard=guard)
-        payload = codec.encode_latents(latents)
-        bits = codec.latent_bits(latents)
+        latents, rows, symbols = searcher.coding(images)
+        payload, bits = codec.encode_coded(latents, rows, symbols), codec.tables.bits(rows, symbols)
     compress_s = time.perf_counter() - started
     archive = container.MzFile(model_id=codec.id, count=n, payload=payload)
     started = time.perf_counter()
@@ -53,7 +61,8 @@ def measure(codec, images: np.ndarray, lmbda: float | None = None, progress=None
     decompress_s = time.perf_counter() - started
     single = np.array([len(s) for s in codec.encode_each(images, latents)])
     one_digit_overhead = container.MzFile(model_id=codec.id, count=1, payload=b"").overhead_bytes
-    suffix = "" if lmbda is None else " --refine" if guard is None else " --refine --keep-class"  # see SEARCHES
+    suffix = (" --fast" if fast and lmbda is None else "" if lmbda is None else " --refine" if guard is None
+              else " --refine --keep-class")  # see SEARCHES
     return dict(
         model=codec.name + suffix,
         family=family_of(codec) + suffix.replace(" --", " +"),
@@ -126,6 +135,7 @@ class Request:
     grid: str | None = None
     skip: int = 0  # the grid's first digit
     json: str | None = None  # '-': standard output
+    fast: bool = False
     refine: bool = False
     keep_class: bool = False
     data_dir: str | None = None
@@ -184,12 +194,13 @@ def run(request: Request, track=None) -> dict:
     for path in writes:
         check_writable(path, request.force, read)
     picked = codecs_to_measure(request.models, request.qualities, request.ladder, request.level)
-    families = planned_families(picked, classical, request.refine, request.keep_class)
+    families = planned_families(picked, classical, request.refine, request.keep_class, request.fast)
     if request.reference is not None and request.reference not in families:
         raise UsageError(f"--reference must be one of the measured families ({', '.join(families)}), "
                          f"not {request.reference!r}")
     judge = classify.Judge(labels[: request.limit])
-    rows = evaluate(picked, images[: request.limit], request.refine, classical, track, judge, request.keep_class)
+    rows = evaluate(picked, images[: request.limit], request.refine, classical, track, judge, request.keep_class,
+                    request.fast)
     reference = request.reference or families[0]
     result = dict(split=request.split, title=split_title(request.split), digits=len(images[: request.limit]),
                   classifiers=judge.ceilings(images[: request.limit]), results=rows,
@@ -228,12 +239,13 @@ def codecs_to_measure(models: list[str] | None = None, rungs: list[int] | None =
     return picked or [(zoo.load(), True)]
 
 
-SEARCHES = (" +refine", " +refine +keep-class")  # what a family's name gains when eval also measures a search
+SEARCHES = (" +fast", " +refine", " +refine +keep-class")  # what a family's name gains when eval measures it too
 
 
-def planned_families(picked, classical=(), refine: bool = False, keep_class: bool = False) -> list[str]:
+def planned_families(picked, classical=(), refine: bool = False, keep_class: bool = False,
+                     fast: bool = False) -> list[str]:
     """The families the rows will have, in order, before anything is measured (to check ``--reference``)."""
-    suffixes = [""] + [s for s, on in zip(SEARCHES, (refine, keep_class)) if on]
+    suffixes = [""] + [s for s, on in zip(SEARCHES, (fast, refine, keep_class)) if on]
     learned = [(catalogue.LADDER_FAMILY if on_ladder else family_of(codec)) + s for codec, on_ladder in picked
                for s in suffixes]
     return list(dict.fromkeys([*learned, *(c.name for c in classical)]))
@@ -248,10 +260,10 @@ def eval_digits(split: str, data_dir=None) -> tuple[np.ndarray, np.ndarray, list
 
 
 def evaluate(picked, images: np.ndarray, refine: bool = False, classical=(), track=None, judge=None,
-             keep_class: bool = False) -> list[dict]:
-    """Rows of figures: each picked codec (and refined at its level's λ with ``refine``; refined keeping the
-    class the guard classifier reads with ``keep_class``), then each classical codec at each of its quality
-    points (``baselines``); with ``judge``, class kept in each.
+             keep_class: bool = False, fast: bool = False) -> list[dict]:
+    """Rows of figures: each picked codec as compress codes by default (and rounded with ``fast``; refined at
+    its level's λ with ``refine``; refined keeping the class the guard classifier reads with ``keep_class``), then
+    each classical codec at each of its quality points (``baselines``); with ``judge``, class kept in each.
 
     ``track(description, total)``, if given, returns a function the work reports
     its progress to (the fraction done, out of ``total``).
@@ -266,6 +278,8 @@ def evaluate(picked, images: np.ndarray, refine: bool = False, classical=(), tra
         report = tracked(codec.name, 1)
         measured = [measure(codec, images, judge=judge)]
         report(1)
+        if fast:
+            measured.append(measure(codec, images, judge=judge, fast=True))
         if refine:
             measured.append(measure(codec, images, lmbda=codec.level.lmbda,
                                     progress=tracked(f"{codec.name} --refine", 1.0), judge=judge))

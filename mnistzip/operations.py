@@ -23,11 +23,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import classify, container, inputs, mnist, output, zoo
+from . import classify, container, inputs, mnist, output, search, zoo
 from .choice import ModelChoice
 from .errors import UsageError
 from .fileio import STDIO, check_writable, is_stdio, stdout_binary
-from .refine import refine as search
+from .refine import refine as refine_latents
 
 Note = Callable[[str], None]  # told each thing a user should know about an input (the CLI prints it at once)
 Progress = Callable[[str], contextlib.AbstractContextManager[Callable[[float], None]]]  # description → reporter
@@ -62,13 +62,17 @@ class Written:
 
 
 def compress(sources: list[str], to: str | None = None, choice: ModelChoice = ModelChoice(), *, data_dir=None,
-             invert: bool | None = None, refine: bool = False, refine_lmbda: float | None = None,
+             invert: bool | None = None, fast: bool = False, refine: bool = False, refine_lmbda: float | None = None,
              keep_class: bool = False, force: bool = False, note: Note = _ignore,
              progress: Progress = _silent) -> list[Written]:
     """Digits from images, folders, MNIST references or ``-`` into ``.mz`` files: all into ``to``, or each input
-    into its own. ``refine`` searches each digit's code for fewer bits + λ·MSE (λ: ``refine_lmbda``, else the
-    level's); ``keep_class`` also keeps the class a classifier reads."""
+    into its own. Each digit's code is searched for fewer bits + λ·MSE (``search``), or rounded (``fast``);
+    ``refine`` searches every value (``refine``; λ: ``refine_lmbda``, else the level's); ``keep_class`` also keeps
+    the class a classifier reads."""
     choice.check()
+    refining = refine or keep_class or refine_lmbda is not None
+    if fast and refining:
+        raise UsageError("--fast and --refine (or --refine-lmbda, --keep-class) pull opposite ways: give one")
     groups = _plan(sources, to, container.SUFFIX)
     codec = None
     written = []
@@ -76,13 +80,16 @@ def compress(sources: list[str], to: str | None = None, choice: ModelChoice = Mo
         digits, read = _read(group, data_dir, invert, note)
         _check_output(target, force, read)
         codec = codec or zoo.chosen(choice)
-        if refine or keep_class or refine_lmbda is not None:
+        if refining:
             guard = classify.load(classify.GUARD) if keep_class else None  # never a classifier eval reports with
             lmbda = codec.level.lmbda if refine_lmbda is None else refine_lmbda
             with progress(f"refining {len(digits.images)} digits") as report:
-                mz = codec.compress_latents(search(codec, digits.images, lmbda, progress=report, guard=guard))
-        else:
+                mz = codec.compress_latents(refine_latents(codec, digits.images, lmbda, progress=report, guard=guard))
+        elif fast:
             mz = codec.compress(digits.images)
+        else:
+            with progress(f"coding {len(digits.images)} digits") as report:
+                mz = search.compress(codec, digits.images, progress=report)
         size = container.write(target, mz, force=force, inputs=read)
         written.append(Written(target, mz.count, "mz", size, mz.overhead_bytes, codec.name, tuple(digits.sources)))
     return written

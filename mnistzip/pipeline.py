@@ -176,8 +176,10 @@ class _ListInput(beam.DoFn):
 class _CodeShard(beam.DoFn):
     """(shard, its ranked entries) → the shard's .mz file written, and dead letters. The model loads once per worker."""
 
-    def __init__(self, prefix: str, choice: ModelChoice, model_id: str, data_dir: str | None, invert: bool | None):
+    def __init__(self, prefix: str, choice: ModelChoice, model_id: str, data_dir: str | None, invert: bool | None,
+                 fast: bool = False):
         self.prefix = prefix
+        self.fast = fast
         self.choice = choice
         self.model_id = model_id
         self.data_dir = data_dir
@@ -198,7 +200,7 @@ class _CodeShard(beam.DoFn):
         for letter in dead:
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, letter)
         if len(images):
-            blob, coded = shards.code_shard(self.codec, shard, base_name(name), images, sources)
+            blob, coded = shards.code_shard(self.codec, shard, base_name(name), images, sources, self.fast)
             write_file(name, blob)
             yield coded
 
@@ -227,8 +229,10 @@ class CompressDigits(beam.PTransform):
     """
 
     def __init__(self, inputs: Sequence[str], prefix: str, choice: ModelChoice = ModelChoice(),
-                 shard_size: int = shards.DEFAULT_SHARD_SIZE, data_dir: str | None = None, invert: bool | None = None):
+                 shard_size: int = shards.DEFAULT_SHARD_SIZE, data_dir: str | None = None, invert: bool | None = None,
+                 fast: bool = False):
         super().__init__()
+        self.fast = fast
         codec = zoo.chosen(choice)
         self.inputs = list(inputs)
         self.prefix = prefix
@@ -250,7 +254,7 @@ class CompressDigits(beam.PTransform):
             | "Rank" >> beam.FlatMap(_ranked, self.shard_size)
             | "By shard" >> beam.GroupByKey()
             | "Code" >> beam.ParDo(
-                _CodeShard(self.prefix, self.choice, self.model_id, self.data_dir, self.invert)
+                _CodeShard(self.prefix, self.choice, self.model_id, self.data_dir, self.invert, self.fast)
             ).with_outputs(DEAD_LETTER, main="written")
         )
         dead = (listed[DEAD_LETTER], coded[DEAD_LETTER]) | "Dead letters" >> beam.Flatten()
@@ -421,7 +425,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--output", required=True, metavar="PREFIX",
                    help="writes PREFIX-00000-of-0000N.mz ..., PREFIX.manifest.jsonl, PREFIX.errors.jsonl, "
                         "PREFIX.summary.json")
-    for spec in (*options.MODEL, options.DATA_DIR, options.NO_INVERT):  # as mnistzip compress takes them
+    for spec in (*options.MODEL, options.FAST, options.DATA_DIR, options.NO_INVERT):  # as mnistzip compress takes them
         _add(c, spec)
     c.add_argument("--shard-size", type=int, default=shards.DEFAULT_SHARD_SIZE, metavar="N",
                    help=f"digits per shard, at most (default {shards.DEFAULT_SHARD_SIZE:,})")
@@ -533,7 +537,7 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> tuple[dict, list[str]
         found = shards.check_prefix(args.output, args.force, glob)
         transform = CompressDigits(
             args.input, args.output, ModelChoice(args.model, args.quality, args.bits, args.level),
-            args.shard_size, data_dir, False if args.no_invert else None,
+            args.shard_size, data_dir, False if args.no_invert else None, args.fast,
         )
     else:
         transform = DecompressDigits(args.input, args.output, args.format, args.model)

@@ -117,6 +117,24 @@ class Runtime:
                 raise ValueError("the synthesis does not give 28x28 digits")
         return ops
 
+    def synthesis_ops(self, dtype=np.float32) -> list:
+        """The decoder's layers as (op, activation) pairs (``layers.build``): float32 as :meth:`synthesize` runs
+        them, float64 for sums that do not depend on the batch (the search's, ``search``)."""
+        if dtype == np.float32:
+            return self._synthesis
+        with _readable(self._where):
+            return build(synthesis_layers(self._recipe), self._weights, "synthesis", dtype)
+
+    def kernels(self, transform: str, dtype=np.float32) -> list[np.ndarray]:
+        """Each layer's kernel of a transform (``"synthesis"``), as Keras stores it, widened to ``dtype``."""
+        layers = synthesis_layers(self._recipe) if transform == "synthesis" else analysis_layers(self._recipe)
+        with _readable(self._where):
+            return [np.asarray(self._weights[f"{transform}.{layer.name}.kernel"], dtype) for layer in layers]
+
+    def decoder_input(self, latents: np.ndarray, q: int) -> np.ndarray:
+        """Quantised latents as the synthesis takes them (see :meth:`synthesize`), in their own dtype."""
+        return self._decoder_input(latents, q)
+
     # -------------------------------------------------------------- transforms
 
     def analyse(self, images: np.ndarray, q: int) -> np.ndarray:
@@ -160,10 +178,11 @@ class Runtime:
 
     def _decoder_input(self, latents: np.ndarray, q: int) -> np.ndarray:
         """Quantised latents as the synthesis takes them: unscaled, and a class's one-hot vector after them."""
+        gains = self.gains[q] if latents.dtype == np.float32 else self._gains64[q]
         if not self.codes_class:
-            return latents / self.gains[q]
-        onehot = np.eye(CLASSES, dtype=np.float32)[classes_of(latents)]
-        return np.concatenate([latents[:, 1:] / self.gains[q], onehot], axis=1)
+            return latents / gains
+        onehot = np.eye(CLASSES, dtype=latents.dtype)[classes_of(latents)]
+        return np.concatenate([latents[:, 1:] / gains, onehot], axis=1)
 
     # -------------------------------------------------------------- the entropy model's, as the engine's
 

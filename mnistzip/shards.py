@@ -44,7 +44,7 @@ from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
-from . import container, images, inputs, mnist
+from . import container, images, inputs, mnist, search
 from .container import SIDE
 from .errors import InputError, MnistzipError, OutputError, UsageError, one_line
 
@@ -312,9 +312,11 @@ def read_shard(ranked: Iterable[Ranked], reader: Reader) -> tuple[np.ndarray, li
     return stacked, sources, dead
 
 
-def code_shard(codec, shard: int, name: str, images: np.ndarray, sources: list[str]) -> tuple[bytes, Coded]:
-    """Shard number ``shard``'s .mz bytes and what the manifest says of it (``name``: its file name)."""
-    payload, bits = codec.encode(images)
+def code_shard(codec, shard: int, name: str, images: np.ndarray, sources: list[str],
+               fast: bool = False) -> tuple[bytes, Coded]:
+    """Shard number ``shard``'s .mz bytes and what the manifest says of it (``name``: its file name), each digit
+    coded as ``mnistzip compress`` codes it (``search.encode``; ``fast``: rounded)."""
+    payload, bits = search.encode(codec, images, fast)
     blob = container.dumps(container.MzFile(model_id=codec.id, count=len(images), payload=payload))
     lines = tuple(
         json.dumps({"shard": name, "index": i, "source": source, "bits": round(float(b), 3)}, ensure_ascii=False)

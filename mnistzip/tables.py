@@ -78,10 +78,14 @@ class Tables:
         the excess's Elias-gamma code and a sign, one exact bit each, so
         2 × its bit length (rare: a few digits in ten thousand).
         """
+        return self.element_bits(rows, symbols).sum(axis=1)
+
+    def element_bits(self, rows: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+        """Bits of each symbol (any shape) coded with its table row: :meth:`bits` before the sum."""
         idx = symbols - self.cdf_offset[rows]
         lengths = self.lengths[rows]
         inside = (idx >= 0) & (idx < lengths)
         costs = self.costs[rows, np.clip(idx, 0, self.costs.shape[1] - 1)]
         excess = np.where(idx < 0, -idx, idx - lengths + 1)
         escape = 2.0 * np.floor(np.log2(np.maximum(excess, 1)) + 1)  # 2 × bit length
-        return np.where(inside, costs, self.overflow_bits[rows] + escape).sum(axis=1)
+        return np.where(inside, costs, self.overflow_bits[rows] + escape)

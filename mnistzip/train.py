@@ -463,7 +463,7 @@ def _export_atomically(trainer, output: Path, card: dict, force: bool, test: tup
         test_images, test_labels = test
         judge = Judge(test_labels)
         for level in card["levels"]:
-            level["test"] = card_figures(measure(codec.at_level(level["level"]), test_images, judge=judge))
+            level["test"] = card_figures(measure(codec.at_level(level["level"]), test_images, judge=judge, fast=True))
         card["default_level"] = min(card["levels"], key=lambda lv: abs(lv["test"]["bits_archive"] - DEFAULT_BITS))["level"]
         write_card(tmp, card)
     return card

@@ -73,11 +73,13 @@ def test_cli_speed_small_run(tmp_path):
     assert "OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset" in r.stdout
     result = json.loads(out.read_text())
     assert [row["case"] for row in result["one_digit"]] == [
-        "--help", "models", "compress one digit (mnist:test:7)", "compress one digit (28x28 PNG)",
+        "--help", "models", "compress one digit (mnist:test:7)", "compress one digit --fast",
+        "compress one digit (28x28 PNG)",
         "compress one digit (280x280 drawing)", "decompress one digit (PNG)"]
     for row in result["one_digit"]:
         assert row["seconds"] > 0 and row["numpy_s"] > 0 and row["ratio"] > 0 and row["peak_rss_mb"] > 0
     assert [row["case"] for row in result["whole_split"]] == ["compress mnist:test:0-49",
+                                                              "compress mnist:test:0-49 --fast",
                                                               "decompress mnist:test:0-49 (.npy)"]
     assert all(row["digits_per_s"] > 0 for row in result["whole_split"]) and result["blas"] != "unknown"
 
@@ -117,29 +119,31 @@ def test_machine_names_the_blas_that_ran():
 
 @pytest.mark.eval_extra
 def test_rd_small_run(tmp_path):
-    """benchmarks/rd.py on 30 digits, refining the rungs up to 16 bits: every rung measured, the refined ones
-    twice, the BD-rates and the page written where --out says (docs/results is left alone)."""
+    """benchmarks/rd.py on 30 digits, refining the rungs up to 16 bits: every rung measured searched (the
+    default) and --fast, the refined ones a third time, the BD-rates and the page written where --out says
+    (docs/results and the model cards are left alone)."""
     import json
 
+    cards = {p: p.read_bytes() for p in Path(catalogue.__file__).parents[1].glob("models/*/model.json")}
     script = next(p for p in BENCHMARKS if p.stem == "rd")
     r = subprocess.run([sys.executable, str(script), "--limit", "30", "--refine", "--refine-up-to", "16", "--out",
-                        str(tmp_path), "--cache", str(tmp_path / "cache.json")],
+                        str(tmp_path), "--cache", str(tmp_path / "cache.json"), "--cards"],
                        capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "thread(s)" in r.stdout.splitlines()[0]
     result = json.loads((tmp_path / "ladder.json").read_text())
-    plain = [row for row in result["rows"] if not row["refined"]]
-    refined = [row for row in result["rows"] if row["refined"]]
-    assert [row["quality"] for row in plain] == list(range(1, len(catalogue.ladder()) + 1))
-    assert [row["quality"] for row in refined] == [n for n, rung in enumerate(catalogue.ladder(), 1)
-                                                   if rung.level.bits <= 16]
+    rungs = list(range(1, len(catalogue.ladder()) + 1))
+    by = {e: [row["quality"] for row in result["rows"] if row["encoder"] == e] for e in ("search", "fast", "refine")}
+    assert by["search"] == by["fast"] == rungs
+    assert by["refine"] == [n for n, rung in enumerate(catalogue.ladder(), 1) if rung.level.bits <= 16]
     assert all(row["compress_digits_per_s"] > 0 and row["decompress_digits_per_s"] > 0 for row in result["rows"])
-    assert {"plain", "refined"} <= set(result["summary"]["bd_rate"])
+    assert {"search", "fast", "refine"} <= set(result["summary"]["bd_rate"])
     cache = json.loads((tmp_path / "cache.json").read_text())  # what a rerun reuses: the refined rows alone
-    assert len(cache) == len(refined) and not any(key.endswith("/None") for key in cache)
+    assert len(cache) == len(by["refine"]) and not any(key.endswith("/None") for key in cache)
     page = (tmp_path / "rd.md").read_text()
-    assert "| 1 +refine |" in page and "BLAS " in page
+    assert "| 1 --refine |" in page and "| 1 --fast |" in page and "| 1 |" in page and "BLAS " in page
     assert (tmp_path / "rd.png").stat().st_size > 0
+    assert {p: p.read_bytes() for p in cards} == cards  # --cards records only whole-split figures
 
 
 def test_format_overhead_small_run():

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mnistzip import container, mnist
+from mnistzip import container, mnist, search
 from mnistzip.errors import ExitStatus, ModelError, install_hint
 from mnistzip.recipe import recipe_family
 
@@ -49,7 +49,7 @@ def test_compress_many_to_npy_and_folder(cli, tiny_model, tiny_codec):
     arr = np.load("ten.npy")
     assert arr.shape == (10, 28, 28) and arr.dtype == np.uint8
     digits = mnist.images("test")[:10]
-    np.testing.assert_array_equal(arr, tiny_codec.decompress(tiny_codec.compress(digits)))
+    np.testing.assert_array_equal(arr, tiny_codec.decompress(search.compress(tiny_codec, digits)))
     assert cli("decompress", "ten.mz", "-o", "ten", "-m", tiny_model).exit_code == 0
     assert sorted(p.name for p in (__import__("pathlib").Path("ten")).iterdir())[:2] == ["digit-0.png", "digit-1.png"]
     assert cli("decompress", "ten.mz", "-o", "grid.png", "-m", tiny_model).exit_code == 0
@@ -61,6 +61,19 @@ def test_compress_refine(cli, tiny_model):
     assert r.exit_code == 0, r.output
     assert container.read("r.mz").count == 4
     assert cli("decompress", "r.mz", "-m", tiny_model).exit_code == 0
+
+
+def test_compress_searches_by_default_and_rounds_with_fast(cli, cond_model, cond_codec):
+    digits = mnist.images("test")[:30]
+    assert cli("compress", "mnist:test:0-29", "-o", "s.mz", "-m", cond_model).exit_code == 0
+    assert cli("compress", "mnist:test:0-29", "-o", "f.mz", "-m", cond_model, "--fast").exit_code == 0
+    assert container.read("s.mz") == search.compress(cond_codec, digits)
+    assert container.read("f.mz") == cond_codec.compress(digits)
+    assert container.read("s.mz") != container.read("f.mz")
+    r = cli("compress", "mnist:test:0-29", "-o", "x.mz", "-m", cond_model, "--fast", "--refine")
+    assert r.exit_code == ExitStatus.USAGE and not Path("x.mz").exists()
+    assert error_line(r) == ("mnistzip: error: --fast and --refine (or --refine-lmbda, --keep-class) pull opposite "
+                             "ways: give one (see 'root compress --help')")
 
 
 def test_compress_png_input_default_output_name(cli, tiny_model):
@@ -226,6 +239,17 @@ def test_eval_refine_adds_a_refined_row(cli, tiny_model):
     plain, refined = json.loads(r.stdout)["results"]
     assert (plain["model"], refined["model"]) == ("tiny", "tiny --refine")
     assert refined["family"] == plain["family"] + " +refine" and refined["model_id"] == plain["model_id"]
+
+
+def test_eval_fast_adds_a_rounded_row(cli, cond_model, cond_codec):
+    r = cli("eval", "--model", cond_model, "--limit", "20", "--fast", "--json", "-")
+    assert r.exit_code == 0, r.output
+    searched, fast = json.loads(r.stdout)["results"]
+    assert (searched["model"], fast["model"]) == (cond_codec.name, cond_codec.name + " --fast")
+    assert fast["family"] == searched["family"] + " +fast"
+    digits = mnist.images("test")[:20]
+    assert fast["archive_bytes"] == cond_codec.compress(digits).size  # what compress --fast writes
+    assert searched["archive_bytes"] == search.compress(cond_codec, digits).size  # and compress
 
 
 def test_eval_ladder_is_one_curve(cli):

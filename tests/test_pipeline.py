@@ -18,7 +18,7 @@ from PIL import Image
 
 pytest.importorskip("apache_beam")
 
-from mnistzip import blas, container, mnist, pipeline, zoo  # noqa: E402
+from mnistzip import blas, container, mnist, pipeline, search, zoo  # noqa: E402
 from mnistzip.cli import app  # noqa: E402
 from mnistzip.errors import install_hint  # noqa: E402
 
@@ -148,7 +148,7 @@ def test_shards_hold_the_codes_of_mnistzip_compress(compressed, in_tmp):
     assert r.exit_code == 0, r.output
     reference = latents(container.read("ref.mz"))
     arrays = np.load(root / "arrays" / "a.npy")
-    from_array = latents(codec.compress(arrays))
+    from_array = latents(search.compress(codec, arrays))
     for line in manifest:
         got = decoded[line["shard"]][line["index"]]
         source = line["source"]

@@ -43,7 +43,7 @@ def compress(o):
 
     choice = ModelChoice(o.model, o.quality, o.bits, o.level)
     for w in run(o.inputs, o.output, choice, data_dir=o.data_dir, invert=False if o.no_invert else None,
-                 refine=o.refine, refine_lmbda=o.refine_lmbda, keep_class=o.keep_class, force=o.force,
+                 fast=o.fast, refine=o.refine, refine_lmbda=o.refine_lmbda, keep_class=o.keep_class, force=o.force,
                  note=say.note, progress=say.progress):
         say.written(w, o.verbose, say.compressed(w, choice.rung()))
 
