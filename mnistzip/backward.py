@@ -30,7 +30,7 @@ from .container import CLASSES, SIDE
 from .layers import LEAKY_SLOPE, RESHAPE, Conv, ConvTranspose, Dense, _product, leaky, synthesis_layers
 from .runtime import BATCH
 
-ADJOINTS = {"dense": lambda k, s: _DenseT(k), "deconv": lambda k, s: Conv(k, np.zeros(k.shape[3], k.dtype), s),
+ADJOINTS = {"deconv": lambda k, s: Conv(k, np.zeros(k.shape[3], k.dtype), s),
             "conv": lambda k, s: ConvTranspose(k, np.zeros(k.shape[2], k.dtype), s)}
 
 
@@ -38,7 +38,7 @@ class _DenseT:
     """The adjoint of Dense(W): ``g @ Wᵀ``, in the layout of ``layers._product``."""
 
     def __init__(self, kernel: np.ndarray):
-        self.matrix = np.ascontiguousarray(kernel.T)
+        self.matrix = kernel.T if kernel.dtype != np.float64 else np.ascontiguousarray(kernel.T)
 
     def __call__(self, g: np.ndarray) -> np.ndarray:
         return dot(g.reshape(len(g), -1), self.matrix)
@@ -60,9 +60,9 @@ class Synthesis:
     def __init__(self, runtime, q: int, dtype=np.float32):
         self.runtime, self.q, self.dtype = runtime, q, dtype
         self.ops = runtime.synthesis_ops(dtype)
-        layers = synthesis_layers(runtime._recipe)
-        kernels = runtime.kernels("synthesis", dtype)
-        self.adjoints = [ADJOINTS[layer.kind](kernel, layer.stride) for layer, kernel in zip(layers, kernels)]
+        self.adjoints = [_DenseT(op.matrix) if isinstance(op, Dense)  # a dense op holds its kernel as it is
+                         else ADJOINTS[layer.kind](runtime.kernel("synthesis", layer.name, dtype), layer.stride)
+                         for layer, (op, _) in zip(synthesis_layers(runtime.recipe), self.ops)]
         gains = runtime.gains[q].astype(dtype)
         self.inv_gains = (dtype(1) / gains).astype(dtype)
         self.codes_class = runtime.codes_class

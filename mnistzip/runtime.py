@@ -68,7 +68,7 @@ class Runtime:
 
     def __init__(self, weights, card):
         """``weights``: name → array, a dict or a weights file's members (read as asked for)."""
-        self._weights, self._recipe, self._where = weights, card.recipe, card.path / WEIGHTS_FILE
+        self._weights, self._recipe, self._where = _Read(weights), card.recipe, card.path / WEIGHTS_FILE
         self.entropy = EntropyModel(weights, card)
         self.latent_dims, self.codes_class, self.coded_dims = card.latent_dims, card.codes_class, card.coded_dims
         self.dimension_major = card.dimension_major
@@ -117,6 +117,11 @@ class Runtime:
                 raise ValueError("the synthesis does not give 28x28 digits")
         return ops
 
+    @property
+    def recipe(self) -> dict:
+        """The training recipe the transforms were built from (``recipe``)."""
+        return self._recipe
+
     def synthesis_ops(self, dtype=np.float32) -> list:
         """The decoder's layers as (op, activation) pairs (``layers.build``): float32 as :meth:`synthesize` runs
         them, float64 for sums that do not depend on the batch (the search's, ``search``)."""
@@ -125,11 +130,10 @@ class Runtime:
         with _readable(self._where):
             return build(synthesis_layers(self._recipe), self._weights, "synthesis", dtype)
 
-    def kernels(self, transform: str, dtype=np.float32) -> list[np.ndarray]:
-        """Each layer's kernel of a transform (``"synthesis"``), as Keras stores it, widened to ``dtype``."""
-        layers = synthesis_layers(self._recipe) if transform == "synthesis" else analysis_layers(self._recipe)
+    def kernel(self, transform: str, layer: str, dtype=np.float32) -> np.ndarray:
+        """One layer's kernel (``"synthesis"``, ``"conv_1"``), as Keras stores it, widened to ``dtype``."""
         with _readable(self._where):
-            return [np.asarray(self._weights[f"{transform}.{layer.name}.kernel"], dtype) for layer in layers]
+            return np.asarray(self._weights[f"{transform}.{layer}.kernel"], dtype)
 
     def decoder_input(self, latents: np.ndarray, q: int) -> np.ndarray:
         """Quantised latents as the synthesis takes them (see :meth:`synthesize`), in their own dtype."""
@@ -215,6 +219,19 @@ class Runtime:
     def sample(self, noise: bytes, n: int, q: int) -> np.ndarray:
         """Any bytes → ``n`` digits: the decoder as a generative model (no sanity check)."""
         return self.synthesize(self.entropy.decode(noise, n, q, check=False), q)
+
+
+class _Read(dict):
+    """A weights file's members, each read from the file once, when first asked for: the decoder's kernels serve
+    both the decoder and the search's backward pass (``backward``)."""
+
+    def __init__(self, members):
+        super().__init__()
+        self._members = members
+
+    def __missing__(self, name: str) -> np.ndarray:
+        self[name] = value = self._members[name]
+        return value
 
 
 @contextlib.contextmanager

@@ -33,7 +33,6 @@ is the one exact arithmetic takes, and so is every float64 one, save ties at
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +46,9 @@ from .runtime import Runtime
 
 BATCH = 2048  # digits searched together: their arrays stay a few tens of MB, and progress is told after each
 TRIALS_PER_CALL = 256  # fewer trials a call would leave the transforms' products too small to run at speed
-MARGIN = 2.0**-10  # bits: how near a decision's two sides float32 may leave them (see the module's docstring)
+# Bits: how near a decision's two sides float32 may leave them (see the module's docstring): 7 times the largest
+# float32 batch-to-batch difference of a score or a prediction measured at any rung (5.3e-4 bits, rung 18)
+MARGIN = 2.0**-8
 PIXELS = SIDE * SIDE
 
 
@@ -89,12 +90,15 @@ class Search:
         self.lmbda = float(codec.level.lmbda if lmbda is None else lmbda)
         self.runtime = codec.engine if isinstance(codec.engine, Runtime) else Runtime.load(codec.card)
         self.first = int(codec.codes_class)  # a class-coding model's class is never moved
+        self._built: dict = {}
 
-    @functools.cache
     def _numerics(self, dtype) -> tuple[Synthesis, PriorGradient | None]:
-        q = self.codec.level.index
-        prior = PriorGradient(self.runtime.entropy, q, dtype) if self.codec.conditional else None
-        return Synthesis(self.runtime, q, dtype), prior
+        """The decoder and the prior's derivatives in ``dtype``, built when first needed (float64 rarely is)."""
+        if dtype not in self._built:
+            q = self.codec.level.index
+            prior = PriorGradient(self.runtime.entropy, q, dtype) if self.codec.conditional else None
+            self._built[dtype] = Synthesis(self.runtime, q, dtype), prior
+        return self._built[dtype]
 
     # ------------------------------------------------------------------ entry point
 
