@@ -278,3 +278,21 @@ def test_stages_small_run(tmp_path):
         assert figures["macs_per_digit"] > 0 and figures["gflops"] > 0 and figures["at_peak_s"] > 0
         assert all(layer["gflops"] > 0 for layer in figures["layers"])
     assert all(rate > 0 for rates in result["digits_per_s"].values() for rate in rates.values())
+
+
+def test_search_speed_small_run(tmp_path):
+    """benchmarks/search_speed.py on two rungs, 40 digits, one round: each rung's one-digit times (searched,
+    rounded, their difference) and many-digit speeds, with the machine it ran on."""
+    import json
+
+    script = next(p for p in BENCHMARKS if p.stem == "search_speed")
+    out = tmp_path / "search.json"
+    r = subprocess.run([sys.executable, str(script), "--rungs", "1,12", "--limit", "40", "--repeat", "1",
+                        "--json", str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "thread(s)" in r.stdout.splitlines()[0]
+    result = json.loads(out.read_text())
+    assert [row["rung"] for row in result["rows"]] == [1, 12]
+    for row in result["rows"]:
+        assert row["search_ms"] > 0 and row["fast_ms"] > 0 and row["search_digits_per_s"] > 0
+        assert row["added_ms"] == pytest.approx(row["search_ms"] - row["fast_ms"], abs=0.2)
