@@ -135,7 +135,7 @@ class Search:
         unsure = np.zeros(len(y), bool)
         active = np.arange(len(y))
         loss = None
-        for round_ in range(effort.rounds):
+        for _ in range(effort.rounds):
             if not len(active):
                 break
             out, masks = synthesis.forward(y[active], keep=True)
