@@ -85,11 +85,9 @@ def compress(sources: list[str], to: str | None = None, choice: ModelChoice = Mo
             lmbda = codec.level.lmbda if refine_lmbda is None else refine_lmbda
             with progress(f"refining {len(digits.images)} digits") as report:
                 mz = codec.compress_latents(refine_latents(codec, digits.images, lmbda, progress=report, guard=guard))
-        elif fast:
-            mz = codec.compress(digits.images)
         else:
-            with progress(f"coding {len(digits.images)} digits") as report:
-                mz = search.compress(codec, digits.images, progress=report)
+            with (_silent if fast else progress)(f"searching {len(digits.images)} digits") as report:
+                mz = search.compress(codec, digits.images, fast, progress=report)
         size = container.write(target, mz, force=force, inputs=read)
         written.append(Written(target, mz.count, "mz", size, mz.overhead_bytes, codec.name, tuple(digits.sources)))
     return written

@@ -113,7 +113,7 @@ class Runtime:
     def _synthesis(self) -> list:
         with _readable(self._where):
             ops = build(synthesis_layers(self._recipe), self._weights, "synthesis")
-            if run(ops, self._decoder_input(np.zeros((1, self.coded_dims), np.float32), 0)).size != SIDE * SIDE:
+            if run(ops, self.decoder_input(np.zeros((1, self.coded_dims), np.float32), 0)).size != SIDE * SIDE:
                 raise ValueError("the synthesis does not give 28x28 digits")
         return ops
 
@@ -134,10 +134,6 @@ class Runtime:
         """One layer's kernel (``"synthesis"``, ``"conv_1"``), as Keras stores it, widened to ``dtype``."""
         with _readable(self._where):
             return np.asarray(self._weights[f"{transform}.{layer}.kernel"], dtype)
-
-    def decoder_input(self, latents: np.ndarray, q: int) -> np.ndarray:
-        """Quantised latents as the synthesis takes them (see :meth:`synthesize`), in their own dtype."""
-        return self._decoder_input(latents, q)
 
     # -------------------------------------------------------------- transforms
 
@@ -174,13 +170,13 @@ class Runtime:
         ops = self._synthesis
 
         def batch(i: int) -> None:
-            x = run(ops, self._decoder_input(latents[i : i + BATCH], q))
+            x = run(ops, self.decoder_input(latents[i : i + BATCH], q))
             out[i : i + BATCH] = np.clip(np.round(x.reshape(-1, SIDE, SIDE) * np.float32(255.0)), 0, 255)
 
         map_batches(batch, range(0, len(latents), BATCH))
         return out
 
-    def _decoder_input(self, latents: np.ndarray, q: int) -> np.ndarray:
+    def decoder_input(self, latents: np.ndarray, q: int) -> np.ndarray:
         """Quantised latents as the synthesis takes them: unscaled, and a class's one-hot vector after them."""
         gains = self.gains[q] if latents.dtype == np.float32 else self._gains64[q]
         if not self.codes_class:

@@ -134,13 +134,12 @@ class Search:
         effort, codec = self.effort, self.codec
         unsure = np.zeros(len(y), bool)
         active = np.arange(len(y))
-        loss = None
+        loss = np.empty(len(y))  # each digit's bits + λ·MSE as its latents stand
         for _ in range(effort.rounds):
             if not len(active):
                 break
             out, masks = synthesis.forward(y[active], keep=True)
-            here = codec.tables.bits(rows[active], symbols[active]) + self.lmbda * _mse(out, target[active])
-            loss = here if loss is None else _put(loss, active, here)
+            loss[active] = codec.tables.bits(rows[active], symbols[active]) + self.lmbda * _mse(out, target[active])
             predicted = self._predictions(synthesis, prior, y[active], rows[active], symbols[active], out, masks,
                                           target[active])
             order = np.argsort(predicted, axis=1, kind="stable")[:, : effort.moves + 1]
@@ -219,11 +218,6 @@ class Search:
 def _mse(out: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Per digit, the mean squared error of the decoder's output held to [0, 1] (pixels in [0, 1])."""
     return ((np.clip(out, 0, 1) - target) ** 2).reshape(len(out), -1).mean(axis=1, dtype=np.float64)
-
-
-def _put(whole: np.ndarray, where: np.ndarray, values: np.ndarray) -> np.ndarray:
-    whole[where] = values
-    return whole
 
 
 def _close_ranking(ranked: np.ndarray, threshold: float, moves: int) -> np.ndarray:
