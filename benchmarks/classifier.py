@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+import machine  # benchmarks/machine.py
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -125,7 +127,7 @@ def main(argv=None) -> int:
     parser.add_argument("--role", choices=classify.ROLES + (classify.GUARD,),
                         help="make it the classifier eval reports in this role, or the encoder's guard")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--limit", type=int, default=None, help="train on the first N training digits only")
+    parser.add_argument("--limit", type=machine.count, default=None, help="train on the first N training digits only")
     parser.add_argument("--out", type=Path, default=ROOT / "models" / classify.FOLDER,
                         help="folder of identity.json (default: the shipped one)")
     parser.add_argument("--data-dir", default=None)

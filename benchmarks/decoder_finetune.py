@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+import machine  # benchmarks/machine.py
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -27,7 +29,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam, cosine-decayed to 0 over the epochs")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--limit", type=int, help="the first N digits of each split (a quick look)")
+    parser.add_argument("--limit", type=machine.count, help="the first N digits of each split (a quick look)")
     args = parser.parse_args()
 
     import tensorflow as tf

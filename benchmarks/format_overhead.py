@@ -24,7 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--split", default="test")
-    parser.add_argument("--limit", type=int, help="the split's first N digits")
+    parser.add_argument("--limit", type=machine.count, help="the split's first N digits")
     args = parser.parse_args()
 
     codec = zoo.load(args.model)

@@ -229,7 +229,7 @@ def write(report: dict, out: Path) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rung", type=int, action="append", help="rungs to measure (default: all)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N digits of each set")
+    parser.add_argument("--limit", type=machine.count, default=None, help="only the first N digits of each set")
     parser.add_argument("--levers", action="store_true", help="measure encode-time refinement too")
     parser.add_argument("--update-cards", action="store_true", help="write class kept into the shipped cards")
     parser.add_argument("--out", type=Path, default=RESULTS)

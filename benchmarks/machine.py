@@ -34,6 +34,18 @@ def unset_forced() -> None:
         os.environ.pop(name, None)
 
 
+def count(text: str) -> int:
+    """argparse's type for ``--limit`` and other counts of digits: a whole number, at least 1 (0 would leave a
+    benchmark nothing to divide by, and a negative one would slice from the end)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
 def cpu() -> str:
     """The processor's model name."""
     try:

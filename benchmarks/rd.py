@@ -164,7 +164,7 @@ def main() -> None:
     parser.add_argument("--refine", action="store_true", help="also measure with encode-time refinement (slow)")
     parser.add_argument("--refine-up-to", type=float, default=60.0, metavar="BITS",
                         help="refine only rungs of at most this many bits per digit (where the seed curve is)")
-    parser.add_argument("--limit", type=int, help="only the first N test digits")
+    parser.add_argument("--limit", type=machine.count, help="only the first N test digits")
     parser.add_argument("--cards", action="store_true",
                         help="write the default encoder's figures into the shipped model cards (whole split only)")
     parser.add_argument("--cache", type=Path, default=ROOT / "runs" / "rd-cache.json",

@@ -52,6 +52,8 @@ from pathlib import Path
 
 import numpy as np
 
+import machine  # benchmarks/machine.py
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -336,7 +338,7 @@ def chosen_rungs(numbers: list[int] | None) -> list:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=None, help="the first N digits of the test split (default: all)")
+    parser.add_argument("--limit", type=machine.count, default=None, help="the first N digits of the test split (default: all)")
     parser.add_argument("--rung", type=int, action="append", help="a rung to measure (repeatable; default: all)")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure here")
     args = parser.parse_args(argv)

@@ -81,7 +81,7 @@ def many_digits(rung: int, limit: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rungs", default="1,3,12,18", help="rungs of the quality ladder, comma-separated")
-    parser.add_argument("--limit", type=int, default=2000, help="test digits for the many-digit figures")
+    parser.add_argument("--limit", type=machine.count, default=2000, help="test digits for the many-digit figures")
     parser.add_argument("--repeat", type=int, default=7, help="fresh processes per one-digit figure (median)")
     parser.add_argument("--json", type=Path, help="write every figure here too")
     args = parser.parse_args()

@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("experiment", choices=[*EXPERIMENTS, "generative"])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="where trained models are kept")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the pages and figures go")
-    parser.add_argument("--limit", type=int, help="measure the first N test digits only")
+    parser.add_argument("--limit", type=machine.count, help="measure the first N test digits only")
     parser.add_argument("--quick", action="store_true",
                         help=f"train each model for {QUICK['steps_per_epoch']} steps on {QUICK['train_limit']} digits "
                         "(a smoke run: its figures mean nothing)")

@@ -268,7 +268,7 @@ def throughput(t: dict, digits: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rung", type=int, help="a rung of the quality ladder (default: the shipped default)")
-    parser.add_argument("--limit", type=int, default=SPLIT, help="the first N digits of the test split")
+    parser.add_argument("--limit", type=machine.count, default=SPLIT, help="the first N digits of the test split")
     parser.add_argument("--repeat", type=int, default=5, help="runs per stage (median)")
     parser.add_argument("--json", type=Path, help="write every figure here too")
     args = parser.parse_args()

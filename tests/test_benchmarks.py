@@ -20,6 +20,19 @@ def test_help(script):
     assert r.stdout.startswith("usage:")
 
 
+LIMITED = [p for p in BENCHMARKS if '"--limit"' in p.read_text()]
+
+
+@pytest.mark.parametrize("script", LIMITED, ids=[p.stem for p in LIMITED])
+def test_limit_is_at_least_one(script):
+    """``--limit 0`` is refused before any work (it once divided by zero after it), as is a negative one."""
+    for limit, why in (("0", "0 is not at least 1"), ("-3", "-3 is not at least 1")):
+        r = subprocess.run([sys.executable, str(script), "--limit", limit], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 2
+        assert r.stderr.splitlines()[-1].endswith(f"argument --limit: {why}")
+
+
 def test_robustness_small_run(tmp_path):
     """Every part of benchmarks/robustness.py at a small size; the report says what the docs page says."""
     script = next(p for p in BENCHMARKS if p.stem == "robustness")
