@@ -36,7 +36,7 @@ one_thread()  # before NumPy loads, as the command line does: the speeds are the
 
 from mnistzip import card, catalogue, classify, metrics, mnist, zoo  # noqa: E402
 from mnistzip.codec import Codec, engine_name  # noqa: E402
-from mnistzip.evaluate import measure  # noqa: E402
+from mnistzip.evaluate import card_figures, measure  # noqa: E402
 from mnistzip.fileio import replace_atomic  # noqa: E402
 from mnistzip.metrics import rate_of  # noqa: E402
 
@@ -45,8 +45,6 @@ REFERENCE = RESULTS / "rd.json"  # seed sweep + classical codecs, from the eval 
 ENCODERS = ("search", "fast", "refine")  # compress's default, --fast, --refine: a row's "encoder"
 CURVE_NAMES = {"search": "ladder", "fast": "ladder --fast", "refine": "ladder --refine"}
 SUFFIX = {"search": "", "fast": " --fast", "refine": " --refine"}
-CARD_FIGURES = ("bits_archive", "bits_entropy", "bits_single_file", "psnr_of_mean_mse", "psnr_mean", "mae", "ssim",
-                "class_kept", "class_kept_second", "compress_digits_per_s", "decompress_digits_per_s")
 TARGETS = dict(bd_rate=-40.0, psnr_at_25_bits=19.5, psnr_at_8_bits=14.5)
 
 
@@ -89,7 +87,7 @@ def record_in_cards(rows: list[dict]) -> None:
     ``mnistzip models`` shows, and the rate ``--bits`` chooses by (``card.Level.bits``)."""
     by_model: dict = {}
     for rung, row in zip(catalogue.ladder(), [r for r in rows if r["encoder"] == "search"]):
-        figures = {card.SEARCHED + k: row[k] for k in CARD_FIGURES if k in row}
+        figures = card_figures(row, searched=True)
         by_model.setdefault(rung.card.path, {})[rung.level.number] = figures
     for path, figures in by_model.items():
         card.add_test_figures(path, figures)

@@ -21,10 +21,10 @@ one shipped model.
       "levels": [{"level": 1, "lmbda": 1400.0, "id": "7388", "tables_sha256": "...", "test": {...}}, ...]
     }
 
-A level's ``test`` figures are those of plain rounding (``compress --fast``),
-measured at export; the shipped models' also hold the default encoder's (the
-search's), under ``SEARCHED`` + the same names, recorded by
-``benchmarks/rd.py --cards``.
+A level's ``test`` figures are those of plain rounding (``compress --fast``)
+and, under ``SEARCHED`` + the same names, those of the default encoder (the
+search's), both measured at export (``train``); ``benchmarks/rd.py --cards``
+measures the shipped models' default figures again on the whole test split.
 
 The per-epoch training history is kept beside the card (``history.json``),
 not in it.
@@ -47,6 +47,8 @@ HISTORY_FILE = "history.json"
 UNDIGESTED = (CARD_FILE, HISTORY_FILE)  # what files_sha256 leaves out: the card itself, and a log of no consequence
 ID_HEX_DIGITS = 4  # what a .mz header holds: 16 bits
 SEARCHED = "search_"  # a level's test figures as compress codes by default (searched), beside plain rounding's
+SEARCHED_FIGURES = ("bits_archive", "bits_entropy", "bits_single_file", "psnr_of_mean_mse", "psnr_mean", "mae", "ssim",
+                    "class_kept", "class_kept_second", "compress_digits_per_s", "decompress_digits_per_s")
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,12 @@ class Level:
     def bits(self) -> float | None:
         """Bits per digit on disk, the whole MNIST test split in one archive, as compress codes by default (the
         search's figures, ``search_*``, where measured; else plain rounding's; None if not measured)."""
-        return self.test.get(SEARCHED + "bits_archive", self.test.get("bits_archive"))
+        return self.figure("bits_archive")
+
+    def figure(self, name: str):
+        """One of the test figures (``"psnr_of_mean_mse"``) as compress codes by default: the search's where
+        measured, else plain rounding's; None if neither was."""
+        return self.test.get(SEARCHED + name, self.test.get(name))
 
 
 @dataclass(frozen=True)

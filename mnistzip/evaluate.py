@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import baselines, catalogue, classify, container, metrics, mnist, report, zoo
+from .card import SEARCHED, SEARCHED_FIGURES
 from .errors import UsageError, require
 from .fileio import STDIO, check_writable, write_atomic
 from .metrics import rate_of
@@ -85,8 +86,11 @@ def measure(codec, images: np.ndarray, lmbda: float | None = None, progress=None
 NAMING = ("model", "family", "model_id")  # what a row says of the codec, which a model card says itself
 
 
-def card_figures(row: dict) -> dict:
-    """A ``measure`` row as a level's ``test`` figures in its model card (without what names the codec)."""
+def card_figures(row: dict, searched: bool = False) -> dict:
+    """A ``measure`` row as a level's ``test`` figures in its model card (without what names the codec); with
+    ``searched`` (a row of the default encoder), as the card keeps those, under ``card.SEARCHED``."""
+    if searched:
+        return {SEARCHED + k: row[k] for k in SEARCHED_FIGURES if k in row}
     return {k: v for k, v in row.items() if k not in NAMING}
 
 

@@ -59,6 +59,19 @@ def test_interrupted_run_leaves_no_model_and_resumes(tmp_path, mnist_dir):
         train(config, out, mnist_dir)
 
 
+def test_model_card_holds_the_figures_of_both_encoders(tmp_path, mnist_dir):
+    """A level's test figures: rounding's (--fast) and the search's (compress's default, ``search_*``), on the same
+    digits; the search's code costs less bits + λ·MSE (λ·MSE in [0, 1] pixels), and train prints its figures."""
+    result = train(TrainConfig(epochs=1, **TINY), tmp_path / "m", mnist_dir)
+    [level] = result.card["levels"]
+    test = level["test"]
+    assert test["search_bits_archive"] >= test["search_bits_entropy"] > 0
+    rounded, searched = (test[f"{how}bits_entropy"] + 500 * 10 ** (-test[f"{how}psnr_of_mean_mse"] / 10)
+                         for how in ("", "search_"))
+    assert searched < rounded
+    assert result.level.bits == test["search_bits_archive"]
+
+
 def test_model_card_records_a_resumed_run_as_the_command_that_reproduces_it(monkeypatch):
     argv = ["mnistzip", "train", "--lmbda", "500", "--epochs", "150", "-o", "runs/m"]
     monkeypatch.setattr("sys.argv", argv + ["--resume"])
@@ -114,7 +127,7 @@ def test_variable_rate_model_card(vr_model):
     assert len({lv["id"] for lv in levels}) == 3
     bits = [lv["test"]["bits_archive"] for lv in levels]
     assert bits == sorted(bits)
-    default = min(levels, key=lambda lv: abs(lv["test"]["bits_archive"] - 40))
+    default = min(levels, key=lambda lv: abs(lv["test"].get("search_bits_archive", lv["test"]["bits_archive"]) - 40))
     assert card["default_level"] == default["level"]
     assert recipe_family(card["recipe"]) == "vr/mse/logistic/L16/W32/constant/e1"
     assert "history" not in card and len(json.loads((vr_model / "history.json").read_text())[0]["psnr"]) == 3

@@ -110,9 +110,10 @@ def trained(result) -> None:
         line(f"this worker's part is done; the chief writes {result.path}")
         return
     level = result.level
-    t = level.test
-    line(f"saved {result.path} (id {level.id}): {t['bits_archive']:.1f} bits/digit on disk, {t['bits_entropy']:.1f} "
-         f"entropy bits, PSNR {t['psnr_of_mean_mse']:.2f} dB on {t['digits']} test digits")
+    t, f = level.test, level.figure
+    line(f"saved {result.path} (id {level.id}): {f('bits_archive'):.1f} bits/digit on disk, {f('bits_entropy'):.1f} "
+         f"entropy bits, PSNR {f('psnr_of_mean_mse'):.2f} dB on {t['digits']} test digits "
+         f"(--fast: {t['bits_archive']:.1f} bits, {t['psnr_of_mean_mse']:.2f} dB)")
 
 
 class Bars:
