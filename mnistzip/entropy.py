@@ -235,9 +235,9 @@ class EntropyModel:
         check or an escape code runs away (``rangecoder``); without it (sampling),
         whatever the bytes say. ``progress(fraction)`` after each dimension.
         """
-        decoder = rangecoder.Decoder(payload, self._level_tables(q)[0])
-        cdf_offset = self._tables[q][1]
         dims = self.latent_dims
+        decoder = rangecoder.Decoder(payload, self._level_tables(q)[0], symbols=count * (dims + self.codes_class))
+        cdf_offset = self._tables[q][1]
         if self.codes_class:
             decoded = decoder.decode_index(np.zeros(count, np.int64)) + cdf_offset[0]
             classes = np.clip(decoded, 0, CLASSES - 1)  # outside 0..9: a corrupt stream (or noise, sampling)

@@ -28,7 +28,14 @@ def golden(q1, q12):
     return [(i, tables[str(c["table"])], c) for i, c in enumerate(recorded)]
 
 
-def test_every_recorded_encoding_gives_tfcs_bytes_and_decodes_back(golden):
+@pytest.fixture(params=["searching", "lookup"])
+def loop(request, monkeypatch):
+    """Each decoding test twice: every call through the searching loop (the spec), then through the lookup loop."""
+    monkeypatch.setattr(rc, "LOOKUP_ENTRIES_PER_SYMBOL", rc.LOOKUP_MAX if request.param == "lookup" else 0)
+    return request.param
+
+
+def test_every_recorded_encoding_gives_tfcs_bytes_and_decodes_back(golden, loop):
     encodings = [(i, cdf, c) for i, cdf, c in golden if "string" in c]
     assert len(encodings) >= 60 and any(c["values"].size > 50_000 for _, _, c in encodings)  # the carries' stream
     for i, cdf, c in encodings:
@@ -38,7 +45,7 @@ def test_every_recorded_encoding_gives_tfcs_bytes_and_decodes_back(golden):
         assert ok and np.array_equal(decoded, c["values"]), f"case {i}"
 
 
-def test_every_recorded_decoding_reads_what_tfc_read(golden):
+def test_every_recorded_decoding_reads_what_tfc_read(golden, loop):
     """Long escape prefixes TFC's encoder never writes but its decoder reads (int32 wrap-around), and damaged
     strings: the same values and the same sanity verdict as entropy_decode_finalize."""
     decodings = [(i, cdf, c) for i, cdf, c in golden if "decode" in c]
@@ -95,3 +102,37 @@ def test_ten_thousand_digits_in_seconds(q12):
     decoded, ok = rc.decode(string, q12["tables"], index=index)
     assert time.perf_counter() - started < 10.0
     assert ok and np.array_equal(decoded, values)
+
+
+def test_the_lookup_loop_decodes_as_the_searching_loop_whatever_the_bytes(q12, monkeypatch):
+    """Both loops on the same strings, call after call: the same values, the same state (base, size, value, bytes
+    read, corrupt), the same finalize. Real tables and small ones with escapes and symbols of no width; random,
+    damaged, zero- and 0xFF-filled strings."""
+    small = np.array([-12, 0, 1000, 2000, 3000, 4096, -12, 0, 5, 5, 5, 4000, 4096, -12, 0, 4095, 4096,
+                      -12, 0, 0, 2048, 4096], np.int32)
+    real = rc.encode(q12["values"], q12["tables"], index=q12["index"])
+    rng = np.random.default_rng(7)
+    escapes = 0
+    for trial in range(400):
+        cdf, rows = (q12["tables"], len(rc.Tables(q12["tables"]))) if trial % 2 else (small, 4)
+        kind = trial % 8 // 2
+        if kind == 0:
+            data = rng.integers(0, 256, rng.integers(0, 200), dtype=np.uint8).tobytes()
+        elif kind == 1:
+            damaged = bytearray(real[: rng.integers(0, 3000)])
+            for at in rng.integers(0, max(1, len(damaged)), 3):
+                if damaged:
+                    damaged[at] ^= 1 << int(rng.integers(0, 8))
+            data = bytes(damaged)
+        else:
+            data = bytes(rng.choice([0, 255, 1, 128], rng.integers(0, 60)).astype(np.uint8))
+        calls = [rng.integers(0, rows, rng.integers(0, 700)) for _ in range(rng.integers(1, 6))]
+        decoders = {}
+        for how, per_symbol in (("searching", 0), ("lookup", rc.LOOKUP_MAX)):
+            monkeypatch.setattr(rc, "LOOKUP_ENTRIES_PER_SYMBOL", per_symbol)
+            decoder = rc.Decoder(data, cdf, symbols=sum(call.size for call in calls))
+            decoders[how] = [(decoder.decode_index(call).tolist(), decoder._base, decoder._sm1, decoder._value,
+                              decoder._pos, decoder.corrupt) for call in calls] + [decoder.finalize()]
+        assert decoders["lookup"] == decoders["searching"], f"trial {trial}"
+        escapes += sum(3 in values for values, *_ in decoders["lookup"][:-1]) if cdf is small else 0
+    assert escapes > 20  # the escape's hand-over, back and forth, was exercised
