@@ -99,7 +99,7 @@ MAX_GAMMA = (1 << 30) - 1  # the largest gamma TFC's encoder terminates on (see 
 # The lookup tables (rows x 2^precision entries) cost ~100-180 ns an entry to build, and save ~500 ns a symbol
 LOOKUP_ENTRIES_PER_SYMBOL = 2  # built for a string of at least one symbol for every 2 entries
 LOOKUP_MAX = 1 << 21  # entries they may have: ~17 MB of references
-ROUND_DOWN = 1.5 * 2.0**52  # x - (0.5 - 2^-(p+1)) + ROUND_DOWN - ROUND_DOWN = floor(x), x < 2^51 with <= p fraction bits
+ROUND_DOWN = 1.5 * 2.0**52  # x - (0.5 - 2^-(p+1)) + ROUND_DOWN - ROUND_DOWN = floor(x): x >= 0, x * 2^p an integer < 2^52
 
 
 class Tables:
@@ -352,7 +352,7 @@ class Decoder:
         self._value = int.from_bytes(head, "big")
         self._base, self._sm1 = 0, MASK
         self.corrupt = False
-        self._lookup = self.tables.lookup(symbols) if symbols > 0 else None
+        self._looked_up = self.tables.lookup(symbols) if symbols > 0 else None
 
     def decode_channel(self, shape) -> np.ndarray:
         """int32 raw values of ``shape``, C order; element ``j`` uses row ``j mod rows``."""
@@ -379,7 +379,7 @@ class Decoder:
         return ((((base - 1) >> shift) + 1) << shift) & MASK == value
 
     def _decode(self, rows: np.ndarray) -> np.ndarray:
-        if self._lookup is not None and rows.size and not self.corrupt:
+        if self._looked_up is not None and rows.size and not self.corrupt:
             return self._decode_many(rows)
         return self._decode_searching(rows)
 
@@ -431,18 +431,20 @@ class Decoder:
 
         The state is ``base`` (masked to 32 bits only when it is shifted: it stays below 2^33, as ``base + size``
         never grows between shifts), ``size`` (= sm1 + 1), ``scaled = (value - base) * 2^p + 2^p - 1`` (below
-        2^44) and ``k``, the 16-bit words read after the first 4 bytes. Each step is exact in float64:
+        2^(32+p), p <= 16) and ``k``, the 16-bit words read after the first 4 bytes. Each step is exact in float64:
 
-        * ``t - 1 = floor(scaled / size)``: the quotient is below 2^12 (``value - base < size``), so its
-          rounding error (< 2^-41) cannot carry it across an integer, from which it is at least 1/size away;
-        * ``a = floor(size * lower / 2^p)``: ``size * (lower / 2^p)`` is exact (< 2^44, with ``p`` fraction
-          bits at most), and subtracting ``0.5 - 2^-(p+1)`` then rounding to an integer (``ROUND_DOWN``) floors it;
-        * renormalising: ``base * 2^16 mod 2^32`` (< 2^49), and ``scaled * 2^16 - (2^p - 1)(2^16 - 1) + word
-          * 2^p`` (< 2^44 when it happens, as ``size`` <= 2^16 then).
+        * ``t - 1 = floor(scaled / size)``: the quotient is below 2^p (``value - base < size``), so its rounding
+          error (< 2^(p-53) <= 2^-37) cannot carry it across an integer, from which it is at least 1/size >=
+          2^-32 away;
+        * ``a = floor(size * lower / 2^p)``: ``size * (lower / 2^p)`` is exact (below 2^(32+p), with ``p``
+          fraction bits at most), and subtracting ``0.5 - 2^-(p+1)`` then rounding to an integer
+          (``ROUND_DOWN``) floors it;
+        * renormalising: ``base * 2^16 mod 2^32`` (below 2^49), and ``scaled * 2^16 - (2^p - 1)(2^16 - 1) +
+          word * 2^p`` (below 2^(32+p), as ``size`` <= 2^16 then).
 
         An escape hands the state back as integers to :meth:`_escape`, and takes it again after.
         """
-        tables, n = self._lookup, len(self._data)
+        tables, n = self._looked_up, len(self._data)
         one = float(1 << int(self.tables.precision[0]))
         low, half = one - 1.0, 0.5 - 0.5 / one
         shifted_low = low - low * 65536.0
