@@ -353,6 +353,7 @@ class Decoder:
         self._base, self._sm1 = 0, MASK
         self.corrupt = False
         self._looked_up = self.tables.lookup(symbols) if symbols > 0 else None
+        self._scaled_words = None  # the lookup loop's view of the data (_words), made on first use
 
     def decode_channel(self, shape) -> np.ndarray:
         """int32 raw values of ``shape``, C order; element ``j`` uses row ``j mod rows``."""
@@ -444,14 +445,11 @@ class Decoder:
 
         An escape hands the state back as integers to :meth:`_escape`, and takes it again after.
         """
-        tables, n = self._looked_up, len(self._data)
-        one = float(1 << int(self.tables.precision[0]))
+        tables, one = self._looked_up, float(1 << int(self.tables.precision[0]))
         low, half = one - 1.0, 0.5 - 0.5 / one
         shifted_low = low - low * 65536.0
         words = self._words(one)
-        k = (self._pos - 4) // 2 if self._pos < n else len(words)  # past the end: zeros from there on
-        words += [0.0] * max(0, k + rows.size + 1 - len(words))  # zeros past the end: a word a symbol at most
-        base, size, scaled = float(self._base), float(self._sm1 + 1), float((self._value - self._base) & MASK) * one + low
+        base, size, scaled, k = self._take_over(one, rows.size)
         result = []
         append = result.append
         for entries in map(tables.__getitem__, rows.tolist()):
@@ -472,23 +470,30 @@ class Decoder:
                     out = np.zeros(rows.size, np.int32)
                     out[: len(result)] = result
                     return out
-                base, size = float(self._base), float(self._sm1 + 1)
-                scaled = float((self._value - self._base) & MASK) * one + low
-                k = (self._pos - 4) // 2 if self._pos < n else max(k, len(self._data_words))
-                words += [0.0] * max(0, k + rows.size + 1 - len(words))
+                base, size, scaled, k = self._take_over(one, rows.size)
             append(s)
         self._hand_back(base, size, scaled, one, k)
         return np.array(result, np.int32)
 
     def _words(self, one: float) -> list:
         """The 16-bit words after the first 4 bytes (a last odd byte as its high half), times 2^p, as floats:
-        what each renormalisation of :meth:`_decode_many` reads."""
-        if getattr(self, "_scaled_words", (None,))[0] != one:
+        what each renormalisation of :meth:`_decode_many` reads; zeros are added after them as needed."""
+        if self._scaled_words is None:
             body = self._data[4:]
             body += b"\0" * (len(body) % 2)
-            self._data_words = np.frombuffer(body, ">u2")
-            self._scaled_words = (one, (self._data_words * one).tolist())
-        return self._scaled_words[1]
+            self._scaled_words = (np.frombuffer(body, ">u2") * one).tolist()
+            self._words_in_data = len(self._scaled_words)
+        return self._scaled_words
+
+    def _take_over(self, one: float, symbols: int) -> tuple[float, float, float, int]:
+        """The integer state as :meth:`_decode_many`'s (base, size, scaled, words read), with zeros after the
+        data's words for ``symbols`` more symbols (a word a symbol at most)."""
+        n = len(self._data)
+        k = (self._pos - 4) // 2 if self._pos < n else self._words_in_data  # past the end: zeros from there on
+        words = self._scaled_words
+        words += [0.0] * max(0, k + symbols + 1 - len(words))
+        scaled = float((self._value - self._base) & MASK) * one + (one - 1.0)
+        return float(self._base), float(self._sm1 + 1), scaled, k
 
     def _hand_back(self, base: float, size: float, scaled: float, one: float, k: int) -> None:
         """:meth:`_decode_many`'s float state as the integer state of the other loops."""
