@@ -309,3 +309,25 @@ def test_search_speed_small_run(tmp_path):
     for row in result["rows"]:
         assert row["search_ms"] > 0 and row["fast_ms"] > 0 and row["search_digits_per_s"] > 0
         assert row["added_ms"] == pytest.approx(row["search_ms"] - row["fast_ms"], abs=0.2)
+
+
+def test_accelerator_small_run(tmp_path):
+    """benchmarks/accelerator.py: where ONNX Runtime is installed, 40 digits, one round each way give the same
+    symbols and pixels within one grey level; where it is not (the project does not install it), one line says
+    what to install, and the run stops with status 1."""
+    import importlib.util
+    import json
+
+    script = next(p for p in BENCHMARKS if p.stem == "accelerator")
+    out = tmp_path / "accelerator.json"
+    r = subprocess.run([sys.executable, str(script), "--limit", "40", "--repeat", "1", "--json", str(out)],
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    if not all(importlib.util.find_spec(name) for name in ("onnxruntime", "onnx")):
+        assert r.returncode == 1 and not out.exists()
+        assert r.stderr.strip().endswith("which mnistzip does not install: pip install onnxruntime onnx")
+        return
+    assert r.returncode == 0, r.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["digits"] == 40 and result["symbols_equal"] and result["max_grey_levels"] <= 1
+    assert all(result[f"{way}_{stage}_s"] > 0
+               for way in ("numpy", "onnxruntime") for stage in ("coding_of", "synthesis"))
