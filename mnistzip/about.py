@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from . import catalogue, container
-from .card import SEARCHED
 
 
 def info(source: str) -> dict:
@@ -34,17 +33,16 @@ MODEL_FIGURES = ("bits_archive", "bits_entropy", "psnr_of_mean_mse", "psnr_mean"
 FAST = "fast_"  # what models calls plain rounding's figures
 
 
-def figures(test: dict) -> dict:
-    """A level's test figures as ``models`` shows them: the default encoder's (the search's, where its card has
-    them; else rounding's), and --fast's (rounding's) as ``fast_*``."""
-    searched = {k: test.get(SEARCHED + k, test.get(k)) for k in MODEL_FIGURES}
-    return {**searched, **{FAST + k: test.get(k) for k in MODEL_FIGURES}}
+def figures(level) -> dict:
+    """A level's test figures as ``models`` shows them: the default encoder's (``card.Level.figure``), and
+    --fast's (rounding's) as ``fast_*``."""
+    return {**{k: level.figure(k) for k in MODEL_FIGURES}, **{FAST + k: level.test.get(k) for k in MODEL_FIGURES}}
 
 
 def models() -> list[dict]:
     """The rungs of the shipped quality ladder, with their figures on MNIST's test split (from their cards)."""
     return [dict(quality=r.number, name=r.name, id=r.id, default=r.default, model=r.card.name,
-                 level=r.level.number, lmbda=r.level.lmbda, codes_class=r.card.codes_class, **figures(r.level.test))
+                 level=r.level.number, lmbda=r.level.lmbda, codes_class=r.card.codes_class, **figures(r.level))
             for r in catalogue.ladder()]
 
 
