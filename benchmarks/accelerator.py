@@ -50,6 +50,8 @@ from mnistzip.blas import one_thread  # noqa: E402
 one_thread()  # before NumPy loads, as the command line does
 import numpy as np  # noqa: E402
 
+from mnistzip.container import SIDE  # noqa: E402
+
 OPSET = 17
 NEEDS = "pip install onnxruntime onnx"
 
@@ -113,9 +115,9 @@ def sessions(ort, onnx, runtime):
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     weights, recipe = runtime._weights, runtime.recipe
-    models = (graph(onnx, layers.analysis_layers(recipe), weights, "analysis", (1, 28, 28), runtime.latent_dims),
+    models = (graph(onnx, layers.analysis_layers(recipe), weights, "analysis", (1, SIDE, SIDE), runtime.latent_dims),
               graph(onnx, layers.synthesis_layers(recipe), weights, "synthesis",
-                    runtime.kernel("synthesis", "fc_1").shape[0], (1, 28, 28)))
+                    runtime.kernel("synthesis", "fc_1").shape[0], (1, SIDE, SIDE)))
     return [ort.InferenceSession(m.SerializeToString(), options, providers=["CPUExecutionProvider"]) for m in models]
 
 
@@ -127,17 +129,17 @@ def substitutes(runtime, analysis, synthesis):
     def analyse(images, q):
         out = np.empty((len(images), runtime.latent_dims), np.float32)
         for i in range(0, len(images), BATCH):
-            x = images[i : i + BATCH].astype(np.float32).reshape(-1, 1, 28, 28) / np.float32(255.0)
+            x = images[i : i + BATCH].astype(np.float32).reshape(-1, 1, SIDE, SIDE) / np.float32(255.0)
             out[i : i + BATCH] = analysis.run(["y"], {"x": x})[0] * runtime.gains[q]
         return out
 
     def synthesize(latents, q):
         latents = np.asarray(latents, np.float32)
-        out = np.empty((len(latents), 28, 28), np.uint8)
+        out = np.empty((len(latents), SIDE, SIDE), np.uint8)
 
         def batch(i):
             y = synthesis.run(["y"], {"x": runtime.decoder_input(latents[i : i + BATCH], q)})[0]
-            out[i : i + BATCH] = np.clip(np.round(y.reshape(-1, 28, 28) * np.float32(255.0)), 0, 255)
+            out[i : i + BATCH] = np.clip(np.round(y.reshape(-1, SIDE, SIDE) * np.float32(255.0)), 0, 255)
 
         map_batches(batch, range(0, len(latents), BATCH))
         return out
@@ -146,6 +148,7 @@ def substitutes(runtime, analysis, synthesis):
 
 
 def measure(rung: int | None, limit: int, repeat: int) -> dict:
+    """Every figure the script prints, for one rung on the first ``limit`` test digits."""
     started = time.perf_counter()
     try:
         import onnx
@@ -163,6 +166,7 @@ def measure(rung: int | None, limit: int, repeat: int) -> dict:
     made = time.perf_counter() - started
     ways = {"numpy": (runtime.analyse, runtime.synthesize), "onnxruntime": substitutes(runtime, analysis, synthesis)}
     latents = codec.quantize(codec.latents(images))
+    codec.synthesize(latents[:1])  # NumPy's decoder built before the timing, as ONNX Runtime's sessions are
     times = {(way, stage): [] for way in ways for stage in ("coding_of", "synthesis")}
     results = {}
     for _ in range(repeat):
