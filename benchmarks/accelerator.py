@@ -114,6 +114,7 @@ def sessions(ort, onnx, runtime):
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no thread left spinning on NumPy's cores
     weights, recipe = runtime._weights, runtime.recipe
     models = (graph(onnx, layers.analysis_layers(recipe), weights, "analysis", (1, SIDE, SIDE), runtime.latent_dims),
               graph(onnx, layers.synthesis_layers(recipe), weights, "synthesis",
