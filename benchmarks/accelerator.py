@@ -50,21 +50,21 @@ from mnistzip.blas import one_thread  # noqa: E402
 one_thread()  # before NumPy loads, as the command line does
 import numpy as np  # noqa: E402
 
+from mnistzip import layers  # noqa: E402
 from mnistzip.container import SIDE  # noqa: E402
+from mnistzip.errors import MnistzipError, ending  # noqa: E402
 
 OPSET = 17
 NEEDS = "pip install onnxruntime onnx"
 
 
-def graph(onnx, layer_list, weights, prefix: str, inputs: int | tuple, outputs: int | tuple):
+def graph(onnx, layer_list, weights, prefix: str, inputs: tuple, outputs: tuple):
     """One transform as an ONNX model: NCHW feature maps, Keras's NHWC order kept where a map meets a dense layer
     (``layers.RESHAPE`` after one, a flatten before one)."""
-    from mnistzip import layers
-
     helper, numpy_helper = onnx.helper, onnx.numpy_helper
     nodes, constants = [], []
     x = "x"
-    as_map = isinstance(inputs, tuple)  # the analysis takes digits, the synthesis latents
+    as_map = len(inputs) > 1  # the analysis takes digits (channels, side, side), the synthesis latents
     size = inputs[-1] if as_map else None  # the feature map's side
 
     def constant(name, array):
@@ -101,51 +101,34 @@ def graph(onnx, layer_list, weights, prefix: str, inputs: int | tuple, outputs: 
         if layer.activation:
             x = node("LeakyRelu", [x], alpha=layers.LEAKY_SLOPE)
     nodes[-1].output[0] = "y"
-    shape = lambda dims: ["N", *(dims if isinstance(dims, tuple) else (dims,))]  # noqa: E731
     model = helper.make_graph(nodes, prefix, [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT,
-                                                                            shape(inputs))],
-                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, shape(outputs))], constants)
+                                                                            ["N", *inputs])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", *outputs])], constants)
     return helper.make_model(model, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
 
 
 def sessions(ort, onnx, runtime):
     """(analysis, synthesis) ONNX Runtime sessions of a runtime's transforms, one thread each."""
-    from mnistzip import layers
-
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no thread left spinning on NumPy's cores
     weights, recipe = runtime._weights, runtime.recipe
-    models = (graph(onnx, layers.analysis_layers(recipe), weights, "analysis", (1, SIDE, SIDE), runtime.latent_dims),
+    models = (graph(onnx, layers.analysis_layers(recipe), weights, "analysis", (1, SIDE, SIDE), (runtime.latent_dims,)),
               graph(onnx, layers.synthesis_layers(recipe), weights, "synthesis",
-                    runtime.kernel("synthesis", "fc_1").shape[0], (1, SIDE, SIDE)))
+                    weights["synthesis.fc_1.kernel"].shape[:1], (1, SIDE, SIDE)))
     return [ort.InferenceSession(m.SerializeToString(), options, providers=["CPUExecutionProvider"]) for m in models]
 
 
-def substitutes(runtime, analysis, synthesis):
-    """``Runtime.analyse`` and ``Runtime.synthesize`` on ONNX Runtime's sessions, batch for batch as NumPy's."""
-    from mnistzip.blas import map_batches
-    from mnistzip.runtime import BATCH
+class OnnxTransform(layers.Dense):
+    """A whole transform on an ONNX Runtime session, in the place of its layers in ``layers.run``: the runtime's
+    own batches, threads, scaling and rounding stay as they are. A ``Dense`` so that ``run`` hands it the
+    latents as they come (it reshapes them into the seed's 7 x 7 map for any other first layer)."""
 
-    def analyse(images, q):
-        out = np.empty((len(images), runtime.latent_dims), np.float32)
-        for i in range(0, len(images), BATCH):
-            x = images[i : i + BATCH].astype(np.float32).reshape(-1, 1, SIDE, SIDE) / np.float32(255.0)
-            out[i : i + BATCH] = analysis.run(["y"], {"x": x})[0] * runtime.gains[q]
-        return out
+    def __init__(self, session, shape: tuple):
+        self.session, self.shape = session, shape  # the graph's input, per digit
 
-    def synthesize(latents, q):
-        latents = np.asarray(latents, np.float32)
-        out = np.empty((len(latents), SIDE, SIDE), np.uint8)
-
-        def batch(i):
-            y = synthesis.run(["y"], {"x": runtime.decoder_input(latents[i : i + BATCH], q)})[0]
-            out[i : i + BATCH] = np.clip(np.round(y.reshape(-1, SIDE, SIDE) * np.float32(255.0)), 0, 255)
-
-        map_batches(batch, range(0, len(latents), BATCH))
-        return out
-
-    return analyse, synthesize
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(["y"], {"x": x.reshape(len(x), *self.shape)})[0]
 
 
 def measure(rung: int | None, limit: int, repeat: int) -> dict:
@@ -165,20 +148,22 @@ def measure(rung: int | None, limit: int, repeat: int) -> dict:
     started = time.perf_counter()
     analysis, synthesis = sessions(ort, onnx, runtime)
     made = time.perf_counter() - started
-    ways = {"numpy": (runtime.analyse, runtime.synthesize), "onnxruntime": substitutes(runtime, analysis, synthesis)}
+    # NumPy's transforms, built before the timing as ONNX Runtime's sessions are; the digits' (N, 28, 28, 1) maps
+    # are the graph's (N, 1, 28, 28), one channel.
+    ways = {"numpy": (runtime._analysis, runtime._synthesis),
+            "onnxruntime": ([(OnnxTransform(analysis, (1, SIDE, SIDE)), False)],
+                            [(OnnxTransform(synthesis, (-1,)), False)])}
     latents = codec.quantize(codec.latents(images))
-    codec.synthesize(latents[:1])  # NumPy's decoder built before the timing, as ONNX Runtime's sessions are
     times = {(way, stage): [] for way in ways for stage in ("coding_of", "synthesis")}
     results = {}
     for _ in range(repeat):
-        for way, (analyse, synthesize) in ways.items():
-            runtime.analyse, runtime.synthesize = analyse, synthesize  # instance attributes shadow the methods
+        for way, (analysis_ops, synthesis_ops) in ways.items():
+            runtime._analysis, runtime._synthesis = analysis_ops, synthesis_ops  # what analyse and synthesize run
             for stage, work in (("coding_of", lambda: codec.coding_of(images)),
                                 ("synthesis", lambda: codec.synthesize(latents))):
                 started = time.perf_counter()
                 results[way, stage] = work()
                 times[way, stage].append(time.perf_counter() - started)
-    del runtime.analyse, runtime.synthesize
     symbols = [results[way, "coding_of"][3] for way in ways]
     pixels = [results[way, "synthesis"].astype(np.int16) for way in ways]
     medians = {f"{way}_{stage}_s": round(statistics.median(t), 4) for (way, stage), t in times.items()}
@@ -196,7 +181,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write every figure here too")
     args = parser.parse_args()
     print(machine.describe(), flush=True)
-    r = measure(args.rung, args.limit, args.repeat)
+    try:
+        r = measure(args.rung, args.limit, args.repeat)
+    except MnistzipError as e:  # a --rung off the ladder: one line and its status, as the command line ends
+        status, line = ending(e)
+        print(f"accelerator.py: {line}", file=sys.stderr)
+        sys.exit(status)
     print(f"{r['model']}, {r['digits']:,} test digits, median of {r['repeat']} rounds each way, alternating; "
           f"ONNX Runtime {r['onnxruntime']}")
     print(f"  importing onnxruntime and onnx {r['import_s']:.3f} s; two sessions {r['sessions_s']:.3f} s")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -315,7 +316,6 @@ def test_accelerator_small_run(tmp_path):
     """benchmarks/accelerator.py: where ONNX Runtime is installed, 40 digits, one round each way give the same
     symbols and pixels within one grey level; where it is not (the project does not install it), one line says
     what to install, and the run stops with status 1."""
-    import importlib.util
     import json
 
     script = next(p for p in BENCHMARKS if p.stem == "accelerator")
@@ -331,3 +331,14 @@ def test_accelerator_small_run(tmp_path):
     assert result["digits"] == 40 and result["symbols_equal"] and result["max_grey_levels"] <= 1
     assert all(result[f"{way}_{stage}_s"] > 0
                for way in ("numpy", "onnxruntime") for stage in ("coding_of", "synthesis"))
+
+
+@pytest.mark.skipif(not all(importlib.util.find_spec(name) for name in ("onnxruntime", "onnx")),
+                    reason="needs onnxruntime and onnx, which mnistzip does not install")
+def test_accelerator_refuses_a_rung_off_the_ladder(tmp_path):
+    """A --rung the ladder does not have ends in the command line's one line and status, not a traceback."""
+    script = next(p for p in BENCHMARKS if p.stem == "accelerator")
+    r = subprocess.run([sys.executable, str(script), "--rung", "99", "--limit", "5"], capture_output=True, text=True,
+                       timeout=600, cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == ["accelerator.py: --quality must be 1 to 18, not 99"]
