@@ -448,8 +448,8 @@ class Decoder:
         tables, one = self._looked_up, float(1 << int(self.tables.precision[0]))
         low, half = one - 1.0, 0.5 - 0.5 / one
         shifted_low = low - low * 65536.0
-        words = self._words(one)
         base, size, scaled, k = self._take_over(one, rows.size)
+        words = self._words(one)  # the list _take_over lengthened, and lengthens after an escape
         result = []
         append = result.append
         for entries in map(tables.__getitem__, rows.tolist()):
@@ -488,9 +488,8 @@ class Decoder:
     def _take_over(self, one: float, symbols: int) -> tuple[float, float, float, int]:
         """The integer state as :meth:`_decode_many`'s (base, size, scaled, words read), with zeros after the
         data's words for ``symbols`` more symbols (a word a symbol at most)."""
-        n = len(self._data)
-        k = (self._pos - 4) // 2 if self._pos < n else self._words_in_data  # past the end: zeros from there on
-        words = self._scaled_words
+        words = self._words(one)
+        k = (self._pos - 4) // 2 if self._pos < len(self._data) else self._words_in_data  # past the end: zeros
         words += [0.0] * max(0, k + symbols + 1 - len(words))
         scaled = float((self._value - self._base) & MASK) * one + (one - 1.0)
         return float(self._base), float(self._sm1 + 1), scaled, k
